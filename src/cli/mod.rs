@@ -1,0 +1,138 @@
+//! The command line: clap definitions, one file per subcommand, and the process-level setup
+//! (logging through redaction, Ctrl-C handling) that belongs to the binary rather than the library.
+
+mod check;
+mod defs;
+mod fork;
+mod list;
+mod run;
+mod show;
+
+use std::io::Write;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::host::exec::INTERRUPTED;
+use crate::report::redact::redact;
+
+const ABOUT: &str = "Provisioning recipes in Rhai: Docker, Minikube, Kind and kubeadm clusters, over the SSH you already have.";
+
+const EXAMPLES: &str = "Examples:
+  galley list                                   bundled recipes and what they do
+  galley show kubeadm                           a recipe's parameters and defaults
+  galley plan docker                            the full plan, offline, against the rocky9 profile
+  galley plan docker --profile centos7 --set profile=book
+  galley run docker --check --diff              what would change on this machine
+  galley run docker                             apply it
+  galley fork kubeadm ./my-kubeadm              copy a recipe to edit
+  galley check ./my-kubeadm/kubeadm.rhai        compile and lint without running
+
+Exit codes: 0 success, 1 a step failed, 2 usage/recipe error, 130 interrupted.";
+
+#[derive(Parser, Debug)]
+#[command(name = "galley", version, about = ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a recipe (bundled name or path): apply, or --check / --plan.
+    Run(run::RunArgs),
+    /// Show the whole plan offline: no host is contacted; facts from --facts or a profile.
+    Plan(run::RunArgs),
+    /// List bundled recipes and the .rhai recipes in the current folder.
+    List(list::ListArgs),
+    /// Show a recipe's summary, parameters with defaults, and the modules it imports.
+    Show(show::ShowArgs),
+    /// Copy a bundled recipe (and optionally the stdlib modules it imports) into a folder to edit.
+    Fork(fork::ForkArgs),
+    /// Compile and lint a recipe without running it.
+    Check(check::CheckArgs),
+    /// Write Rhai definition files (.d.rhai) so an editor completes the primitives.
+    Defs(defs::DefsArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Writes log lines to stderr after redacting secrets.
+struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stderr().write_all(redact(&String::from_utf8_lossy(buf)).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "galley=info",
+        2 => "galley=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| RedactingStderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// First Ctrl-C: stop running commands and the recipe, then print the recap. Second: exit now.
+fn install_interrupt_handler() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    init_tracing(cli.verbose);
+    install_interrupt_handler();
+    match cli.command {
+        Command::Run(a) => run::run(a, false),
+        Command::Plan(a) => run::run(a, true),
+        Command::List(a) => list::list(a),
+        Command::Show(a) => show::show(a),
+        Command::Fork(a) => fork::fork(a),
+        Command::Check(a) => check::check(a),
+        Command::Defs(a) => defs::defs(a),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "galley", &mut std::io::stdout());
+            0
+        }
+    }
+}
+
+/// Prints a usage-level error and returns exit code 2.
+pub fn usage_error(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {}", redact(&message.to_string()));
+    2
+}

@@ -1,0 +1,68 @@
+//! `galley show`: what a recipe is for, its parameters and defaults, and what it imports —
+//! found by running it only up to its `params()` call, on a simulated host.
+
+use clap::Args;
+
+use crate::engine::{lint, recipe, Mode};
+use crate::report::Format;
+use crate::runner::{execute, RunOptions};
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// A bundled recipe name or a path to a .rhai file.
+    pub recipe: String,
+}
+
+fn show_value(v: &rhai::Dynamic) -> String {
+    if v.is_string() {
+        format!("{:?}", v.to_string())
+    } else {
+        v.to_string()
+    }
+}
+
+pub fn show(a: ShowArgs) -> i32 {
+    let r = match recipe::load(&a.recipe) {
+        Ok(r) => r,
+        Err(e) => return super::usage_error(e),
+    };
+    for line in recipe::header(&r.text) {
+        println!("{line}");
+    }
+    let opts = RunOptions {
+        recipe: a.recipe.clone(),
+        mode: Mode::Plan,
+        format: Format::Human,
+        show_only: true,
+        forks: 1,
+        ..Default::default()
+    };
+    let outcome = execute(&opts);
+    if outcome.exit_code != 0 {
+        return outcome.exit_code;
+    }
+    println!("\nparameters (--set key=value):");
+    match outcome.params {
+        Some(p) if !p.is_empty() => {
+            let width = p.keys().map(|k| k.len()).max().unwrap_or(0);
+            for (k, v) in p {
+                println!("  {:<width$}  {}", k.as_str(), show_value(&v));
+            }
+        }
+        _ => println!("  (none)"),
+    }
+    let engine = rhai::Engine::new();
+    let imports = engine
+        .compile(&r.text)
+        .map(|ast| lint::imports(&ast))
+        .unwrap_or_default();
+    println!(
+        "\nimports: {}",
+        if imports.is_empty() {
+            "(none)".to_string()
+        } else {
+            imports.join(", ")
+        }
+    );
+    0
+}

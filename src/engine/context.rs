@@ -1,0 +1,193 @@
+//! The run and the current host, carried in the evaluation's tag (never in globals), so every
+//! thread of a parallel `on()` acts on its own host while sharing one run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, EvalAltResult, Map, NativeCallContext};
+
+use super::overlay::Overlay;
+use crate::facts::Facts;
+use crate::host::{CommandOutput, CommandSpec, FileStat, Host, HostResult};
+use crate::inventory::HostEntry;
+use crate::report::Reporter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Change hosts.
+    #[default]
+    Apply,
+    /// Probe real hosts read-only; record what would change.
+    Check,
+    /// Contact no host; probes answer from facts fixtures.
+    Plan,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Apply => "apply",
+            Mode::Check => "check",
+            Mode::Plan => "plan",
+        }
+    }
+    /// Check and plan record changes instead of making them.
+    pub fn predicts(self) -> bool {
+        self != Mode::Apply
+    }
+}
+
+/// Recipe and module texts by source name, so errors anywhere can quote the offending line.
+#[derive(Default)]
+pub struct Sources(Mutex<HashMap<String, Arc<str>>>);
+
+impl Sources {
+    pub fn add(&self, name: &str, text: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), Arc::from(text));
+    }
+    pub fn get(&self, name: &str) -> Option<Arc<str>> {
+        self.0.lock().unwrap().get(name).cloned()
+    }
+}
+
+/// Everything one run shares across hosts and threads.
+pub struct RunCtx {
+    pub mode: Mode,
+    pub reporter: Arc<Reporter>,
+    /// `--set key=value` overrides, in command-line order.
+    pub sets: Vec<(String, String)>,
+    /// The parameters `params()` resolved (for `galley show` and unused-`--set` checks).
+    pub params: Mutex<Option<Map>>,
+    /// Stop right after `params()` (for `galley show`).
+    pub show_only: bool,
+    pub deadline: Option<Instant>,
+    pub sources: Sources,
+    /// Folder of the recipe being run (imports may resolve under it), if it is a file.
+    pub recipe_dir: Option<PathBuf>,
+    /// Targeted hosts in inventory order.
+    pub order: Vec<String>,
+    pub targets: BTreeMap<String, Arc<Target>>,
+    pub groups: BTreeMap<String, Vec<String>>,
+    pub forks: usize,
+}
+
+impl RunCtx {
+    /// Time left in the run's wall-clock budget.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    pub fn target(&self, name: &str) -> Option<Arc<Target>> {
+        self.targets.get(name).cloned()
+    }
+}
+
+/// A host as the run sees it: the connector, its inventory entry, cached facts and the changes
+/// check/plan predicted for it.
+pub struct Target {
+    pub entry: HostEntry,
+    pub host: Arc<dyn Host>,
+    pub mode: Mode,
+    overlay: Mutex<Overlay>,
+    facts: OnceLock<Facts>,
+}
+
+impl Target {
+    pub fn new(entry: HostEntry, host: Arc<dyn Host>, mode: Mode) -> Self {
+        Target {
+            entry,
+            host,
+            mode,
+            overlay: Mutex::new(Overlay::default()),
+            facts: OnceLock::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.entry.name
+    }
+
+    pub fn facts(&self) -> HostResult<Facts> {
+        if let Some(f) = self.facts.get() {
+            return Ok(f.clone());
+        }
+        let f = self.host.gather_facts()?;
+        Ok(self.facts.get_or_init(|| f).clone())
+    }
+
+    /// Drops cached facts (after a change that alters them).
+    pub fn overlay(&self) -> std::sync::MutexGuard<'_, Overlay> {
+        self.overlay.lock().unwrap()
+    }
+
+    /// The file as this run believes it is: predicted content first, then the host.
+    pub fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>> {
+        match self.overlay().file(path) {
+            Some(p) => Ok(p.content.clone()),
+            None => self.host.read_file(path),
+        }
+    }
+
+    pub fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
+        match self.overlay().file(path) {
+            Some(p) => Ok(p.stat.clone()),
+            None => self.host.stat(path),
+        }
+    }
+
+    /// Runs a command with the run's remaining budget as an upper bound on its timeout.
+    pub fn run(
+        &self,
+        run: &RunCtx,
+        mut spec: CommandSpec,
+        what: &str,
+    ) -> HostResult<CommandOutput> {
+        if let Some(left) = run.remaining() {
+            spec.timeout = Some(spec.timeout.map_or(left, |t| t.min(left)));
+        }
+        let name = self.name().to_string();
+        let reporter = run.reporter.clone();
+        self.host.run(&spec, &move |elapsed, last| {
+            reporter.progress(&name, what, elapsed, last)
+        })
+    }
+}
+
+/// What the tag holds: the run and the host this evaluation acts on. At a recipe's top level
+/// there is no current host when several hosts are targeted: steps then go inside `on(...)`.
+#[derive(Clone)]
+pub struct Ctx {
+    pub run: Arc<RunCtx>,
+    pub target: Option<Arc<Target>>,
+}
+
+impl Ctx {
+    pub fn into_dynamic(self) -> Dynamic {
+        Dynamic::from(self)
+    }
+
+    /// The context of the current evaluation.
+    pub fn of(nc: &NativeCallContext) -> Result<Ctx, Box<EvalAltResult>> {
+        nc.tag()
+            .and_then(|t| t.clone().try_cast::<Ctx>())
+            .ok_or_else(|| "internal error: no host context in this evaluation".into())
+    }
+
+    /// The current host, or an error that says how to pick one.
+    pub fn target(&self) -> Result<Arc<Target>, Box<EvalAltResult>> {
+        self.target.clone().ok_or_else(|| {
+            let msg = format!(
+                "no current host: {} hosts are targeted ({}); put host steps inside on(hosts(), |h| {{ ... }}) or narrow the run with --limit",
+                self.run.order.len(),
+                self.run.order.join(", ")
+            );
+            EvalAltResult::ErrorRuntime(super::diagnostics::payload("usage", &msg), rhai::Position::NONE).into()
+        })
+    }
+}

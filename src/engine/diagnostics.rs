@@ -1,0 +1,209 @@
+//! Turns any Rhai error into one located message: `file:line:col`, the source line and a caret at
+//! the innermost place, plus the chain of calls and imports that led there, and an exit code.
+
+use rhai::{EvalAltResult, Map, Position};
+
+use super::context::Sources;
+use crate::report::redact::redact;
+
+/// Why a run stopped, which decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A step failed on a host (command, host error, `fail()`, `throw`): exit 1.
+    Step,
+    /// The recipe or its input is wrong (syntax, unknown function, bad argument, limit): exit 2.
+    Recipe,
+    /// Ctrl-C: exit 130.
+    Interrupted,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Step => 1,
+            Kind::Recipe => 2,
+            Kind::Interrupted => 130,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub source: String,
+    pub line: usize,
+    pub column: usize,
+    pub note: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub message: String,
+    pub kind: Kind,
+    /// Where the innermost error happened.
+    pub at: Option<Frame>,
+    /// Outer frames, innermost first (calls, imports).
+    pub chain: Vec<Frame>,
+}
+
+/// Payload of errors raised by primitives: a map with `kind` (`step`/`usage`) and `message`.
+pub fn payload(kind: &str, message: &str) -> rhai::Dynamic {
+    let mut m = Map::new();
+    m.insert("kind".into(), kind.into());
+    m.insert("message".into(), message.into());
+    m.into()
+}
+
+/// Token values `on_progress` terminates with.
+pub const INTERRUPT: &str = "interrupt";
+pub const BUDGET: &str = "budget";
+pub const SHOW: &str = "show";
+
+fn frame(source: &str, pos: Position, note: String) -> Option<Frame> {
+    Some(Frame {
+        source: source.to_string(),
+        line: pos.line()?,
+        column: pos.position().unwrap_or(1),
+        note,
+    })
+}
+
+fn callee(name: &str) -> String {
+    if name.starts_with("anon$") {
+        "in a closure".to_string()
+    } else {
+        format!("in call to {name}()")
+    }
+}
+
+fn runtime_message(value: &rhai::Dynamic) -> (String, Kind) {
+    if let Some(map) = value.read_lock::<Map>() {
+        let msg = map
+            .get("message")
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let kind = map.get("kind").map(|k| k.to_string());
+        return (
+            msg,
+            if kind.as_deref() == Some("usage") {
+                Kind::Recipe
+            } else {
+                Kind::Step
+            },
+        );
+    }
+    (value.to_string(), Kind::Step)
+}
+
+fn classify(err: &EvalAltResult, budget: Option<std::time::Duration>) -> (String, Kind) {
+    match err {
+        EvalAltResult::ErrorRuntime(v, _) => runtime_message(v),
+        EvalAltResult::ErrorTerminated(t, _) if t.to_string() == INTERRUPT => {
+            ("interrupted (Ctrl-C)".into(), Kind::Interrupted)
+        }
+        EvalAltResult::ErrorTerminated(t, _) if t.to_string() == BUDGET => (
+            format!(
+                "the run exceeded its time budget{}; raise it with --timeout",
+                budget
+                    .map(|b| format!(" of {}s", b.as_secs()))
+                    .unwrap_or_default()
+            ),
+            Kind::Step,
+        ),
+        EvalAltResult::ErrorTooManyOperations(_) => (
+            "the recipe exceeded its operation limit (an endless loop?); recipes must finish"
+                .into(),
+            Kind::Recipe,
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => (
+            "call stack too deep (endless recursion?)".into(),
+            Kind::Recipe,
+        ),
+        other => (strip_position(&other.to_string()), Kind::Recipe),
+    }
+}
+
+/// Rhai's messages end with ` (line L, position C)`; the location is shown separately.
+fn strip_position(text: &str) -> String {
+    match text.rfind(" (line ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text.to_string(),
+    }
+}
+
+/// Unwraps call and import frames down to the innermost error.
+pub fn diagnose(
+    err: &EvalAltResult,
+    top_source: &str,
+    sources: &Sources,
+    budget: Option<std::time::Duration>,
+) -> Diagnostic {
+    let mut chain = Vec::new();
+    let mut current = top_source.to_string();
+    let mut e = err;
+    loop {
+        match e {
+            EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
+                chain.extend(frame(&current, *pos, callee(name)));
+                if !src.is_empty() {
+                    current = src.clone();
+                }
+                e = inner;
+            }
+            EvalAltResult::ErrorInModule(path, inner, pos) => {
+                chain.extend(frame(&current, *pos, format!("in module \"{path}\"")));
+                current = sources.module_source(path).unwrap_or_else(|| path.clone());
+                e = inner;
+            }
+            _ => break,
+        }
+    }
+    let (message, kind) = classify(e, budget);
+    chain.reverse();
+    Diagnostic {
+        message,
+        kind,
+        at: frame(&current, e.position(), String::new()),
+        chain,
+    }
+}
+
+impl Sources {
+    /// The source name of a module imported by path (recorded by the resolver).
+    pub fn module_source(&self, import_path: &str) -> Option<String> {
+        self.get(&format!("import:{import_path}"))
+            .map(|s| s.to_string())
+    }
+}
+
+fn snippet(out: &mut String, f: &Frame, sources: &Sources) {
+    let Some(text) = sources.get(&f.source) else {
+        return;
+    };
+    let Some(line) = text.lines().nth(f.line - 1) else {
+        return;
+    };
+    let num = f.line.to_string();
+    let pad = " ".repeat(num.len());
+    let caret_pad: String = line
+        .chars()
+        .take(f.column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    out.push_str(&format!("{pad} |\n{num} | {line}\n{pad} | {caret_pad}^\n"));
+}
+
+/// Renders a diagnostic the way a compiler would, with secrets redacted.
+pub fn render(d: &Diagnostic, sources: &Sources) -> String {
+    let mut out = format!("error: {}\n", d.message);
+    if let Some(at) = &d.at {
+        out.push_str(&format!(" --> {}:{}:{}\n", at.source, at.line, at.column));
+        snippet(&mut out, at, sources);
+    }
+    for f in &d.chain {
+        out.push_str(&format!(
+            "  = {} at {}:{}:{}\n",
+            f.note, f.source, f.line, f.column
+        ));
+    }
+    redact(out.trim_end())
+}

@@ -1,0 +1,129 @@
+//! `params(#{...})`: a recipe declares its parameters and defaults once; `--set key=value`
+//! overrides are coerced to each default's type, and an unknown key is an error naming the known.
+
+use rhai::{Array, Dynamic, Map};
+
+/// Applies `--set` overrides to the declared defaults.
+pub fn resolve(defaults: &Map, sets: &[(String, String)]) -> Result<Map, String> {
+    let mut out = defaults.clone();
+    for (key, raw) in sets {
+        let Some(default) = defaults.get(key.as_str()) else {
+            let known: Vec<&str> = defaults.keys().map(|k| k.as_str()).collect();
+            return Err(format!(
+                "unknown parameter `{key}` in --set; this recipe's parameters are: {}",
+                known.join(", ")
+            ));
+        };
+        let value = coerce(default, raw).map_err(|want| {
+            format!(
+                "--set {key}={raw}: `{key}` expects {want} (its default is {})",
+                show(default)
+            )
+        })?;
+        out.insert(key.as_str().into(), value);
+    }
+    Ok(out)
+}
+
+fn show(v: &Dynamic) -> String {
+    if v.is_string() {
+        format!("{:?}", v.to_string())
+    } else {
+        v.to_string()
+    }
+}
+
+/// Converts a command-line string to the type of `default`; on failure says what was expected.
+pub fn coerce(default: &Dynamic, raw: &str) -> Result<Dynamic, &'static str> {
+    if default.is_int() {
+        raw.trim()
+            .parse::<rhai::INT>()
+            .map(Dynamic::from)
+            .map_err(|_| "an integer")
+    } else if default.is_float() {
+        raw.trim()
+            .parse::<rhai::FLOAT>()
+            .map(Dynamic::from)
+            .map_err(|_| "a number")
+    } else if default.is_bool() {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(true.into()),
+            "false" | "no" | "off" | "0" => Ok(false.into()),
+            _ => Err("true or false"),
+        }
+    } else if default.is_array() {
+        let items: Array = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Dynamic::from(s.to_string()))
+            .collect();
+        Ok(items.into())
+    } else {
+        Ok(raw.to_string().into())
+    }
+}
+
+/// Parses `key=value`.
+pub fn parse_set(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("--set expects key=value, got `{arg}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Map {
+        let mut m = Map::new();
+        m.insert("k8s_version".into(), "1.31.4".into());
+        m.insert("replicas".into(), Dynamic::from(3 as rhai::INT));
+        m.insert("yum_update".into(), false.into());
+        m.insert("ratio".into(), Dynamic::from(0.5 as rhai::FLOAT));
+        m.insert("hosts".into(), Dynamic::from(Array::new()));
+        m
+    }
+
+    fn set(k: &str, v: &str) -> Vec<(String, String)> {
+        vec![(k.into(), v.into())]
+    }
+
+    #[test]
+    fn coerces_to_the_defaults_type() {
+        let m = resolve(&defaults(), &set("replicas", "5")).unwrap();
+        assert_eq!(m["replicas"].as_int().unwrap(), 5);
+        let m = resolve(&defaults(), &set("yum_update", "yes")).unwrap();
+        assert!(m["yum_update"].as_bool().unwrap());
+        let m = resolve(&defaults(), &set("hosts", "a, b")).unwrap();
+        assert_eq!(m["hosts"].clone().into_array().unwrap().len(), 2);
+        let m = resolve(&defaults(), &set("k8s_version", "1.16.6")).unwrap();
+        assert_eq!(m["k8s_version"].to_string(), "1.16.6");
+        assert_eq!(m["replicas"].as_int().unwrap(), 3);
+    }
+
+    #[test]
+    fn wrong_type_says_what_it_expects() {
+        let e = resolve(&defaults(), &set("replicas", "many")).unwrap_err();
+        assert_eq!(
+            e,
+            "--set replicas=many: `replicas` expects an integer (its default is 3)"
+        );
+        let e = resolve(&defaults(), &set("yum_update", "maybe")).unwrap_err();
+        assert!(e.contains("true or false"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_lists_the_known_ones() {
+        let e = resolve(&defaults(), &set("k8s_verison", "1")).unwrap_err();
+        assert_eq!(e, "unknown parameter `k8s_verison` in --set; this recipe's parameters are: hosts, k8s_version, ratio, replicas, yum_update");
+    }
+
+    #[test]
+    fn parse_set_needs_an_equals_sign() {
+        assert_eq!(parse_set("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_set("novalue").is_err());
+        assert!(parse_set("=x").is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! Where `import "x/y" as z;` may look: files under the recipe's own folder, then the embedded
+//! stdlib. Nothing else: absolute paths, `..` and symlinks leading out are refused.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rhai::module_resolvers::ModuleResolver;
+use rhai::{Engine, EvalAltResult, GlobalRuntimeState, Module, Position, Scope, AST};
+
+type SharedModule = Arc<Module>;
+
+use super::context::RunCtx;
+use super::diagnostics::payload;
+use crate::embedded;
+
+pub struct Resolver {
+    run: Arc<RunCtx>,
+    cache: Mutex<HashMap<String, SharedModule>>,
+}
+
+impl Resolver {
+    pub fn new(run: Arc<RunCtx>) -> Self {
+        Resolver {
+            run,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+const ALLOWED: &str = "imports resolve only to the bundled stdlib (e.g. \"k8s/repo\") and to .rhai files under the recipe's own folder";
+
+fn refuse(path: &str, why: &str, pos: Position) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(
+        payload(
+            "usage",
+            &format!("import \"{path}\" refused: {why}; {ALLOWED}"),
+        ),
+        pos,
+    )
+    .into()
+}
+
+/// Checks the import path's shape: relative, no `..`, no empty or odd components.
+pub fn check_shape(path: &str) -> Result<(), &'static str> {
+    let p = Path::new(path);
+    if path.is_empty() {
+        return Err("empty path");
+    }
+    if p.is_absolute() {
+        return Err("absolute paths are not allowed");
+    }
+    if p.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err("`..` and `.` are not allowed");
+    }
+    Ok(())
+}
+
+/// A file under `dir` for `path`, if it exists and really lies under `dir` (symlinks resolved).
+pub fn local_file(dir: &Path, path: &str) -> Result<Option<PathBuf>, &'static str> {
+    let file = dir.join(format!("{path}.rhai"));
+    if !file.exists() {
+        return Ok(None);
+    }
+    let (Ok(real), Ok(root)) = (file.canonicalize(), dir.canonicalize()) else {
+        return Err("cannot resolve the file's real path");
+    };
+    if !real.starts_with(&root) {
+        return Err("it is a symlink that leads outside the recipe's folder");
+    }
+    Ok(Some(file))
+}
+
+impl Resolver {
+    fn load(&self, path: &str, pos: Position) -> Result<(String, String), Box<EvalAltResult>> {
+        check_shape(path).map_err(|why| refuse(path, why, pos))?;
+        if let Some(dir) = &self.run.recipe_dir {
+            if let Some(file) = local_file(dir, path).map_err(|why| refuse(path, why, pos))? {
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    refuse(path, &format!("cannot read {}: {e}", file.display()), pos)
+                })?;
+                return Ok((file.display().to_string(), text));
+            }
+        }
+        match embedded::stdlib(path) {
+            Some(text) => Ok((format!("stdlib/{path}.rhai"), text.to_string())),
+            None => Err(EvalAltResult::ErrorModuleNotFound(
+                format!(
+                    "{path} (stdlib modules: {})",
+                    embedded::stdlib_names().join(", ")
+                ),
+                pos,
+            )
+            .into()),
+        }
+    }
+}
+
+impl ModuleResolver for Resolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        _source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        self.cached(path, pos, engine, |ast| {
+            Module::eval_ast_as_new(Scope::new(), ast, engine)
+        })
+    }
+
+    fn resolve_raw(
+        &self,
+        engine: &Engine,
+        global: &mut GlobalRuntimeState,
+        scope: &mut Scope,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        self.cached(path, pos, engine, |ast| {
+            Module::eval_ast_as_new_raw(engine, scope, global, ast)
+        })
+    }
+}
+
+impl Resolver {
+    /// Loads, compiles and evaluates a module once per run; errors are framed as "in module".
+    fn cached(
+        &self,
+        path: &str,
+        pos: Position,
+        engine: &Engine,
+        eval: impl FnOnce(&AST) -> Result<Module, Box<EvalAltResult>>,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        if let Some(m) = self.cache.lock().unwrap().get(path) {
+            return Ok(m.clone());
+        }
+        let (source, text) = self.load(path, pos)?;
+        self.run.sources.add(&source, &text);
+        self.run.sources.add(&format!("import:{path}"), &source);
+        let in_module = |e: Box<EvalAltResult>| {
+            Box::new(EvalAltResult::ErrorInModule(path.to_string(), e, pos))
+        };
+        let mut ast = engine.compile(&text).map_err(|e| in_module(e.into()))?;
+        ast.set_source(source.as_str());
+        let module: SharedModule = eval(&ast).map_err(in_module)?.into();
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), module.clone());
+        Ok(module)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        assert!(check_shape("k8s/repo").is_ok());
+        assert!(check_shape("/etc/passwd").is_err());
+        assert!(check_shape("../x").is_err());
+        assert!(check_shape("a/../b").is_err());
+        assert!(check_shape("./a").is_err());
+        assert!(check_shape("").is_err());
+    }
+
+    #[test]
+    fn symlink_out_of_the_folder_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("evil.rhai"), "fn x() {}").unwrap();
+        std::fs::write(dir.path().join("ok.rhai"), "fn y() {}").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("evil.rhai"),
+            dir.path().join("evil.rhai"),
+        )
+        .unwrap();
+        assert!(local_file(dir.path(), "evil").is_err());
+        assert!(local_file(dir.path(), "ok").unwrap().is_some());
+        assert!(local_file(dir.path(), "none").unwrap().is_none());
+    }
+}

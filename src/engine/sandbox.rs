@@ -1,0 +1,47 @@
+//! The sandbox every recipe runs in: no `eval`, strict variables, limits on work and size, and a
+//! wall-clock budget checked as the script runs (commands enforce it themselves while blocking).
+
+use std::time::Instant;
+
+use rhai::{Dynamic, Engine};
+
+use super::diagnostics::{BUDGET, INTERRUPT};
+use crate::host::exec::interrupted;
+
+/// Operations a recipe may perform (per thread): far beyond any real recipe, reached in seconds
+/// by an endless loop.
+pub const MAX_OPERATIONS: u64 = 50_000_000;
+pub const MAX_CALL_LEVELS: usize = 64;
+pub const MAX_EXPR_DEPTH: usize = 64;
+pub const MAX_FN_EXPR_DEPTH: usize = 32;
+/// Large enough for a command's captured output.
+pub const MAX_STRING: usize = 32 * 1024 * 1024;
+pub const MAX_ARRAY: usize = 100_000;
+pub const MAX_MAP: usize = 100_000;
+pub const MAX_MODULES: usize = 100;
+
+pub fn apply(engine: &mut Engine, deadline: Option<Instant>) {
+    engine
+        .disable_symbol("eval")
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(true)
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH)
+        .set_max_string_size(MAX_STRING)
+        .set_max_array_size(MAX_ARRAY)
+        .set_max_map_size(MAX_MAP)
+        .set_max_modules(MAX_MODULES);
+    engine.on_progress(move |ops| {
+        if ops % 256 != 0 {
+            return None;
+        }
+        if interrupted() {
+            return Some(Dynamic::from(INTERRUPT));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(Dynamic::from(BUDGET));
+        }
+        None
+    });
+}

@@ -1,0 +1,193 @@
+//! One shell script prints every fact in marked sections; a pure parser turns it into `Facts`.
+//! One round trip per host keeps `facts()` cheap over SSH.
+
+use std::collections::BTreeMap;
+
+use super::{Facts, Interface, OsInfo, Virtualization};
+use crate::host::{CommandSpec, Host, HostError, HostResult};
+
+const SCRIPT: &str = r#"
+s() { echo "==$1"; }
+s os-release; cat /etc/os-release 2>/dev/null
+s arch; uname -m
+s hostname; hostname 2>/dev/null || cat /proc/sys/kernel/hostname
+s kernel; uname -r
+s flags; grep -m1 -E '^flags' /proc/cpuinfo 2>/dev/null
+s kvm; [ -e /dev/kvm ] && echo yes
+s cpus; nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo
+s meminfo; grep -E '^(MemTotal|SwapTotal):' /proc/meminfo
+s links; for d in /sys/class/net/*; do [ -e "$d/address" ] && echo "${d##*/} $(cat "$d/address")"; done
+s addrs; ip -o addr show 2>/dev/null | awk '{print $2, $4}'
+s product_uuid; cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/galley/product_uuid 2>/dev/null
+s init; [ -d /run/systemd/system ] && echo systemd || cat /proc/1/comm 2>/dev/null
+s pkg; for p in dnf yum apt-get; do command -v $p >/dev/null 2>&1 && echo $p; done
+true
+"#;
+
+/// Gathers facts from a live host with one command.
+pub fn gather(host: &dyn Host) -> HostResult<Facts> {
+    let out = host.run(&CommandSpec::new(&["sh", "-c", SCRIPT]), &|_, _| {})?;
+    if out.rc != 0 {
+        return Err(HostError::Other(format!(
+            "gathering facts failed (exit {}): {}",
+            out.rc,
+            out.stderr_text().trim()
+        )));
+    }
+    Ok(parse(&out.stdout_text()))
+}
+
+fn sections(text: &str) -> BTreeMap<&str, Vec<&str>> {
+    let mut map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut current = "";
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("==") {
+            current = name.trim();
+            map.entry(current).or_default();
+        } else if !current.is_empty() {
+            map.entry(current).or_default().push(line);
+        }
+    }
+    map
+}
+
+fn os_release(lines: &[&str]) -> OsInfo {
+    let kv: BTreeMap<&str, String> = lines
+        .iter()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k, v.trim().trim_matches('"').to_string()))
+        .collect();
+    let get = |k: &str| kv.get(k).cloned().unwrap_or_default();
+    let id = get("ID");
+    let like = format!("{} {}", get("ID_LIKE"), id);
+    let family = if like
+        .split_whitespace()
+        .any(|w| matches!(w, "rhel" | "fedora" | "centos"))
+    {
+        "redhat".to_string()
+    } else if like
+        .split_whitespace()
+        .any(|w| matches!(w, "debian" | "ubuntu"))
+    {
+        "debian".to_string()
+    } else {
+        id.clone()
+    };
+    OsInfo {
+        family,
+        id,
+        version_id: get("VERSION_ID"),
+        name: get("PRETTY_NAME"),
+    }
+}
+
+fn kib_to_mb(lines: &[&str], key: &str) -> u64 {
+    lines
+        .iter()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
+fn interfaces(links: &[&str], addrs: &[&str]) -> Vec<Interface> {
+    links
+        .iter()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, mac)| Interface {
+            name: name.to_string(),
+            mac: mac.trim().to_string(),
+            addresses: addrs
+                .iter()
+                .filter_map(|a| a.split_once(' '))
+                .filter(|(n, _)| n.split('@').next() == Some(name))
+                .map(|(_, a)| a.to_string())
+                .collect(),
+        })
+        .collect()
+}
+
+/// Parses the gather script's output. Missing sections give empty values, never an error.
+pub fn parse(text: &str) -> Facts {
+    let s = sections(text);
+    let get = |k: &str| s.get(k).map(Vec::as_slice).unwrap_or(&[]);
+    let first = |k: &str| {
+        get(k)
+            .first()
+            .map(|l| l.trim().to_string())
+            .unwrap_or_default()
+    };
+    let flags = first("flags");
+    let has_flag = |f: &str| flags.split_whitespace().any(|w| w == f);
+    let pkg = get("pkg")
+        .iter()
+        .map(|p| p.trim())
+        .find(|p| !p.is_empty())
+        .unwrap_or("");
+    Facts {
+        hostname: first("hostname"),
+        os: os_release(get("os-release")),
+        arch: first("arch"),
+        kernel: first("kernel"),
+        cpus: first("cpus").parse().unwrap_or(0),
+        memory_mb: kib_to_mb(get("meminfo"), "MemTotal:"),
+        swap_mb: kib_to_mb(get("meminfo"), "SwapTotal:"),
+        virtualization: Virtualization {
+            vmx: has_flag("vmx"),
+            svm: has_flag("svm"),
+            kvm: first("kvm") == "yes",
+        },
+        interfaces: interfaces(get("links"), get("addrs")),
+        product_uuid: first("product_uuid").to_lowercase(),
+        init: first("init"),
+        pkg_manager: if pkg == "apt-get" {
+            "apt".into()
+        } else {
+            pkg.to_string()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CENTOS7: &str = "==os-release\nNAME=\"CentOS Linux\"\nVERSION_ID=\"7\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n==arch\nx86_64\n==hostname\ncp1\n==kernel\n3.10.0-1160.el7.x86_64\n==flags\nflags\t\t: fpu vme vmx sse\n==kvm\nyes\n==cpus\n4\n==meminfo\nMemTotal:        8000000 kB\nSwapTotal:       2097148 kB\n==links\nlo 00:00:00:00:00:00\neth0 52:54:00:aa:bb:cc\n==addrs\nlo 127.0.0.1/8\neth0 10.0.0.11/24\neth0 fe80::1/64\n==product_uuid\nABCD-1\n==init\nsystemd\n==pkg\nyum\n";
+
+    #[test]
+    fn parses_a_centos7_host() {
+        let f = parse(CENTOS7);
+        assert_eq!(f.os.family, "redhat");
+        assert_eq!(f.os.id, "centos");
+        assert_eq!(f.os.version_id, "7");
+        assert_eq!(f.hostname, "cp1");
+        assert_eq!(f.cpus, 4);
+        assert_eq!(f.memory_mb, 7812);
+        assert_eq!(f.swap_mb, 2047);
+        assert!(f.virtualization.vmx && !f.virtualization.svm && f.virtualization.kvm);
+        assert_eq!(f.interfaces[1].mac, "52:54:00:aa:bb:cc");
+        assert_eq!(
+            f.interfaces[1].addresses,
+            vec!["10.0.0.11/24", "fe80::1/64"]
+        );
+        assert_eq!(f.product_uuid, "abcd-1");
+        assert_eq!(f.pkg_manager, "yum");
+        assert_eq!(f.primary_address().as_deref(), Some("10.0.0.11"));
+    }
+
+    #[test]
+    fn debian_family_and_apt() {
+        let f = parse(
+            "==os-release\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n==pkg\napt-get\n",
+        );
+        assert_eq!(
+            (f.os.family.as_str(), f.pkg_manager.as_str()),
+            ("debian", "apt")
+        );
+    }
+
+    #[test]
+    fn empty_output_gives_empty_facts() {
+        assert_eq!(parse(""), Facts::default());
+    }
+}

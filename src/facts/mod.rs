@@ -1,0 +1,74 @@
+//! Facts: what a host is (OS, hardware, network, init, package manager). Gathered from a live
+//! host in one round trip, or read from a fixture for plans, so both paths share one type.
+
+mod fixture;
+mod gather;
+
+pub use fixture::{CommandFixture, FileEntry, FileFixture, Fixture, FixtureError, ServiceFixture};
+pub use gather::{gather, parse};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OsInfo {
+    /// `redhat` or `debian` (from ID_LIKE/ID), else the ID itself.
+    pub family: String,
+    /// `centos`, `rocky`, `ubuntu`, `debian`, ...
+    pub id: String,
+    /// `7`, `9.4`, `22.04`, `12`, ...
+    pub version_id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Virtualization {
+    /// Intel VT-x (`vmx` CPU flag).
+    pub vmx: bool,
+    /// AMD-V (`svm` CPU flag).
+    pub svm: bool,
+    /// `/dev/kvm` exists.
+    pub kvm: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interface {
+    pub name: String,
+    pub mac: String,
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Facts {
+    pub hostname: String,
+    pub os: OsInfo,
+    pub arch: String,
+    pub kernel: String,
+    pub cpus: u32,
+    pub memory_mb: u64,
+    pub swap_mb: u64,
+    pub virtualization: Virtualization,
+    pub interfaces: Vec<Interface>,
+    pub product_uuid: String,
+    /// `systemd` when systemd runs as PID 1, else the name of PID 1.
+    pub init: String,
+    /// `dnf`, `yum`, `apt` or empty.
+    pub pkg_manager: String,
+}
+
+impl Facts {
+    /// The first non-loopback IPv4 address: the default advertise address.
+    pub fn primary_address(&self) -> Option<String> {
+        self.interfaces
+            .iter()
+            .filter(|i| i.name != "lo")
+            .flat_map(|i| i.addresses.iter())
+            .find(|a| a.contains('.') && !a.starts_with("127."))
+            .map(|a| a.split('/').next().unwrap_or(a).to_string())
+    }
+}

@@ -1,0 +1,110 @@
+//! Bounded capture of a command's output: a command printing gigabytes must not exhaust memory,
+//! yet the start (what recipes parse) and the end (where errors are) both survive.
+
+use std::io::Read;
+use std::sync::Mutex;
+
+/// Bytes kept from the start of a stream.
+pub const HEAD_CAP: usize = 8 * 1024 * 1024;
+/// Bytes kept from the end of a stream once the head is full.
+pub const TAIL_CAP: usize = 64 * 1024;
+
+#[derive(Debug, Default)]
+pub struct Capture {
+    head: Vec<u8>,
+    tail: std::collections::VecDeque<u8>,
+    dropped: u64,
+    head_cap: usize,
+    tail_cap: usize,
+}
+
+impl Capture {
+    pub fn new(head_cap: usize, tail_cap: usize) -> Self {
+        Capture {
+            head_cap,
+            tail_cap,
+            ..Default::default()
+        }
+    }
+
+    pub fn push(&mut self, mut data: &[u8]) {
+        if self.head.len() < self.head_cap {
+            let take = data.len().min(self.head_cap - self.head.len());
+            self.head.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
+        for &b in data {
+            if self.tail.len() == self.tail_cap {
+                self.tail.pop_front();
+                self.dropped += 1;
+            }
+            self.tail.push_back(b);
+        }
+    }
+
+    /// The kept bytes (head, a marker, tail) and how many bytes were dropped.
+    pub fn finish(self) -> (Vec<u8>, u64) {
+        let mut out = self.head;
+        if self.dropped > 0 {
+            out.extend_from_slice(
+                format!("\n[... {} bytes omitted ...]\n", self.dropped).as_bytes(),
+            );
+        }
+        out.extend(self.tail);
+        (out, self.dropped)
+    }
+}
+
+/// Reads a stream to its end into a capture, remembering the last complete line for progress.
+pub fn drain(mut reader: impl Read, capture: &Mutex<Capture>, last_line: &Mutex<String>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let chunk = &buf[..n];
+        capture.lock().unwrap().push(chunk);
+        if let Some(line) = last_nonempty_line(chunk) {
+            *last_line.lock().unwrap() = line;
+        }
+    }
+}
+
+fn last_nonempty_line(chunk: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(chunk);
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.chars().take(120).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_everything_under_the_cap() {
+        let mut c = Capture::new(10, 4);
+        c.push(b"hello");
+        assert_eq!(c.finish(), (b"hello".to_vec(), 0));
+    }
+
+    #[test]
+    fn keeps_head_and_tail_and_counts_the_rest() {
+        let mut c = Capture::new(4, 3);
+        c.push(b"abcdefghij");
+        let (out, dropped) = c.finish();
+        assert_eq!(dropped, 3);
+        assert_eq!(out, b"abcd\n[... 3 bytes omitted ...]\nhij".to_vec());
+    }
+
+    #[test]
+    fn last_line_skips_blank_lines() {
+        assert_eq!(last_nonempty_line(b"one\ntwo\n\n"), Some("two".into()));
+        assert_eq!(last_nonempty_line(b"\n\n"), None);
+    }
+}

@@ -1,0 +1,176 @@
+//! The machine galley runs on: commands as local processes, files through the filesystem with
+//! atomic replacement (temp file in the same folder, fsync, rename).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use nix::unistd::{Gid, Group, Uid, User};
+
+use super::{
+    exec, CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult, ProgressFn,
+};
+use crate::facts::{self, Facts};
+
+pub struct LocalHost {
+    name: String,
+}
+
+impl LocalHost {
+    pub fn new(name: &str) -> Self {
+        LocalHost {
+            name: name.to_string(),
+        }
+    }
+}
+
+fn user_name(uid: u32) -> String {
+    match User::from_uid(Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => uid.to_string(),
+    }
+}
+
+fn group_name(gid: u32) -> String {
+    match Group::from_gid(Gid::from_raw(gid)) {
+        Ok(Some(g)) => g.name,
+        _ => gid.to_string(),
+    }
+}
+
+/// Resolves a user name (or numeric id) to a uid, with an error that names the user.
+pub fn resolve_uid(path: &str, owner: &str) -> HostResult<Uid> {
+    if let Ok(n) = owner.parse::<u32>() {
+        return Ok(Uid::from_raw(n));
+    }
+    match User::from_name(owner) {
+        Ok(Some(u)) => Ok(u.uid),
+        _ => Err(HostError::file(
+            path,
+            format!("owner `{owner}` does not exist on this host"),
+        )),
+    }
+}
+
+pub fn resolve_gid(path: &str, group: &str) -> HostResult<Gid> {
+    if let Ok(n) = group.parse::<u32>() {
+        return Ok(Gid::from_raw(n));
+    }
+    match Group::from_name(group) {
+        Ok(Some(g)) => Ok(g.gid),
+        _ => Err(HostError::file(
+            path,
+            format!("group `{group}` does not exist on this host"),
+        )),
+    }
+}
+
+/// Applies mode and ownership to an open path (used on the temp file before the rename).
+fn apply_meta(path: &str, target: &Path, meta: &FileMeta, default_mode: u32) -> HostResult<()> {
+    let mode = meta.mode.unwrap_or(default_mode);
+    fs::set_permissions(target, fs::Permissions::from_mode(mode))
+        .map_err(|e| HostError::file(path, e))?;
+    let uid = meta
+        .owner
+        .as_deref()
+        .map(|o| resolve_uid(path, o))
+        .transpose()?;
+    let gid = meta
+        .group
+        .as_deref()
+        .map(|g| resolve_gid(path, g))
+        .transpose()?;
+    if uid.is_some() || gid.is_some() {
+        nix::unistd::chown(target, uid, gid).map_err(|e| HostError::file(path, e))?;
+    }
+    Ok(())
+}
+
+/// The metadata to give a replacement: what was asked, else what the old file had.
+fn inherit(meta: &FileMeta, old: Option<&fs::Metadata>) -> FileMeta {
+    FileMeta {
+        mode: meta.mode.or(old.map(|m| m.mode() & 0o7777)),
+        owner: meta.owner.clone().or(old.map(|m| m.uid().to_string())),
+        group: meta.group.clone().or(old.map(|m| m.gid().to_string())),
+    }
+}
+
+impl Host for LocalHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn run(&self, cmd: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput> {
+        exec::run_local(cmd, progress)
+    }
+
+    fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>> {
+        match fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::file(path, e)),
+        }
+    }
+
+    fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
+        match fs::metadata(path) {
+            Ok(m) => Ok(Some(FileStat {
+                is_dir: m.is_dir(),
+                mode: m.mode() & 0o7777,
+                owner: user_name(m.uid()),
+                group: group_name(m.gid()),
+                size: m.len(),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::file(path, e)),
+        }
+    }
+
+    fn write_file(&self, path: &str, content: &[u8], meta: &FileMeta) -> HostResult<()> {
+        let target = Path::new(path);
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let old = fs::metadata(target).ok();
+        if old.as_ref().is_some_and(|m| m.is_dir()) {
+            return Err(HostError::file(path, "is a directory"));
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.galley-"))
+            .tempfile_in(dir)
+            .map_err(|e| {
+                HostError::file(
+                    path,
+                    format!("cannot create a temp file in {}: {e}", dir.display()),
+                )
+            })?;
+        tmp.write_all(content)
+            .map_err(|e| HostError::file(path, e))?;
+        apply_meta(path, tmp.path(), &inherit(meta, old.as_ref()), 0o644)?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| HostError::file(path, e))?;
+        tmp.persist(target)
+            .map_err(|e| HostError::file(path, e.error))?;
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    fn ensure_dir(&self, path: &str, meta: &FileMeta) -> HostResult<()> {
+        fs::create_dir_all(path).map_err(|e| HostError::file(path, e))?;
+        let old = fs::metadata(path).ok();
+        apply_meta(path, Path::new(path), &inherit(meta, old.as_ref()), 0o755)
+    }
+
+    fn gather_facts(&self) -> HostResult<Facts> {
+        facts::gather(self)
+    }
+}

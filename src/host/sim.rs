@@ -1,0 +1,101 @@
+//! The simulated host of `plan`: answers probes from a facts fixture and never contacts anything.
+//! Changes a plan predicts live in the run's overlay, not here, so this stays a pure description.
+
+use std::time::Duration;
+
+use super::{
+    CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult, ProgressFn,
+};
+use crate::facts::{Facts, Fixture};
+
+pub struct SimHost {
+    name: String,
+    fixture: Fixture,
+}
+
+impl SimHost {
+    pub fn new(name: &str, fixture: Fixture) -> Self {
+        SimHost {
+            name: name.to_string(),
+            fixture,
+        }
+    }
+}
+
+fn refuse(path: &str) -> HostError {
+    HostError::file(
+        path,
+        "a simulated host cannot be changed (plan mode records changes instead)",
+    )
+}
+
+impl Host for SimHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Only read-only commands reach a simulated host; their output comes from the fixture,
+    /// and a command the fixture does not know succeeds with empty output.
+    fn run(&self, cmd: &CommandSpec, _progress: ProgressFn) -> HostResult<CommandOutput> {
+        let found = self.fixture.command(&cmd.argv);
+        Ok(CommandOutput {
+            rc: found.map_or(0, |c| c.rc),
+            stdout: found
+                .map(|c| c.stdout.clone().into_bytes())
+                .unwrap_or_default(),
+            stderr: found
+                .map(|c| c.stderr.clone().into_bytes())
+                .unwrap_or_default(),
+            duration: Duration::ZERO,
+            ..Default::default()
+        })
+    }
+
+    fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>> {
+        Ok(self
+            .fixture
+            .files
+            .get(path)
+            .map(|f| f.file().content.into_bytes()))
+    }
+
+    fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
+        if let Some(f) = self.fixture.files.get(path).map(|f| f.file()) {
+            return Ok(Some(FileStat {
+                is_dir: false,
+                mode: u32::from_str_radix(f.mode.trim_start_matches("0o"), 8).unwrap_or(0o644),
+                owner: f.owner,
+                group: f.group,
+                size: f.content.len() as u64,
+            }));
+        }
+        let is_dir = self
+            .fixture
+            .dirs
+            .iter()
+            .any(|d| d.trim_end_matches('/') == path.trim_end_matches('/'));
+        Ok(is_dir.then(|| FileStat {
+            is_dir: true,
+            mode: 0o755,
+            owner: "root".into(),
+            group: "root".into(),
+            size: 4096,
+        }))
+    }
+
+    fn write_file(&self, path: &str, _content: &[u8], _meta: &FileMeta) -> HostResult<()> {
+        Err(refuse(path))
+    }
+
+    fn ensure_dir(&self, path: &str, _meta: &FileMeta) -> HostResult<()> {
+        Err(refuse(path))
+    }
+
+    fn gather_facts(&self) -> HostResult<Facts> {
+        Ok(self.fixture.facts.clone())
+    }
+
+    fn fixture(&self) -> Option<&Fixture> {
+        Some(&self.fixture)
+    }
+}

@@ -1,0 +1,321 @@
+//! `run` and `sh`: commands whose effect galley cannot know. They count as `changed` unless a
+//! guard (`creates`, `unless`) says the work is done; check and plan record them without running
+//! them, unless marked `readonly`.
+
+use std::time::Duration;
+
+use rhai::{Array, Engine, Map, NativeCallContext};
+use serde::Deserialize;
+
+use super::{from_map, reg, usage, Call, RResult, StepResult};
+use crate::engine::Mode;
+use crate::host::{CommandOutput, CommandSpec};
+use crate::report::{redact, Status};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunOpts {
+    /// Skip when this path exists.
+    pub creates: Option<String>,
+    /// Skip when this argv exits 0 (runs in every mode: it is a probe).
+    pub unless: Option<Vec<String>>,
+    /// Seconds before the command's process group is killed.
+    pub timeout: Option<u64>,
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    pub cwd: Option<String>,
+    pub stdin: Option<String>,
+    /// `false`: a non-zero exit does not fail the recipe.
+    pub check: Option<bool>,
+    /// Safe to run in check mode (it changes nothing); it then counts as `ok`.
+    #[serde(default)]
+    pub readonly: bool,
+    /// Redact the command line and register its output as a secret.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// What a guard decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Run,
+    /// Already done, with the reason.
+    Done(String),
+}
+
+/// Pure: decides from guard probes whether the command must run.
+pub fn decide(creates_exists: Option<bool>, unless_rc: Option<i32>, opts: &RunOpts) -> Decision {
+    if creates_exists == Some(true) {
+        return Decision::Done(format!("{} exists", opts.creates.as_deref().unwrap_or("")));
+    }
+    if unless_rc == Some(0) {
+        return Decision::Done("`unless` check succeeded".into());
+    }
+    Decision::Run
+}
+
+fn argv_of(primitive: &str, argv: Array) -> RResult<Vec<String>> {
+    let out: Vec<String> = argv
+        .into_iter()
+        .map(|v| {
+            if v.is_string() || v.is_int() || v.is_float() || v.is_bool() {
+                Ok(v.to_string())
+            } else {
+                Err(v.type_name())
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|t| {
+            usage(format!(
+                "{primitive}: every argv element must be a string, got a {t}"
+            ))
+        })?;
+    if out.is_empty() {
+        return Err(usage(format!(
+            "{primitive}: argv is empty; give the program and its arguments, e.g. [\"ls\", \"-l\"]"
+        )));
+    }
+    Ok(out)
+}
+
+pub fn display(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+}
+
+fn spec(argv: Vec<String>, o: &RunOpts) -> CommandSpec {
+    CommandSpec {
+        argv,
+        env: o.env.clone().unwrap_or_default().into_iter().collect(),
+        cwd: o.cwd.clone(),
+        stdin: o.stdin.clone().map(String::into_bytes),
+        timeout: o.timeout.map(Duration::from_secs),
+    }
+}
+
+/// Probes the guards: `creates` through the host's (predicted) files, `unless` as a command.
+/// In plan, an `unless` with no fixture output counts as not satisfied: plans assume work to do.
+fn probe_guards(call: &Call, o: &RunOpts) -> RResult<(Option<bool>, Option<i32>)> {
+    let creates = match &o.creates {
+        Some(p) => Some(
+            call.target
+                .stat(p)
+                .map_err(|e| usage(e.to_string()))?
+                .is_some(),
+        ),
+        None => None,
+    };
+    let unless = match &o.unless {
+        None => None,
+        Some(argv) if call.mode() == Mode::Plan => Some(
+            call.target
+                .host
+                .fixture()
+                .and_then(|f| f.command(argv))
+                .map_or(1, |c| c.rc),
+        ),
+        Some(argv) => {
+            let out = call
+                .target
+                .run(&call.run, CommandSpec::new(argv), "unless")
+                .map_err(|e| usage(e.to_string()))?;
+            Some(out.rc)
+        }
+    };
+    Ok((creates, unless))
+}
+
+fn failure_text(argv: &str, out: &CommandOutput, timeout: Option<u64>) -> String {
+    let why = if out.timed_out {
+        format!(
+            "timed out after {}s and was killed",
+            timeout.map_or("the run's budget".into(), |t| t.to_string())
+        )
+    } else if out.interrupted {
+        "interrupted".into()
+    } else {
+        format!("exit code {}", out.rc)
+    };
+    let stderr = out.stderr_text();
+    let tail: Vec<&str> = stderr
+        .lines()
+        .rev()
+        .take(10)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut msg = format!("command `{argv}` failed: {why}");
+    if !tail.is_empty() {
+        msg.push_str("\nstderr (last lines):\n  ");
+        msg.push_str(&tail.join("\n  "));
+    }
+    msg
+}
+
+pub fn run_with(
+    nc: &NativeCallContext,
+    primitive: &str,
+    argv: Vec<String>,
+    summary: String,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
+    let o: RunOpts = from_map(primitive, opts)?;
+    let shown = if o.secret {
+        "[secret command]".to_string()
+    } else {
+        summary
+    };
+    let mut call = Call::begin(nc, primitive, shown.clone())?;
+    if o.secret {
+        for a in &argv {
+            let _ = redact::add(a);
+        }
+    }
+    let (creates, unless) = probe_guards(&call, &o)?;
+    if let Decision::Done(why) = decide(creates, unless, &o) {
+        call.action.summary = format!("{shown} ({why})");
+        return Ok(call.finish(Status::Ok));
+    }
+    call.action.commands.push(argv.clone());
+    if call.mode().predicts() && !o.readonly {
+        return Ok(call.finish(Status::Changed));
+    }
+    let out = match call.target.run(&call.run, spec(argv, &o), primitive) {
+        Ok(out) => out,
+        Err(e) => return Err(call.fail(e.to_string())),
+    };
+    if o.secret && !out.stdout.is_empty() {
+        let _ = redact::add(&out.stdout_text());
+    }
+    if out.timed_out || out.interrupted || (out.rc != 0 && o.check != Some(false)) {
+        let text = failure_text(&shown, &out, o.timeout);
+        return Err(call.fail(text));
+    }
+    let status = if o.readonly {
+        Status::Ok
+    } else {
+        Status::Changed
+    };
+    let mut result = call.finish(status);
+    result.rc = out.rc as rhai::INT;
+    result.ok = out.rc == 0;
+    result.stdout = out.stdout_text();
+    result.stderr = out.stderr_text();
+    Ok(result)
+}
+
+fn run(nc: NativeCallContext, argv: Array, opts: Option<Map>) -> RResult<StepResult> {
+    let argv = argv_of("run", argv)?;
+    let summary = display(&argv);
+    run_with(&nc, "run", argv, summary, opts)
+}
+
+fn sh(nc: NativeCallContext, script: &str, opts: Option<Map>) -> RResult<StepResult> {
+    let first = script
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let more = if script.trim().lines().count() > 1 {
+        " …"
+    } else {
+        ""
+    };
+    let argv = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+    run_with(&nc, "sh", argv, format!("{first}{more}"), opts)
+}
+
+pub fn register(engine: &mut Engine) {
+    const RUN_DOC: &[&str] = &[
+        "Runs a command given as an argv array (no shell): `run([\"systemctl\", \"is-active\", \"docker\"])`.",
+        "Options: creates (skip when the path exists), unless (skip when that argv exits 0), timeout (seconds),",
+        "env (map), cwd, stdin, check (false: a non-zero exit does not fail), readonly (true: also runs in",
+        "check mode), secret (true: redact the command and its output).",
+        "Returns a Result with rc, stdout, stderr, changed, ok, status, host.",
+    ];
+    reg(
+        engine,
+        "run",
+        &["argv: Array", "Result"],
+        RUN_DOC,
+        |nc: NativeCallContext, argv: Array| run(nc, argv, None),
+    );
+    reg(
+        engine,
+        "run",
+        &["argv: Array", "opts: Map", "Result"],
+        RUN_DOC,
+        |nc: NativeCallContext, argv: Array, o: Map| run(nc, argv, Some(o)),
+    );
+    reg(
+        engine,
+        "run",
+        &["command: String", "Result"],
+        &["Refused: run() takes an argv array; see sh() for a shell line."],
+        |_: &str| -> RResult<StepResult> {
+            Err(usage("run() takes an argv array, e.g. run([\"ls\", \"-l\"]); for a shell command line use sh(\"ls -l | wc -l\")"))
+        },
+    );
+    const SH_DOC: &[&str] = &[
+        "Runs a script with `sh -c` — the one primitive that uses a shell, on purpose. Same options as run().",
+    ];
+    reg(
+        engine,
+        "sh",
+        &["script: String", "Result"],
+        SH_DOC,
+        |nc: NativeCallContext, s: &str| sh(nc, s, None),
+    );
+    reg(
+        engine,
+        "sh",
+        &["script: String", "opts: Map", "Result"],
+        SH_DOC,
+        |nc: NativeCallContext, s: &str, o: Map| sh(nc, s, Some(o)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guards_decide() {
+        let o = RunOpts {
+            creates: Some("/etc/x".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(Some(true), None, &o),
+            Decision::Done("/etc/x exists".into())
+        );
+        assert_eq!(decide(Some(false), None, &o), Decision::Run);
+        assert_eq!(
+            decide(None, Some(0), &RunOpts::default()),
+            Decision::Done("`unless` check succeeded".into())
+        );
+        assert_eq!(decide(None, Some(1), &RunOpts::default()), Decision::Run);
+        assert_eq!(decide(None, None, &RunOpts::default()), Decision::Run);
+    }
+
+    #[test]
+    fn display_quotes_arguments() {
+        let argv: Vec<String> = ["echo", "a b", "it's"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(display(&argv), r#"echo 'a b' "it's""#);
+    }
+
+    #[test]
+    fn failure_text_has_exit_code_and_stderr_tail() {
+        let out = CommandOutput {
+            rc: 3,
+            stderr: b"one\ntwo\n".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(
+            failure_text("false", &out, None),
+            "command `false` failed: exit code 3\nstderr (last lines):\n  one\n  two"
+        );
+    }
+}

@@ -1,0 +1,434 @@
+//! Files and folders: `write_file`, `line_in_file`, `ensure_dir` (which change) and `read_file`,
+//! `file_exists` (which only look). Writes are atomic; `ok` when content and metadata match.
+
+use rhai::{Dynamic, Engine, Map, NativeCallContext};
+use serde::Deserialize;
+use similar::TextDiff;
+
+use super::{from_map, mode_of, reg, step, usage, Call, RResult, StepResult};
+use crate::engine::Ctx;
+use crate::host::{FileMeta, FileStat};
+use crate::report::Status;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOpts {
+    mode: Option<Dynamic>,
+    owner: Option<String>,
+    group: Option<String>,
+    /// Keep the old content as `<path>.<unix time>.bak` before changing it.
+    #[serde(default)]
+    backup: bool,
+    /// line_in_file: replace the last line matching this regex instead of appending.
+    regex: Option<String>,
+}
+
+fn meta_of(primitive: &str, o: &FileOpts) -> RResult<FileMeta> {
+    Ok(FileMeta {
+        mode: o.mode.as_ref().map(|m| mode_of(primitive, m)).transpose()?,
+        owner: o.owner.clone(),
+        group: o.group.clone(),
+    })
+}
+
+/// What must change to bring a file (or folder) to what is wanted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FileChange {
+    pub create: bool,
+    pub content: bool,
+    /// Metadata differences, e.g. `mode 0600 → 0644`.
+    pub meta: Vec<String>,
+}
+
+impl FileChange {
+    pub fn any(&self) -> bool {
+        self.create || self.content || !self.meta.is_empty()
+    }
+}
+
+/// Pure: compares the current metadata with the wanted one (unset fields are not compared).
+pub fn meta_changes(current: &FileStat, want: &FileMeta) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(m) = want.mode.filter(|m| *m != current.mode) {
+        out.push(format!("mode {:04o} → {m:04o}", current.mode));
+    }
+    if let Some(o) = want.owner.as_ref().filter(|o| **o != current.owner) {
+        out.push(format!("owner {} → {o}", current.owner));
+    }
+    if let Some(g) = want.group.as_ref().filter(|g| **g != current.group) {
+        out.push(format!("group {} → {g}", current.group));
+    }
+    out
+}
+
+/// Pure: decides what a `write_file` must do given the probed file.
+pub fn decide_write(
+    current: Option<(&[u8], &FileStat)>,
+    content: &[u8],
+    want: &FileMeta,
+) -> FileChange {
+    match current {
+        None => FileChange {
+            create: true,
+            ..Default::default()
+        },
+        Some((old, stat)) => FileChange {
+            create: false,
+            content: old != content,
+            meta: meta_changes(stat, want),
+        },
+    }
+}
+
+/// Pure: the new content after making sure `line` is present; `None` when already so.
+pub fn decide_line(content: &str, line: &str, regex: Option<&regex::Regex>) -> Option<String> {
+    let lines: Vec<&str> = content.lines().collect();
+    let target = match regex {
+        Some(re) => lines.iter().rposition(|l| re.is_match(l)),
+        None => lines.iter().position(|l| *l == line),
+    };
+    match target {
+        Some(i) if lines[i] == line => None,
+        Some(i) => {
+            let mut new: Vec<&str> = lines.clone();
+            new[i] = line;
+            Some(new.join("\n") + "\n")
+        }
+        None => {
+            let mut out = content.to_string();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(line);
+            out.push('\n');
+            Some(out)
+        }
+    }
+}
+
+pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
+    match (std::str::from_utf8(old), std::str::from_utf8(new)) {
+        (Ok(a), Ok(b)) => TextDiff::from_lines(a, b)
+            .unified_diff()
+            .header(&format!("{path} (before)"), &format!("{path} (after)"))
+            .to_string(),
+        _ => format!(
+            "binary content of {path} differs ({} → {} bytes)",
+            old.len(),
+            new.len()
+        ),
+    }
+}
+
+fn predicted_stat(old: Option<&FileStat>, want: &FileMeta, size: usize, is_dir: bool) -> FileStat {
+    FileStat {
+        is_dir,
+        mode: want
+            .mode
+            .or(old.map(|s| s.mode))
+            .unwrap_or(if is_dir { 0o755 } else { 0o644 }),
+        owner: want
+            .owner
+            .clone()
+            .or(old.map(|s| s.owner.clone()))
+            .unwrap_or_else(|| "root".into()),
+        group: want
+            .group
+            .clone()
+            .or(old.map(|s| s.group.clone()))
+            .unwrap_or_else(|| "root".into()),
+        size: size as u64,
+    }
+}
+
+/// Probe → decide → act for a whole-file write; shared by `write_file` and `line_in_file`.
+fn converge_file(
+    mut call: Call,
+    path: &str,
+    content: &[u8],
+    meta: &FileMeta,
+    backup: bool,
+) -> RResult<StepResult> {
+    let stat = call.target.stat(path).map_err(|e| step(e.to_string()))?;
+    if stat.as_ref().is_some_and(|s| s.is_dir) {
+        return Err(call.fail(format!("{path} is a directory")));
+    }
+    let old = match &stat {
+        Some(_) => call
+            .target
+            .read_file(path)
+            .map_err(|e| step(e.to_string()))?,
+        None => None,
+    };
+    let change = decide_write(old.as_deref().zip(stat.as_ref()), content, meta);
+    if !change.any() {
+        return Ok(call.finish(Status::Ok));
+    }
+    if change.create || change.content {
+        call.action.diff = Some(unified_diff(
+            path,
+            old.as_deref().unwrap_or_default(),
+            content,
+        ));
+    }
+    if !change.meta.is_empty() {
+        call.action
+            .summary
+            .push_str(&format!(" ({})", change.meta.join(", ")));
+    }
+    if call.mode().predicts() {
+        let st = predicted_stat(stat.as_ref(), meta, content.len(), false);
+        call.target.overlay().set_file(path, content.to_vec(), st);
+        return Ok(call.finish(Status::Changed));
+    }
+    if let (true, Some(old)) = (backup && change.content, &old) {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Err(e) =
+            call.target
+                .host
+                .write_file(&format!("{path}.{secs}.bak"), old, &FileMeta::default())
+        {
+            return Err(call.fail(format!("backup failed: {e}")));
+        }
+    }
+    match call.target.host.write_file(path, content, meta) {
+        Ok(()) => Ok(call.finish(Status::Changed)),
+        Err(e) => Err(call.fail(e.to_string())),
+    }
+}
+
+fn write_file(
+    nc: NativeCallContext,
+    path: &str,
+    content: Dynamic,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
+    let o: FileOpts = from_map("write_file", opts)?;
+    if o.regex.is_some() {
+        return Err(usage("write_file: `regex` is an option of line_in_file"));
+    }
+    let meta = meta_of("write_file", &o)?;
+    let bytes = if content.is_blob() {
+        content.cast::<rhai::Blob>()
+    } else {
+        content.to_string().into_bytes()
+    };
+    let call = Call::begin(&nc, "write_file", path)?;
+    converge_file(call, path, &bytes, &meta, o.backup)
+}
+
+fn line_in_file(
+    nc: NativeCallContext,
+    path: &str,
+    line: &str,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
+    let o: FileOpts = from_map("line_in_file", opts)?;
+    let meta = meta_of("line_in_file", &o)?;
+    let re = o
+        .regex
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| usage(format!("line_in_file: bad regex: {e}")))?;
+    let call = Call::begin(&nc, "line_in_file", format!("{path}: {line}"))?;
+    let old = call
+        .target
+        .read_file(path)
+        .map_err(|e| step(e.to_string()))?
+        .unwrap_or_default();
+    let old = String::from_utf8_lossy(&old).into_owned();
+    let new = decide_line(&old, line, re.as_ref()).unwrap_or(old);
+    converge_file(call, path, new.as_bytes(), &meta, o.backup)
+}
+
+fn ensure_dir(nc: NativeCallContext, path: &str, opts: Option<Map>) -> RResult<StepResult> {
+    let o: FileOpts = from_map("ensure_dir", opts)?;
+    let meta = meta_of("ensure_dir", &o)?;
+    let mut call = Call::begin(&nc, "ensure_dir", path)?;
+    let stat = call.target.stat(path).map_err(|e| step(e.to_string()))?;
+    match &stat {
+        Some(s) if !s.is_dir => {
+            return Err(call.fail(format!("{path} exists and is not a directory")))
+        }
+        Some(s) => {
+            let meta_diff = meta_changes(s, &meta);
+            if meta_diff.is_empty() {
+                return Ok(call.finish(Status::Ok));
+            }
+            call.action
+                .summary
+                .push_str(&format!(" ({})", meta_diff.join(", ")));
+        }
+        None => call.action.summary.push_str(" (create)"),
+    }
+    if call.mode().predicts() {
+        call.target
+            .overlay()
+            .set_dir(path, predicted_stat(stat.as_ref(), &meta, 4096, true));
+        return Ok(call.finish(Status::Changed));
+    }
+    match call.target.host.ensure_dir(path, &meta) {
+        Ok(()) => Ok(call.finish(Status::Changed)),
+        Err(e) => Err(call.fail(e.to_string())),
+    }
+}
+
+fn read_file(nc: NativeCallContext, path: &str) -> RResult<String> {
+    let t = Ctx::of(&nc)?.target()?;
+    match t.read_file(path) {
+        Ok(Some(b)) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Ok(None) => Err(step(format!(
+            "read_file on {}: {path} does not exist (check with file_exists first)",
+            t.name()
+        ))),
+        Err(e) => Err(step(format!("read_file on {}: {e}", t.name()))),
+    }
+}
+
+fn file_exists(nc: NativeCallContext, path: &str) -> RResult<bool> {
+    let t = Ctx::of(&nc)?.target()?;
+    t.stat(path)
+        .map(|s| s.is_some())
+        .map_err(|e| step(format!("file_exists on {}: {e}", t.name())))
+}
+
+pub fn register(engine: &mut Engine) {
+    const WRITE_DOC: &[&str] = &[
+        "Writes a file atomically (temp file, fsync, rename). `ok` when content and metadata already match;",
+        "otherwise `changed`, with a diff. Options: mode (\"0644\"), owner, group, backup (keep the old file).",
+        "Restart a service only when its config changed: `if write_file(p, c).changed { ... }`.",
+    ];
+    reg(
+        engine,
+        "write_file",
+        &["path: &str", "content: Dynamic", "Result"],
+        WRITE_DOC,
+        |nc: NativeCallContext, p: &str, c: Dynamic| write_file(nc, p, c, None),
+    );
+    reg(
+        engine,
+        "write_file",
+        &["path: &str", "content: Dynamic", "opts: Map", "Result"],
+        WRITE_DOC,
+        |nc: NativeCallContext, p: &str, c: Dynamic, o: Map| write_file(nc, p, c, Some(o)),
+    );
+    const LINE_DOC: &[&str] = &[
+        "Makes sure a line is in a file: appended when missing, or replacing the last line matching",
+        "`regex` when given. Same file options as write_file.",
+    ];
+    reg(
+        engine,
+        "line_in_file",
+        &["path: &str", "line: &str", "Result"],
+        LINE_DOC,
+        |nc: NativeCallContext, p: &str, l: &str| line_in_file(nc, p, l, None),
+    );
+    reg(
+        engine,
+        "line_in_file",
+        &["path: &str", "line: &str", "opts: Map", "Result"],
+        LINE_DOC,
+        |nc: NativeCallContext, p: &str, l: &str, o: Map| line_in_file(nc, p, l, Some(o)),
+    );
+    const DIR_DOC: &[&str] =
+        &["Creates a folder and its parents (mkdir -p). Options: mode, owner, group."];
+    reg(
+        engine,
+        "ensure_dir",
+        &["path: &str", "Result"],
+        DIR_DOC,
+        |nc: NativeCallContext, p: &str| ensure_dir(nc, p, None),
+    );
+    reg(
+        engine,
+        "ensure_dir",
+        &["path: &str", "opts: Map", "Result"],
+        DIR_DOC,
+        |nc: NativeCallContext, p: &str, o: Map| ensure_dir(nc, p, Some(o)),
+    );
+    reg(engine, "read_file", &["path: &str", "String"], &["The file's content as text (as this run predicts it in check/plan). Fails when missing."], read_file);
+    reg(
+        engine,
+        "file_exists",
+        &["path: &str", "bool"],
+        &["Whether the path exists on the current host (files written earlier in a plan count)."],
+        file_exists,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(mode: u32, owner: &str) -> FileStat {
+        FileStat {
+            is_dir: false,
+            mode,
+            owner: owner.into(),
+            group: "root".into(),
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn same_content_and_meta_is_no_change() {
+        let want = FileMeta {
+            mode: Some(0o644),
+            ..Default::default()
+        };
+        assert!(!decide_write(Some((b"a", &stat(0o644, "root"))), b"a", &want).any());
+    }
+
+    #[test]
+    fn missing_file_is_created() {
+        let c = decide_write(None, b"a", &FileMeta::default());
+        assert!(c.create && c.any());
+    }
+
+    #[test]
+    fn content_and_meta_changes_are_listed() {
+        let want = FileMeta {
+            mode: Some(0o600),
+            owner: Some("app".into()),
+            group: None,
+        };
+        let c = decide_write(Some((b"a", &stat(0o644, "root"))), b"b", &want);
+        assert!(c.content && !c.create);
+        assert_eq!(c.meta, vec!["mode 0644 → 0600", "owner root → app"]);
+    }
+
+    #[test]
+    fn unset_meta_is_not_compared() {
+        assert!(meta_changes(&stat(0o600, "x"), &FileMeta::default()).is_empty());
+    }
+
+    #[test]
+    fn line_appended_when_missing() {
+        assert_eq!(decide_line("a\nb", "c", None).unwrap(), "a\nb\nc\n");
+        assert_eq!(decide_line("", "c", None).unwrap(), "c\n");
+        assert_eq!(decide_line("a\nc\n", "c", None), None);
+    }
+
+    #[test]
+    fn line_replaces_the_last_regex_match() {
+        let re = regex::Regex::new("^SELINUX=").unwrap();
+        let old = "# SELINUX=x\nSELINUX=enforcing\nSELINUXTYPE=targeted\n";
+        assert_eq!(
+            decide_line(old, "SELINUX=permissive", Some(&re)).unwrap(),
+            "# SELINUX=x\nSELINUX=permissive\nSELINUXTYPE=targeted\n"
+        );
+        assert_eq!(
+            decide_line("SELINUX=permissive\n", "SELINUX=permissive", Some(&re)),
+            None
+        );
+    }
+
+    #[test]
+    fn diff_is_unified() {
+        let d = unified_diff("/f", b"a\n", b"b\n");
+        assert!(d.contains("-a\n+b\n"), "{d}");
+    }
+}

@@ -1,0 +1,112 @@
+//! The primitives recipes call. Each follows probe → decide → act: probe the host read-only,
+//! decide in a pure function what must change, then act (apply) or record the change (check/plan).
+//! Every call that may change something records one action.
+
+pub mod command;
+pub mod file;
+mod options;
+mod result;
+pub mod system;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rhai::{Engine, EvalAltResult, FuncRegistration, NativeCallContext, Position, RhaiNativeFunc};
+
+pub use options::{from_map, mode_of};
+pub use result::StepResult;
+
+use crate::engine::{diagnostics::payload, Ctx, Mode, RunCtx, Target};
+use crate::report::{redact::redact, Action, Status};
+
+pub type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// An error in how a primitive was called (bad argument or option): exit 2.
+pub fn usage(msg: impl AsRef<str>) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(payload("usage", msg.as_ref()), Position::NONE).into()
+}
+
+/// A step that failed on its host: exit 1.
+pub fn step(msg: impl AsRef<str>) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(payload("step", msg.as_ref()), Position::NONE).into()
+}
+
+/// One primitive call in progress: the host it acts on and the action it will record.
+pub struct Call {
+    pub run: Arc<RunCtx>,
+    pub target: Arc<Target>,
+    pub action: Action,
+    start: Instant,
+}
+
+impl Call {
+    pub fn begin(
+        nc: &NativeCallContext,
+        primitive: &str,
+        summary: impl Into<String>,
+    ) -> RResult<Call> {
+        let ctx = Ctx::of(nc)?;
+        let target = ctx.target()?;
+        let action = Action::new(target.name(), primitive, summary);
+        Ok(Call {
+            run: ctx.run,
+            target,
+            action,
+            start: Instant::now(),
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.run.mode
+    }
+
+    pub fn host(&self) -> &str {
+        self.target.name()
+    }
+
+    /// Records the action with its final status and returns the result recipes see.
+    pub fn finish(mut self, status: Status) -> StepResult {
+        self.action.status = status;
+        self.action.duration = self.start.elapsed();
+        self.run.reporter.action(&self.action);
+        StepResult::from_action(&self.action)
+    }
+
+    /// Records a failed action and returns the error that stops the recipe.
+    pub fn fail(mut self, message: impl AsRef<str>) -> Box<EvalAltResult> {
+        let message = format!(
+            "{} on {}: {}",
+            self.action.primitive,
+            self.host(),
+            message.as_ref()
+        );
+        self.action.error = Some(redact(&message));
+        self.action.status = Status::Failed;
+        self.action.duration = self.start.elapsed();
+        self.run.reporter.action(&self.action);
+        step(message)
+    }
+}
+
+/// Registers a native function with its parameter info and doc comments (for `galley defs`,
+/// `:help` in the REPL and editor completion).
+pub fn reg<A: 'static, const N: usize, const X: bool, R: rhai::Variant + Clone, const F: bool>(
+    engine: &mut Engine,
+    name: &str,
+    params: &[&str],
+    docs: &[&str],
+    func: impl RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
+) {
+    let comments: Vec<String> = docs.iter().map(|d| format!("/// {d}")).collect();
+    FuncRegistration::new(name)
+        .with_params_info(params)
+        .with_comments(comments)
+        .register_into_engine(engine, func);
+}
+
+pub fn register(engine: &mut Engine) {
+    result::register(engine);
+    command::register(engine);
+    file::register(engine);
+    system::register(engine);
+}

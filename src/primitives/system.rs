@@ -1,0 +1,185 @@
+//! Primitives about the run itself rather than a change: `params`, `facts`, `host`, `hosts`,
+//! `secret`, `fail`, `warn`, `info`.
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, NativeCallContext, Position};
+
+use super::{reg, step, usage, RResult};
+use crate::engine::{diagnostics, params, Ctx, RunCtx};
+use crate::inventory::HostEntry;
+use crate::report::{redact, Level};
+
+fn params_fn(nc: NativeCallContext, defaults: Map) -> RResult<Map> {
+    let run = Ctx::of(&nc)?.run;
+    let mut seen = run.params.lock().unwrap();
+    if seen.is_some() {
+        return Err(usage(
+            "params() is called more than once; declare all parameters in one params(#{...})",
+        ));
+    }
+    let resolved = params::resolve(&defaults, &run.sets).map_err(usage)?;
+    *seen = Some(resolved.clone());
+    if run.show_only {
+        *seen = Some(defaults);
+        return Err(
+            EvalAltResult::ErrorTerminated(diagnostics::SHOW.into(), Position::NONE).into(),
+        );
+    }
+    Ok(resolved)
+}
+
+fn facts(nc: NativeCallContext) -> RResult<Dynamic> {
+    let t = Ctx::of(&nc)?.target()?;
+    let f = t
+        .facts()
+        .map_err(|e| step(format!("facts on {}: {e}", t.name())))?;
+    rhai::serde::to_dynamic(&f)
+}
+
+pub fn host_map(e: &HostEntry) -> Map {
+    let mut m = Map::new();
+    m.insert("name".into(), e.name.clone().into());
+    m.insert(
+        "address".into(),
+        e.address
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1".into())
+            .into(),
+    );
+    m.insert(
+        "port".into(),
+        Dynamic::from(e.port.unwrap_or(22) as rhai::INT),
+    );
+    m.insert("user".into(), e.user.clone().unwrap_or_default().into());
+    m.insert(
+        "groups".into(),
+        e.groups
+            .iter()
+            .cloned()
+            .map(Dynamic::from)
+            .collect::<Array>()
+            .into(),
+    );
+    m.insert(
+        "vars".into(),
+        rhai::serde::to_dynamic(&e.vars).unwrap_or_default(),
+    );
+    m
+}
+
+fn host(nc: NativeCallContext) -> RResult<Map> {
+    Ok(host_map(&Ctx::of(&nc)?.target()?.entry))
+}
+
+/// Host names for a pattern: `all`, a group, a host, or several separated by commas.
+pub fn resolve_hosts(run: &RunCtx, pattern: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in pattern.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let found: Vec<String> = if part == "all" {
+            run.order.clone()
+        } else if let Some(members) = run.groups.get(part) {
+            members
+                .iter()
+                .filter(|m| run.targets.contains_key(*m))
+                .cloned()
+                .collect()
+        } else if run.targets.contains_key(part) {
+            vec![part.to_string()]
+        } else {
+            let groups: Vec<&str> = run.groups.keys().map(String::as_str).collect();
+            return Err(format!(
+                "no host or group named `{part}` (groups: {}; hosts: {})",
+                if groups.is_empty() {
+                    "none".into()
+                } else {
+                    groups.join(", ")
+                },
+                run.order.join(", ")
+            ));
+        };
+        for h in found {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn hosts(nc: NativeCallContext, pattern: &str) -> RResult<Array> {
+    let run = Ctx::of(&nc)?.run;
+    let names = resolve_hosts(&run, pattern).map_err(usage)?;
+    Ok(names.into_iter().map(Dynamic::from).collect())
+}
+
+fn log(nc: &NativeCallContext, level: Level, message: &str) -> RResult<()> {
+    let ctx = Ctx::of(nc)?;
+    let host = ctx
+        .target
+        .as_ref()
+        .map_or("-".to_string(), |t| t.name().to_string());
+    ctx.run.reporter.log(&host, level, message);
+    Ok(())
+}
+
+fn secret(value: Dynamic) -> RResult<Dynamic> {
+    redact::add(&value.to_string()).map_err(|e| usage(format!("secret(): {e}")))?;
+    Ok(value)
+}
+
+pub fn register(engine: &mut Engine) {
+    reg(engine, "params", &["defaults: Map", "Map"], &[
+        "Declares the recipe's parameters and their defaults, once, near the top:",
+        "`let p = params(#{ k8s_version: \"1.31.4\" });` — `--set key=value` overrides are coerced to the",
+        "default's type; an unknown key is an error. `galley show` lists them.",
+    ], params_fn);
+    reg(engine, "facts", &["Map"], &[
+        "The current host's facts: os (family, id, version_id), arch, hostname, kernel, cpus, memory_mb,",
+        "swap_mb, virtualization (vmx, svm, kvm), interfaces (name, mac, addresses), product_uuid, init,",
+        "pkg_manager. Gathered once per host per run; in plan mode they come from the facts file.",
+    ], facts);
+    reg(
+        engine,
+        "host",
+        &["Map"],
+        &["The current host: name, address, port, user, groups, vars."],
+        host,
+    );
+    reg(
+        engine,
+        "hosts",
+        &["Array"],
+        &["Every targeted host's name, in inventory order."],
+        |nc: NativeCallContext| hosts(nc, "all"),
+    );
+    reg(
+        engine,
+        "hosts",
+        &["pattern: &str", "Array"],
+        &["Host names of a group, a host or `all` (comma-separated for several)."],
+        hosts,
+    );
+    reg(engine, "secret", &["value: Dynamic", "Dynamic"], &[
+        "Marks a value secret: it is redacted from terminal output, JSON, logs, errors and REPL history.",
+    ], secret);
+    reg(
+        engine,
+        "fail",
+        &["message: &str", "()"],
+        &["Stops the recipe with this message (exit code 1)."],
+        |m: &str| -> RResult<()> { Err(step(m)) },
+    );
+    reg(
+        engine,
+        "warn",
+        &["message: &str", "()"],
+        &["Prints a warning tagged with the current host."],
+        |nc: NativeCallContext, m: &str| log(&nc, Level::Warn, m),
+    );
+    reg(
+        engine,
+        "info",
+        &["message: &str", "()"],
+        &["Prints a message tagged with the current host."],
+        |nc: NativeCallContext, m: &str| log(&nc, Level::Info, m),
+    );
+}

@@ -1,0 +1,63 @@
+//! `--output json`: one JSON object per line on stdout. The schema is in docs/output.md; every
+//! string passes through redaction first.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{redact::redact, Action, Counts, Level};
+use crate::engine::Mode;
+
+pub fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+}
+
+fn emit(value: Value) {
+    let line = redact(&value.to_string());
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+pub fn start(mode: Mode, recipe: &str) {
+    emit(
+        json!({"type": "start", "mode": mode.as_str(), "recipe": recipe, "version": env!("CARGO_PKG_VERSION")}),
+    );
+}
+
+pub fn action(a: &Action) {
+    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("type".into(), "action".into());
+        let d = m.remove("duration").unwrap_or(Value::Null);
+        m.insert("duration_ms".into(), d);
+    }
+    emit(v);
+}
+
+pub fn log(host: &str, level: Level, message: &str) {
+    emit(json!({"type": "log", "host": host, "level": level, "message": message}));
+}
+
+pub fn error(message: &str, exit_code: i32) {
+    emit(json!({"type": "error", "message": message, "exit_code": exit_code}));
+}
+
+pub fn recap(
+    mode: Mode,
+    elapsed: Duration,
+    counts: &BTreeMap<String, Counts>,
+    errors: &BTreeMap<String, String>,
+    exit_code: i32,
+) {
+    emit(json!({
+        "type": "recap",
+        "mode": mode.as_str(),
+        "duration_ms": (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        "hosts": counts,
+        "host_errors": errors,
+        "exit_code": exit_code,
+    }));
+}

@@ -1,0 +1,242 @@
+//! What a run tells its user: one record per primitive call (an action), logs, live progress of
+//! long commands and a recap per host, rendered for a person or as JSON lines.
+
+mod human;
+mod json;
+pub mod redact;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::engine::Mode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Already as wanted; nothing done.
+    Ok,
+    /// Changed (apply), or would change (check/plan).
+    Changed,
+    Failed,
+    /// Not run: a guard (`creates`, `unless`) said so, or check mode cannot run it.
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Changed => "changed",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// One primitive call's record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    pub host: String,
+    pub primitive: String,
+    pub summary: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    #[serde(serialize_with = "json::millis")]
+    pub duration: Duration,
+    /// Commands run (apply) or that would run (check/plan).
+    pub commands: Vec<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Action {
+    pub fn new(host: &str, primitive: &str, summary: impl Into<String>) -> Self {
+        Action {
+            host: host.to_string(),
+            primitive: primitive.to_string(),
+            summary: summary.into(),
+            status: Status::Ok,
+            diff: None,
+            duration: Duration::ZERO,
+            commands: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub ok: u32,
+    pub changed: u32,
+    pub failed: u32,
+    pub skipped: u32,
+}
+
+impl Counts {
+    fn add(&mut self, s: Status) {
+        match s {
+            Status::Ok => self.ok += 1,
+            Status::Changed => self.changed += 1,
+            Status::Failed => self.failed += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// Shared by every thread of a run; serialises output so lines never interleave.
+pub struct Reporter {
+    format: Format,
+    show_diff: bool,
+    color: bool,
+    live: bool,
+    mode: Mode,
+    start: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    counts: BTreeMap<String, Counts>,
+    actions: Vec<Action>,
+    live_shown: bool,
+    host_errors: BTreeMap<String, String>,
+}
+
+impl Reporter {
+    pub fn new(format: Format, mode: Mode, show_diff: bool) -> Self {
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal();
+        Reporter {
+            format,
+            show_diff,
+            color,
+            live: format == Format::Human && std::io::stderr().is_terminal(),
+            mode,
+            start: Instant::now(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Registers a host so the recap lists it even when it did nothing.
+    pub fn host(&self, name: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .counts
+            .entry(name.to_string())
+            .or_default();
+    }
+
+    pub fn start(&self, recipe: &str) {
+        if self.format == Format::Json {
+            json::start(self.mode, recipe);
+        } else {
+            human::start(self.mode, recipe, self.color);
+        }
+    }
+
+    pub fn action(&self, action: &Action) {
+        let mut st = self.state.lock().unwrap();
+        st.counts
+            .entry(action.host.clone())
+            .or_default()
+            .add(action.status);
+        st.actions.push(action.clone());
+        if std::mem::take(&mut st.live_shown) {
+            human::clear_live();
+        }
+        match self.format {
+            Format::Json => json::action(action),
+            Format::Human => human::action(action, self.color, self.show_diff),
+        }
+    }
+
+    pub fn log(&self, host: &str, level: Level, message: &str) {
+        let mut st = self.state.lock().unwrap();
+        if std::mem::take(&mut st.live_shown) {
+            human::clear_live();
+        }
+        match self.format {
+            Format::Json => json::log(host, level, message),
+            Format::Human => human::log(host, level, message, self.color),
+        }
+    }
+
+    /// Live line for a long-running step (terminal only, after the first second).
+    pub fn progress(&self, host: &str, what: &str, elapsed: Duration, last_line: &str) {
+        if !self.live || elapsed < Duration::from_secs(1) {
+            return;
+        }
+        let mut st = self.state.lock().unwrap();
+        st.live_shown = true;
+        human::live(host, what, elapsed, last_line);
+    }
+
+    /// Remembers why a host failed outside any single action (unreachable, recipe error).
+    pub fn host_failed(&self, host: &str, error: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .host_errors
+            .insert(host.to_string(), error.to_string());
+    }
+
+    pub fn actions(&self) -> Vec<Action> {
+        self.state.lock().unwrap().actions.clone()
+    }
+
+    pub fn counts(&self) -> BTreeMap<String, Counts> {
+        self.state.lock().unwrap().counts.clone()
+    }
+
+    /// Prints an error that ended the run (already rendered with location for people).
+    pub fn error(&self, rendered: &str, exit_code: i32) {
+        let mut st = self.state.lock().unwrap();
+        if std::mem::take(&mut st.live_shown) {
+            human::clear_live();
+        }
+        if self.format == Format::Json {
+            json::error(rendered, exit_code);
+        }
+        eprintln!("{}", redact::redact(rendered));
+    }
+
+    /// Prints the per-host recap.
+    pub fn recap(&self, exit_code: i32) {
+        let st = self.state.lock().unwrap();
+        if st.live_shown {
+            human::clear_live();
+        }
+        let elapsed = self.start.elapsed();
+        match self.format {
+            Format::Json => json::recap(self.mode, elapsed, &st.counts, &st.host_errors, exit_code),
+            Format::Human => {
+                human::recap(self.mode, elapsed, &st.counts, &st.host_errors, self.color)
+            }
+        }
+    }
+}
