@@ -2,9 +2,13 @@
 //! decide in a pure function what must change, then act (apply) or record the change (check/plan).
 //! Every call that may change something records one action.
 
+mod act;
 pub mod command;
 pub mod file;
 mod options;
+pub mod package;
+mod pkgprobe;
+mod pkgver;
 mod result;
 pub mod system;
 
@@ -109,4 +113,5 @@ pub fn register(engine: &mut Engine) {
     command::register(engine);
     file::register(engine);
     system::register(engine);
+    package::register(engine);
 }
