@@ -124,6 +124,6 @@ fn yum_converges_through_real_dnf() {
 
     // An unknown package: dnf's own message, exit code 1.
     let r = step(r#"yum(["galley-tiny", "galley-no-such-package"], o);"#);
-    r.code(1).has("No match for argument: galley-no-such-package");
+    r.code(1).has("Error: Unable to find a match: galley-no-such-package");
     assert_eq!(installed(&root), "");
 }
