@@ -3,12 +3,15 @@
 //! Every call that may change something records one action.
 
 mod act;
+pub mod alternatives;
 pub mod command;
 pub mod file;
+pub mod kernel;
 mod options;
 pub mod package;
 mod pkgprobe;
 mod pkgver;
+pub mod service;
 mod result;
 pub mod system;
 
@@ -114,4 +117,7 @@ pub fn register(engine: &mut Engine) {
     file::register(engine);
     system::register(engine);
     package::register(engine);
+    service::register(engine);
+    kernel::register(engine);
+    alternatives::register(engine);
 }

@@ -271,13 +271,14 @@ fn yum_options(program: &str, o: &PkgOpts) -> Vec<String> {
     args
 }
 
-fn summary(primitive: &str, specs: &[String], state: State) -> String {
+/// The summary of an `ok` call; a changing call says what it does instead (`install a b`).
+fn summary(specs: &[String], state: State) -> String {
     let verb = match state {
         State::Present => "",
         State::Absent => " (absent)",
         State::Latest => " (latest)",
     };
-    format!("{primitive} {}{verb}", specs.join(" "))
+    format!("{}{verb}", specs.join(" "))
 }
 
 /// Records what the changes leave installed, so later probes in check/plan see it.
@@ -297,7 +298,7 @@ fn predict(call: &Call, wanted: &[Wanted], c: &PkgChanges) {
 }
 
 fn finish_changes(mut call: Call, wanted: &[Wanted], c: &PkgChanges, outputs: Vec<String>) -> StepResult {
-    call.action.summary.push_str(&format!(" → {}", c.describe()));
+    call.action.summary = c.describe();
     if call.mode().predicts() {
         predict(&call, wanted, c);
     }
@@ -310,7 +311,7 @@ fn yum(nc: NativeCallContext, packages: Dynamic, opts: Option<Map>) -> RResult<S
     let o: PkgOpts = from_map("yum", opts)?;
     let specs = names_of("yum", "package", &packages)?;
     let wanted: Vec<Wanted> = specs.iter().map(|s| parse_rpm(s)).collect();
-    let mut call = Call::begin(&nc, "yum", summary("yum", &specs, o.state))?;
+    let mut call = Call::begin(&nc, "yum", summary(&specs, o.state))?;
     match yum_converge(&mut call, &wanted, &o) {
         Ok(None) => Ok(call.finish(Status::Ok)),
         Ok(Some((c, out))) => Ok(finish_changes(call, &wanted, &c, out)),
@@ -455,7 +456,7 @@ fn apt(nc: NativeCallContext, packages: Dynamic, opts: Option<Map>) -> RResult<S
     }
     let specs = names_of("apt", "package", &packages)?;
     let wanted: Vec<Wanted> = specs.iter().map(|s| parse_deb(s)).collect();
-    let mut call = Call::begin(&nc, "apt", summary("apt", &specs, o.state))?;
+    let mut call = Call::begin(&nc, "apt", summary(&specs, o.state))?;
     match apt_converge(&mut call, &wanted, &o) {
         Ok(None) => Ok(call.finish(Status::Ok)),
         Ok(Some((c, out))) => Ok(finish_changes(call, &wanted, &c, out)),
