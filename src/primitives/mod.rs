@@ -5,7 +5,9 @@
 mod act;
 pub mod alternatives;
 pub mod command;
+pub mod download;
 pub mod file;
+mod http;
 pub mod kernel;
 mod options;
 pub mod package;
@@ -120,4 +122,5 @@ pub fn register(engine: &mut Engine) {
     service::register(engine);
     kernel::register(engine);
     alternatives::register(engine);
+    download::register(engine);
 }
