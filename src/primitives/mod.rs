@@ -2,9 +2,18 @@
 //! decide in a pure function what must change, then act (apply) or record the change (check/plan).
 //! Every call that may change something records one action.
 
+mod act;
+pub mod alternatives;
 pub mod command;
+pub mod download;
 pub mod file;
+mod http;
+pub mod kernel;
 mod options;
+pub mod package;
+mod pkgprobe;
+mod pkgver;
+pub mod service;
 mod result;
 pub mod system;
 
@@ -109,4 +118,9 @@ pub fn register(engine: &mut Engine) {
     command::register(engine);
     file::register(engine);
     system::register(engine);
+    package::register(engine);
+    service::register(engine);
+    kernel::register(engine);
+    alternatives::register(engine);
+    download::register(engine);
 }
