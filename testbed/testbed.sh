@@ -158,11 +158,13 @@ recipe_hash() {
     sed -n '/^#== ROOTFS RECIPE BEGIN/,/^#== ROOTFS RECIPE END/p' "$SELF" | sha256sum | cut -c1-12
 }
 
-# Unmounts everything below $1 (deepest first); debootstrap leaves /proc etc. mounted on failure.
+# Unmounts $1 and everything below it (deepest first); with --inside only what is below it.
+# debootstrap leaves /proc etc. mounted in the target when it fails.
 umount_below() {
-    local d="$1" m
-    awk -v d="$d" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    local d="$1" self=1 m
+    [[ ${2:-} == --inside ]] && self=0
+    awk -v d="$d" -v self="$self" '(self && $2 == d) || index($2, d "/") == 1 { print $2 }' \
+        /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
 # ------------------------------------------------------------------------------ deps
@@ -190,7 +192,8 @@ ROOTFS_TMP=""
 rootfs_abort() {
     local rc=$?
     trap - EXIT INT TERM
-    if [[ -n $ROOTFS_TMP && -d $ROOTFS_TMP ]]; then
+    if [[ -n $ROOTFS_TMP ]]; then
+        umount_below "$ROOTFS_TMP.work"; rm -rf --one-file-system "$ROOTFS_TMP.work"
         umount_below "$ROOTFS_TMP"; rm -rf --one-file-system "$ROOTFS_TMP"
     fi
     exit "$rc"
@@ -230,26 +233,34 @@ cmd_rootfs() {
         log "removing interrupted build $old"
         umount_below "$old"; rm -rf --one-file-system "$old"
     done
-    local tmp lg t0=$SECONDS
+    local tmp work lg t0=$SECONDS
     tmp=$(mktemp -d "$CACHE/.build-$hash.XXXXXX")
-    chmod 0755 "$tmp"            # it becomes the nodes' / 
+    chmod 0755 "$tmp"                   # it becomes the nodes' /
     ROOTFS_TMP="$tmp"
     trap 'rootfs_abort' EXIT
     trap 'log "rootfs build interrupted"; exit 130' INT TERM
+    # dpkg fsyncs every file: building on a tmpfs and copying the result is about twice as fast.
+    work="$tmp.work"
+    mkdir -m 0755 "$work"
+    if ! mount -t tmpfs -o size=4g,mode=0755 galley-testbed-build "$work" 2>/dev/null; then
+        rmdir "$work"; work="$tmp"
+    fi
     lg="$CACHE/rootfs-$hash.build.log"
     log "building rootfs $final (debootstrap $SUITE minbase; log: $lg)"
     local inc; inc=$(IFS=,; echo "${PACKAGES[*]}")
-    mkdir -p "$CACHE/debs"     # downloaded .debs are kept: a recipe change rebuilds faster
+    mkdir -p "$CACHE/debs"              # downloaded .debs are kept: a recipe change rebuilds faster
     if ! debootstrap --variant=minbase --include="$inc" --cache-dir="$CACHE/debs" \
-        "$SUITE" "$tmp" "$MIRROR" >"$lg" 2>&1; then
-        umount_below "$tmp"; rm -rf --one-file-system "$tmp"
+        "$SUITE" "$work" "$MIRROR" >"$lg" 2>&1; then
         tail -n 20 "$lg" >&2 || true
         die "debootstrap failed: see $lg"
     fi
-    if ! (set -e; configure_rootfs "$tmp") >>"$lg" 2>&1; then
-        umount_below "$tmp"; rm -rf --one-file-system "$tmp"
-        tail -n 20 "$lg" >&2 || true
-        die "configuring the rootfs failed: see $lg"
+    # In the background and waited for, so that `set -e` holds inside configure_rootfs.
+    (configure_rootfs "$work") >>"$lg" 2>&1 &
+    wait $! || { tail -n 20 "$lg" >&2 || true; die "configuring the rootfs failed: see $lg"; }
+    if [[ $work != "$tmp" ]]; then
+        umount_below "$work" --inside
+        cp -a "$work/." "$tmp/" || die "copying the rootfs from tmpfs to $tmp failed"
+        umount "$work"; rmdir "$work"
     fi
     umount_below "$tmp"
     mv -T "$tmp" "$final"
