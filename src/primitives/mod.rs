@@ -8,6 +8,7 @@ pub mod command;
 pub mod download;
 pub mod file;
 mod http;
+pub mod kube;
 pub mod kernel;
 mod options;
 pub mod package;
@@ -16,6 +17,7 @@ mod pkgver;
 pub mod service;
 mod result;
 pub mod system;
+pub mod wait;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -131,4 +133,6 @@ pub fn register(engine: &mut Engine) {
     kernel::register(engine);
     alternatives::register(engine);
     download::register(engine);
+    kube::register(engine);
+    wait::register(engine);
 }
