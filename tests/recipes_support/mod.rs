@@ -120,8 +120,13 @@ pub fn worker() {
         return;
     };
     let job: Job = serde_json::from_str(&text).expect("job");
+    // GALLEY_TEST_RECIPES: a folder of recipes (a fork) to run instead of the bundled ones.
+    let recipe = match std::env::var("GALLEY_TEST_RECIPES") {
+        Ok(dir) if !job.recipe.contains('/') => format!("{dir}/{}.rhai", job.recipe),
+        _ => job.recipe.clone(),
+    };
     let opts = RunOptions {
-        recipe: job.recipe.clone(),
+        recipe,
         mode: if job.mode_check { Mode::Check } else { Mode::Plan },
         sets: job.sets.clone(),
         facts: job.facts.clone(),
