@@ -14,6 +14,7 @@ mod options;
 pub mod package;
 mod pkgprobe;
 mod pkgver;
+pub mod repo;
 pub mod service;
 mod result;
 pub mod system;
@@ -127,4 +128,5 @@ pub fn register(engine: &mut Engine) {
     download::register(engine);
     kube::register(engine);
     wait::register(engine);
+    repo::register(engine);
 }

@@ -218,7 +218,9 @@ fn systemctl(
         format!("{} {unit}", action.split_whitespace().collect::<Vec<_>>().join(" "))
     };
     let mut call = Call::begin(&nc, "systemctl", summary)?;
-    let state = if verb.probes() {
+    // restart/reload need no probe to decide, but check/plan still predict from the real state.
+    let needs_state = verb.probes() || (call.mode().predicts() && verb != Verb::DaemonReload);
+    let state = if needs_state {
         match probe_unit(&call, unit) {
             Ok(s) => s,
             Err(e) => return Err(call.fail(e)),
