@@ -127,3 +127,43 @@ fn yum_converges_through_real_dnf() {
     r.code(1).has("Error: Unable to find a match: galley-no-such-package");
     assert_eq!(installed(&root), "");
 }
+
+/// A repository written by yum_repo (disabled, excluding the package) and read by the real dnf:
+/// the install works only with enable_repo and disable_excludes.
+#[test]
+fn yum_repo_file_drives_real_dnf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let repo = build_repo(dir);
+    let root = dir.join("root").display().to_string();
+    let reposdir = dir.join("repos.d").display().to_string();
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&reposdir).unwrap();
+    let head = format!(
+        r#"yum_repo("tiny", #{{ name: "Tiny", baseurl: "file://{repo}", gpgcheck: false, enabled: false,
+    exclude: "galley-tiny", dir: "{reposdir}" }});
+let o = #{{ installroot: "{root}", manager: "dnf", extra_args: ["--setopt=reposdir={reposdir}",
+    "--releasever=9", "--setopt=install_weak_deps=False"] }};
+"#
+    );
+    let r = prim::apply(dir, &format!("{head}yum(\"galley-tiny\", o);"));
+    r.code(1).has("There are no enabled repositories");
+    // Enabled, but the repository excludes the package.
+    let r = prim::apply(dir, &format!(r#"{head}yum("galley-tiny", o + #{{ enable_repo: "tiny" }});"#));
+    r.code(1).has("Unable to find a match: galley-tiny");
+    let r = prim::apply(
+        dir,
+        &format!(r#"{head}yum("galley-tiny", o + #{{ enable_repo: "tiny", disable_excludes: "tiny" }});"#),
+    );
+    r.code(0);
+    assert_eq!(
+        r.statuses(),
+        vec![("yum_repo".into(), "ok".into()), ("yum".into(), "changed".into())]
+    );
+    assert!(
+        r.commands()[0].contains("--disableexcludes=tiny --enablerepo=tiny"),
+        "{:?}",
+        r.commands()
+    );
+    assert_eq!(installed(&root), "galley-tiny-2.0-1.noarch");
+}
