@@ -9,8 +9,16 @@ use std::path::Path;
 #[test]
 fn repository_files_converge() {
     let server = prim::HttpServer::start(|path, _| match path {
-        "/docker-ce.repo" => (200, b"[docker-ce-stable]\nname=Docker CE Stable\nbaseurl=https://example.invalid/\n".to_vec()),
-        "/Release.key" => (200, b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nxx\n-----END PGP PUBLIC KEY BLOCK-----\n".to_vec()),
+        "/docker-ce.repo" => (
+            200,
+            b"[docker-ce-stable]\nname=Docker CE Stable\nbaseurl=https://example.invalid/\n"
+                .to_vec(),
+        ),
+        "/Release.key" => (
+            200,
+            b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nxx\n-----END PGP PUBLIC KEY BLOCK-----\n"
+                .to_vec(),
+        ),
         "/binary.key" => (200, vec![0x99, 0x01, 0x0d, 0x04]),
         _ => (404, Vec::new()),
     });
@@ -29,9 +37,16 @@ apt_repo("kubernetes", #{{ uri: "https://pkgs.k8s.io/core:/stable:/v1.31/deb/", 
     std::fs::create_dir_all(tmp.path().join("sources.list.d")).unwrap();
     let r = prim::apply(tmp.path(), &recipe);
     r.code(0);
-    assert!(r.statuses().iter().all(|(_, s)| s == "changed"), "{:?}", r.statuses());
+    assert!(
+        r.statuses().iter().all(|(_, s)| s == "changed"),
+        "{:?}",
+        r.statuses()
+    );
     let read = |p: &str| std::fs::read_to_string(Path::new(&d).join(p)).unwrap();
-    assert_eq!(read("yum.repos.d/tiny.repo"), "[tiny]\nname=tiny\nbaseurl=file:///srv/repo\nenabled=1\ngpgcheck=0\n");
+    assert_eq!(
+        read("yum.repos.d/tiny.repo"),
+        "[tiny]\nname=tiny\nbaseurl=file:///srv/repo\nenabled=1\ngpgcheck=0\n"
+    );
     assert!(read("yum.repos.d/docker-ce.repo").starts_with("[docker-ce-stable]"));
     assert!(read("keyrings/kubernetes.asc").starts_with("-----BEGIN PGP"));
     assert_eq!(
@@ -40,14 +55,20 @@ apt_repo("kubernetes", #{{ uri: "https://pkgs.k8s.io/core:/stable:/v1.31/deb/", 
     );
     let r = prim::apply(tmp.path(), &recipe);
     r.code(0);
-    assert!(r.statuses().iter().all(|(_, s)| s == "ok"), "{:?}", r.statuses());
+    assert!(
+        r.statuses().iter().all(|(_, s)| s == "ok"),
+        "{:?}",
+        r.statuses()
+    );
 
     // A binary key saved as .asc would break apt later: refused now.
     let bad = format!(
         r#"apt_repo("bin", #{{ uri: "https://x/", suite: "/", key_url: "{}", keyring: "{d}/keyrings/bin.asc", dir: "{d}/sources.list.d" }});"#,
         server.url("/binary.key")
     );
-    prim::apply(tmp.path(), &bad).code(1).has("holds a binary key");
+    prim::apply(tmp.path(), &bad)
+        .code(1)
+        .has("holds a binary key");
 }
 
 fn live(key: &str) -> String {
@@ -69,7 +90,10 @@ fn sysctl_probes_the_live_value() {
     r.code(0);
     assert_eq!(r.statuses()[0].1, "changed");
     assert!(r.commands().is_empty(), "{:?}", r.commands());
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("{key} = {now}\n"));
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        format!("{key} = {now}\n")
+    );
     let r = prim::apply(tmp.path(), &same);
     assert_eq!(r.code(0).statuses()[0].1, "ok");
     // Another value, in check mode: recorded, not run.
@@ -83,7 +107,10 @@ fn sysctl_probes_the_live_value() {
     r.code(0);
     assert_eq!(r.commands(), [format!("sysctl -w {key}={other}")]);
     assert_eq!(live(key), now);
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("{key} = {now}\n"));
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        format!("{key} = {now}\n")
+    );
 }
 
 #[test]
@@ -99,7 +126,11 @@ fn modprobe_and_swapoff_probe_in_check_mode() {
     assert_eq!(r.commands(), ["modprobe galley_no_such_module"]);
     // A module this machine has loaded (or built in) is ok.
     let modules = std::fs::read_to_string("/proc/modules").unwrap_or_default();
-    if let Some(loaded) = modules.lines().next().and_then(|l| l.split_whitespace().next()) {
+    if let Some(loaded) = modules
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+    {
         let r = prim::galley(
             tmp.path(),
             &format!(r#"modprobe("{loaded}", #{{ persist: false }});"#),
@@ -112,5 +143,9 @@ fn modprobe_and_swapoff_probe_in_check_mode() {
     let active = swaps.lines().skip(1).any(|l| !l.trim().is_empty());
     let r = prim::galley(tmp.path(), "swapoff();", &["run", "--check"], &[]);
     r.code(0);
-    assert_eq!(r.commands().contains(&"swapoff -a".to_string()), active, "{swaps}");
+    assert_eq!(
+        r.commands().contains(&"swapoff -a".to_string()),
+        active,
+        "{swaps}"
+    );
 }

@@ -62,7 +62,11 @@ fn rhel_bare_hosts_get_everything() {
     for (profile, pm) in [("centos7", "yum"), ("rocky9", "dnf")] {
         let r = prim::plan(tmp.path(), RHEL_PREP, profile);
         r.code(0);
-        assert!(r.statuses().iter().all(|(_, s)| s == "changed"), "{profile}: {:?}", r.statuses());
+        assert!(
+            r.statuses().iter().all(|(_, s)| s == "changed"),
+            "{profile}: {:?}",
+            r.statuses()
+        );
         let mut want = vec!["setenforce 0".to_string()];
         want.extend(kernel_cmds());
         want.push("alternatives --set iptables /usr/sbin/iptables-legacy".into());
@@ -80,7 +84,12 @@ fn rhel_prepared_hosts_are_ok_without_commands() {
     for f in ["centos7-prepared.json", "rocky9-prepared.json"] {
         let r = prim::plan(tmp.path(), RHEL_PREP, &fixture(f));
         r.code(0);
-        assert!(r.statuses().iter().all(|(_, s)| s == "ok"), "{f}: {:?}\n{}", r.statuses(), r.stdout);
+        assert!(
+            r.statuses().iter().all(|(_, s)| s == "ok"),
+            "{f}: {:?}\n{}",
+            r.statuses(),
+            r.stdout
+        );
         assert_eq!(r.statuses().len(), 10);
         assert!(r.commands().is_empty(), "{f}: {:?}", r.commands());
     }
@@ -92,7 +101,11 @@ fn debian_bare_hosts_get_everything() {
     for profile in ["debian12", "ubuntu22.04"] {
         let r = prim::plan(tmp.path(), DEB_PREP, profile);
         r.code(0);
-        assert!(r.statuses().iter().all(|(_, s)| s == "changed"), "{profile}: {:?}", r.statuses());
+        assert!(
+            r.statuses().iter().all(|(_, s)| s == "changed"),
+            "{profile}: {:?}",
+            r.statuses()
+        );
         let mut want = kernel_cmds();
         want.push("update-alternatives --set iptables /usr/sbin/iptables-legacy".into());
         // The repository was added in this plan: the lists are refreshed first.
@@ -109,7 +122,12 @@ fn debian_prepared_hosts_are_ok_without_commands() {
     for f in ["debian12-prepared.json", "ubuntu22.04-prepared.json"] {
         let r = prim::plan(tmp.path(), DEB_PREP, &fixture(f));
         r.code(0);
-        assert!(r.statuses().iter().all(|(_, s)| s == "ok"), "{f}: {:?}\n{}", r.statuses(), r.stdout);
+        assert!(
+            r.statuses().iter().all(|(_, s)| s == "ok"),
+            "{f}: {:?}\n{}",
+            r.statuses(),
+            r.stdout
+        );
         assert_eq!(r.statuses().len(), 8);
         assert!(r.commands().is_empty(), "{f}: {:?}", r.commands());
     }
@@ -130,7 +148,11 @@ fn predictions_make_repeated_steps_ok() {
     for profile in ["debian12", "ubuntu22.04"] {
         let r = prim::plan(tmp.path(), &twice, profile);
         r.code(0);
-        assert!(r.statuses()[8..].iter().all(|(_, st)| st == "ok"), "{profile}: {:?}", r.statuses());
+        assert!(
+            r.statuses()[8..].iter().all(|(_, st)| st == "ok"),
+            "{profile}: {:?}",
+            r.statuses()
+        );
     }
 }
 
@@ -150,7 +172,10 @@ systemctl("disable --now", "kubelet");
     let r = prim::plan(tmp.path(), recipe, &fixture("rocky9-prepared.json"));
     r.code(0);
     let st: Vec<String> = r.statuses().into_iter().map(|(_, s)| s).collect();
-    assert_eq!(st, ["ok", "changed", "ok", "changed", "changed", "changed", "changed", "changed"]);
+    assert_eq!(
+        st,
+        ["ok", "changed", "ok", "changed", "changed", "changed", "changed", "changed"]
+    );
     assert_eq!(
         r.commands(),
         [
@@ -213,5 +238,7 @@ fn selinux_on_hosts_without_it_is_ok() {
     let r = prim::plan(tmp.path(), r#"selinux("permissive");"#, "debian12");
     r.code(0).has("SELinux is not installed");
     assert_eq!(r.statuses()[0].1, "ok");
-    prim::plan(tmp.path(), r#"selinux("off");"#, "rocky9").code(2).has("unknown state");
+    prim::plan(tmp.path(), r#"selinux("off");"#, "rocky9")
+        .code(2)
+        .has("unknown state");
 }

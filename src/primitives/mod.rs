@@ -8,15 +8,15 @@ pub mod command;
 pub mod download;
 pub mod file;
 mod http;
-pub mod kube;
 pub mod kernel;
+pub mod kube;
 mod options;
 pub mod package;
 mod pkgprobe;
 mod pkgver;
 pub mod repo;
-pub mod service;
 mod result;
+pub mod service;
 pub mod system;
 pub mod wait;
 

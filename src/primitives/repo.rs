@@ -76,7 +76,9 @@ fn finish(call: Call, r: Result<bool, String>) -> RResult<StepResult> {
 fn yum_repo(nc: NativeCallContext, id: &str, opts: Map) -> RResult<StepResult> {
     let o: YumRepoOpts = from_map("yum_repo", Some(opts))?;
     if !valid_id(id) {
-        return Err(usage(format!("yum_repo: `{id}` is not a repository id (letters, digits, - _ . :)")));
+        return Err(usage(format!(
+            "yum_repo: `{id}` is not a repository id (letters, digits, - _ . :)"
+        )));
     }
     if o.baseurl.is_none() {
         return Err(usage("yum_repo: baseurl is required"));
@@ -85,7 +87,10 @@ fn yum_repo(nc: NativeCallContext, id: &str, opts: Map) -> RResult<StepResult> {
     let path = format!("{}/{id}.repo", dir.trim_end_matches('/'));
     let content = render_yum_repo(id, &o);
     let mut call = Call::begin(&nc, "yum_repo", path.clone())?;
-    let meta = FileMeta { mode: Some(0o644), ..Default::default() };
+    let meta = FileMeta {
+        mode: Some(0o644),
+        ..Default::default()
+    };
     let r = ensure_content(&mut call, &path, content.as_bytes(), &meta, false);
     finish(call, r)
 }
@@ -110,7 +115,9 @@ pub fn repo_dest(url: &str) -> Option<String> {
 fn yum_repo_url(nc: NativeCallContext, url: &str, opts: Option<Map>) -> RResult<StepResult> {
     let o: RepoUrlOpts = from_map("yum_repo_url", opts)?;
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(usage(format!("yum_repo_url: `{url}` is not an http(s) URL")));
+        return Err(usage(format!(
+            "yum_repo_url: `{url}` is not an http(s) URL"
+        )));
     }
     let dest = match o.dest.clone().or_else(|| repo_dest(url)) {
         Some(d) => d,
@@ -121,7 +128,11 @@ fn yum_repo_url(nc: NativeCallContext, url: &str, opts: Option<Map>) -> RResult<
         }
     };
     let mut call = Call::begin(&nc, "yum_repo_url", format!("{url} → {dest}"))?;
-    let dl = DlOpts { mode: Some("0644".into()), force: o.force, ..Default::default() };
+    let dl = DlOpts {
+        mode: Some("0644".into()),
+        force: o.force,
+        ..Default::default()
+    };
     let r = fetch_into(&mut call, url, &dest, &dl);
     finish(call, r)
 }
@@ -152,13 +163,23 @@ pub fn keyring_path(name: &str, o: &AptRepoOpts) -> String {
         return k.clone();
     }
     let binary = o.key_url.as_deref().is_some_and(|u| u.ends_with(".gpg"));
-    format!("/etc/apt/keyrings/{name}.{}", if binary { "gpg" } else { "asc" })
+    format!(
+        "/etc/apt/keyrings/{name}.{}",
+        if binary { "gpg" } else { "asc" }
+    )
 }
 
 /// Pure: the sources entry and the file name it goes in.
-pub fn render_apt_source(name: &str, o: &AptRepoOpts, keyring: Option<&str>) -> Result<(String, String), String> {
+pub fn render_apt_source(
+    name: &str,
+    o: &AptRepoOpts,
+    keyring: Option<&str>,
+) -> Result<(String, String), String> {
     let uri = o.uri.as_deref().ok_or("uri is required")?;
-    let suite = o.suite.as_deref().ok_or("suite is required (use \"/\" for a flat repository)")?;
+    let suite = o
+        .suite
+        .as_deref()
+        .ok_or("suite is required (use \"/\" for a flat repository)")?;
     let comps = o.components.as_ref().map(|c| c.list()).unwrap_or_default();
     if suite.ends_with('/') && !comps.is_empty() {
         return Err("a flat repository (suite ending in /) takes no components".into());
@@ -189,7 +210,11 @@ pub fn render_apt_source(name: &str, o: &AptRepoOpts, keyring: Option<&str>) -> 
             if let Some(k) = keyring {
                 opts.push(format!("signed-by={k}"));
             }
-            let bracket = if opts.is_empty() { String::new() } else { format!("[{}] ", opts.join(" ")) };
+            let bracket = if opts.is_empty() {
+                String::new()
+            } else {
+                format!("[{}] ", opts.join(" "))
+            };
             let mut line = format!("deb {bracket}{uri} {suite}");
             for c in &comps {
                 line.push(' ');
@@ -206,33 +231,54 @@ fn ensure_keyring_dir(call: &mut Call, keyring: &str) -> Result<(), String> {
     if dir.is_empty() || call.target.stat(dir).map_err(|e| e.to_string())?.is_some() {
         return Ok(());
     }
-    let meta = FileMeta { mode: Some(0o755), ..Default::default() };
+    let meta = FileMeta {
+        mode: Some(0o755),
+        ..Default::default()
+    };
     if call.mode().predicts() {
-        call.target.overlay().set_dir(dir, predicted_stat(None, &meta, 4096, true));
+        call.target
+            .overlay()
+            .set_dir(dir, predicted_stat(None, &meta, 4096, true));
         Ok(())
     } else {
-        call.target.host.ensure_dir(dir, &meta).map_err(|e| e.to_string())
+        call.target
+            .host
+            .ensure_dir(dir, &meta)
+            .map_err(|e| e.to_string())
     }
 }
 
 fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, String> {
-    let keyring = (o.key_url.is_some() || o.key.is_some() || o.keyring.is_some()).then(|| keyring_path(name, o));
+    let keyring = (o.key_url.is_some() || o.key.is_some() || o.keyring.is_some())
+        .then(|| keyring_path(name, o));
     let (file, content) = render_apt_source(name, o, keyring.as_deref())?;
     let mut changed = false;
     if let Some(k) = &keyring {
         ensure_keyring_dir(call, k)?;
-        let meta = FileMeta { mode: Some(0o644), ..Default::default() };
+        let meta = FileMeta {
+            mode: Some(0o644),
+            ..Default::default()
+        };
         if let Some(text) = &o.key {
             changed |= ensure_content(call, k, text.as_bytes(), &meta, false)?;
         } else if let Some(url) = &o.key_url {
-            let dl = DlOpts { mode: Some("0644".into()), ..Default::default() };
+            let dl = DlOpts {
+                mode: Some("0644".into()),
+                ..Default::default()
+            };
             changed |= fetch_into(call, url, k, &dl)?;
             check_key_form(call, k)?;
         }
     }
-    let dir = o.dir.clone().unwrap_or_else(|| "/etc/apt/sources.list.d".into());
+    let dir = o
+        .dir
+        .clone()
+        .unwrap_or_else(|| "/etc/apt/sources.list.d".into());
     let path = format!("{}/{file}", dir.trim_end_matches('/'));
-    let meta = FileMeta { mode: Some(0o644), ..Default::default() };
+    let meta = FileMeta {
+        mode: Some(0o644),
+        ..Default::default()
+    };
     changed |= ensure_content(call, &path, content.as_bytes(), &meta, false)?;
     if changed {
         call.target.overlay().set("apt:stale", Some("true".into()));
@@ -251,10 +297,12 @@ fn check_key_form(call: &Call, keyring: &str) -> Result<(), String> {
     };
     let armored = bytes.starts_with(b"-----BEGIN PGP");
     match (keyring.ends_with(".asc"), armored) {
-        (true, false) => Err(format!("{keyring} holds a binary key; give keyring: \"…/NAME.gpg\"")),
-        (false, true) if keyring.ends_with(".gpg") => {
-            Err(format!("{keyring} holds an ASCII-armored key; give keyring: \"…/NAME.asc\""))
-        }
+        (true, false) => Err(format!(
+            "{keyring} holds a binary key; give keyring: \"…/NAME.gpg\""
+        )),
+        (false, true) if keyring.ends_with(".gpg") => Err(format!(
+            "{keyring} holds an ASCII-armored key; give keyring: \"…/NAME.asc\""
+        )),
         _ => Ok(()),
     }
 }
@@ -262,7 +310,9 @@ fn check_key_form(call: &Call, keyring: &str) -> Result<(), String> {
 fn apt_repo(nc: NativeCallContext, name: &str, opts: Map) -> RResult<StepResult> {
     let o: AptRepoOpts = from_map("apt_repo", Some(opts))?;
     if !valid_id(name) || name.contains(':') {
-        return Err(usage(format!("apt_repo: `{name}` is not a repository name (letters, digits, - _ .)")));
+        return Err(usage(format!(
+            "apt_repo: `{name}` is not a repository name (letters, digits, - _ .)"
+        )));
     }
     if o.key.is_some() && o.key_url.is_some() {
         return Err(usage("apt_repo: give key or key_url, not both"));
@@ -282,10 +332,20 @@ pub fn register(engine: &mut Engine) {
         "Fetches a ready-made .repo file into /etc/yum.repos.d (the book's `yum-config-manager --add-repo URL`);",
         "`ok` when it is already there. Options: dest, force (fetch again and replace).",
     ];
-    reg(engine, "yum_repo_url", &["url: &str", "Result"], URL,
-        |nc: NativeCallContext, u: &str| yum_repo_url(nc, u, None));
-    reg(engine, "yum_repo_url", &["url: &str", "opts: Map", "Result"], URL,
-        |nc: NativeCallContext, u: &str, o: Map| yum_repo_url(nc, u, Some(o)));
+    reg(
+        engine,
+        "yum_repo_url",
+        &["url: &str", "Result"],
+        URL,
+        |nc: NativeCallContext, u: &str| yum_repo_url(nc, u, None),
+    );
+    reg(
+        engine,
+        "yum_repo_url",
+        &["url: &str", "opts: Map", "Result"],
+        URL,
+        |nc: NativeCallContext, u: &str, o: Map| yum_repo_url(nc, u, Some(o)),
+    );
     reg(engine, "apt_repo", &["name: &str", "opts: Map", "Result"], &[
         "Adds an apt repository: the signing key under /etc/apt/keyrings (key_url fetched once, or key",
         "given inline) and /etc/apt/sources.list.d/<name>.sources (deb822) or .list (format: \"list\").",
@@ -302,7 +362,9 @@ mod tests {
     fn book_kubernetes_repo_i1() {
         let o = YumRepoOpts {
             name: Some("Kubernetes".into()),
-            baseurl: Some("https://packages.cloud.google.com/yum/repos/kubernetes-el7-x86_64".into()),
+            baseurl: Some(
+                "https://packages.cloud.google.com/yum/repos/kubernetes-el7-x86_64".into(),
+            ),
             enabled: Some(true),
             gpgcheck: Some(true),
             repo_gpgcheck: Some(true),
@@ -329,13 +391,18 @@ gpgkey=https://packages.cloud.google.com/yum/doc/yum-key.gpg https://packages.cl
     fn current_kubernetes_repo_with_exclude() {
         let o = YumRepoOpts {
             baseurl: Some("https://pkgs.k8s.io/core:/stable:/v1.31/rpm/".into()),
-            exclude: Some(OneOrMany::One("kubelet kubeadm kubectl cri-tools kubernetes-cni".into())),
+            exclude: Some(OneOrMany::One(
+                "kubelet kubeadm kubectl cri-tools kubernetes-cni".into(),
+            )),
             gpgcheck: Some(true),
             ..Default::default()
         };
         let s = render_yum_repo("kubernetes", &o);
         assert!(s.contains("name=kubernetes\n"));
-        assert!(s.ends_with("exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni\n"), "{s}");
+        assert!(
+            s.ends_with("exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni\n"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -375,15 +442,22 @@ gpgkey=https://packages.cloud.google.com/yum/doc/yum-key.gpg https://packages.cl
             format: Some("list".into()),
             ..Default::default()
         };
-        let (file, s) = render_apt_source("docker", &docker, Some("/etc/apt/keyrings/docker.asc")).unwrap();
+        let (file, s) =
+            render_apt_source("docker", &docker, Some("/etc/apt/keyrings/docker.asc")).unwrap();
         assert_eq!(file, "docker.list");
         assert_eq!(
             s,
             "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu jammy stable\n"
         );
-        let bad = AptRepoOpts { components: None, ..docker };
+        let bad = AptRepoOpts {
+            components: None,
+            ..docker
+        };
         assert!(render_apt_source("docker", &bad, None).is_err());
-        let gpg = AptRepoOpts { key_url: Some("https://x/apt-key.gpg".into()), ..k8s() };
+        let gpg = AptRepoOpts {
+            key_url: Some("https://x/apt-key.gpg".into()),
+            ..k8s()
+        };
         assert!(keyring_path("k", &gpg).ends_with("k.gpg"));
     }
 }
