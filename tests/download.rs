@@ -37,7 +37,10 @@ fn download_verifies_skips_and_refuses_mismatch() {
     assert_eq!(r.statuses(), vec![("download".into(), "changed".into())]);
     assert_eq!(std::fs::read(&dest).unwrap(), body);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o755);
+    assert_eq!(
+        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
     assert_eq!(fetched.load(Ordering::SeqCst), 1);
 
     // Second run: the file has the checksum, nothing is fetched.
@@ -49,14 +52,21 @@ fn download_verifies_skips_and_refuses_mismatch() {
     // A wrong checksum: fails, names both sums, and leaves neither the file nor a temp file.
     let other = dir.join("other");
     let bad_sum = "0".repeat(64);
-    let bad = format!(r#"download("{url}", "{}", #{{ sha256: "{bad_sum}" }});"#, other.display());
+    let bad = format!(
+        r#"download("{url}", "{}", #{{ sha256: "{bad_sum}" }});"#,
+        other.display()
+    );
     let r = prim::apply(dir, &bad);
     r.code(1).has("checksum mismatch").has(&bad_sum).has(&sum);
     assert!(!other.exists());
     let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".galley-download-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".galley-download-")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
@@ -68,7 +78,11 @@ fn download_verifies_skips_and_refuses_mismatch() {
     assert_eq!(std::fs::read(&dest).unwrap(), body);
 
     // HTTP errors name the status.
-    let missing = format!(r#"download("{}", "{}/x");"#, server.url("/nope"), dir.display());
+    let missing = format!(
+        r#"download("{}", "{}/x");"#,
+        server.url("/nope"),
+        dir.display()
+    );
     prim::apply(dir, &missing).code(1).has("HTTP 404");
 }
 
@@ -87,7 +101,10 @@ if !file_exists("/usr/local/bin/kubectl") {{ fail("not predicted") }}
         r.code(0);
         assert_eq!(
             r.statuses(),
-            vec![("download".into(), "changed".into()), ("download".into(), "ok".into())],
+            vec![
+                ("download".into(), "changed".into()),
+                ("download".into(), "ok".into())
+            ],
             "{profile}"
         );
     }
@@ -126,8 +143,15 @@ fn extract_unpacks_once() {
         out.display(),
         out.display()
     );
-    assert_eq!(prim::apply(dir, &with_creates).code(0).statuses()[0].1, "ok");
+    assert_eq!(
+        prim::apply(dir, &with_creates).code(0).statuses()[0].1,
+        "ok"
+    );
     std::fs::write(dir.join("bad.tgz"), b"not a tarball").unwrap();
-    let bad = format!(r#"extract("{}/bad.tgz", "{}/o2");"#, dir.display(), dir.display());
+    let bad = format!(
+        r#"extract("{}/bad.tgz", "{}/o2");"#,
+        dir.display(),
+        dir.display()
+    );
     prim::apply(dir, &bad).code(1).has("tar");
 }

@@ -9,7 +9,11 @@ use std::net::TcpListener;
 use std::path::Path;
 
 fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn kubeconfig(dir: &Path, name: &str, port: u16) -> String {
@@ -71,14 +75,23 @@ fn kubeconfig_selection_and_no_server_error() {
     let (p_env, p_opt) = (closed_port(), closed_port());
     let kc_env = kubeconfig(tmp.path(), "env.conf", p_env);
     let kc_opt = kubeconfig(tmp.path(), "opt.conf", p_opt);
-    let env = [("GALLEY_KUBECTL", bin_s.as_str()), ("KUBECONFIG", kc_env.as_str())];
+    let env = [
+        ("GALLEY_KUBECTL", bin_s.as_str()),
+        ("KUBECONFIG", kc_env.as_str()),
+    ];
 
     // KUBECONFIG from galley's environment: the server it names refuses.
     let r = prim::galley(tmp.path(), r#"kubectl(["get", "nodes"]);"#, &["run"], &env);
     r.code(1)
-        .has(&format!("The connection to the server 127.0.0.1:{p_env} was refused"))
+        .has(&format!(
+            "The connection to the server 127.0.0.1:{p_env} was refused"
+        ))
         .has("exit code 1");
-    assert!(r.commands()[0].contains(&format!("--kubeconfig {kc_env}")), "{:?}", r.commands());
+    assert!(
+        r.commands()[0].contains(&format!("--kubeconfig {kc_env}")),
+        "{:?}",
+        r.commands()
+    );
 
     // The option wins.
     let r = prim::galley(
@@ -88,7 +101,11 @@ fn kubeconfig_selection_and_no_server_error() {
         &env,
     );
     r.code(1).has(&format!("127.0.0.1:{p_opt} was refused"));
-    assert!(r.commands()[0].ends_with("get nodes -o json"), "{:?}", r.commands());
+    assert!(
+        r.commands()[0].ends_with("get nodes -o json"),
+        "{:?}",
+        r.commands()
+    );
 
     // Neither: /etc/kubernetes/admin.conf (absent on this machine; kubectl says so).
     let r = prim::galley(
@@ -99,20 +116,29 @@ fn kubeconfig_selection_and_no_server_error() {
     );
     r.code(1).has("/etc/kubernetes/admin.conf");
     assert!(
-        r.commands()[0].ends_with("--kubeconfig /etc/kubernetes/admin.conf -n kube-system get pods"),
+        r.commands()[0]
+            .ends_with("--kubeconfig /etc/kubernetes/admin.conf -n kube-system get pods"),
         "{:?}",
         r.commands()
     );
 
     // apply: the failure is kubectl's; in check mode the server dry run fails softly.
-    std::fs::write(tmp.path().join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n").unwrap();
+    std::fs::write(
+        tmp.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+    )
+    .unwrap();
     let apply = format!(r#"kubectl_apply("{}/cm.yaml");"#, tmp.path().display());
     prim::galley(tmp.path(), &apply, &["run"], &env)
         .code(1)
         .has(&format!("127.0.0.1:{p_env}"));
     let r = prim::galley(tmp.path(), &apply, &["run", "--check"], &env);
     r.code(0).has("server dry run failed");
-    assert!(r.commands()[0].ends_with("--dry-run=server"), "{:?}", r.commands());
+    assert!(
+        r.commands()[0].ends_with("--dry-run=server"),
+        "{:?}",
+        r.commands()
+    );
 
     // wait_ready on nodes reports kubectl's last complaint.
     let r = prim::galley(
@@ -121,7 +147,9 @@ fn kubeconfig_selection_and_no_server_error() {
         &["run"],
         &env,
     );
-    r.code(1).has("waiting for 1 node(s) Ready; last state:").has("refused");
+    r.code(1)
+        .has("waiting for 1 node(s) Ready; last state:")
+        .has("refused");
 }
 
 /// A facts file: a built-in profile plus recorded command outputs.
@@ -138,14 +166,34 @@ fn facts_with(dir: &Path, profile: &str, commands: serde_json::Value) -> String 
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubectl").join(name)).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/kubectl")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
 fn plans_answer_from_recorded_outputs() {
     let tmp = tempfile::tempdir().unwrap();
-    let apply_argv = ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "apply", "-f", "/root/calico.yaml"];
-    let nodes_argv = ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes", "-o", "json"];
+    let apply_argv = [
+        "kubectl",
+        "--kubeconfig",
+        "/etc/kubernetes/admin.conf",
+        "apply",
+        "-f",
+        "/root/calico.yaml",
+    ];
+    let nodes_argv = [
+        "kubectl",
+        "--kubeconfig",
+        "/etc/kubernetes/admin.conf",
+        "get",
+        "nodes",
+        "-o",
+        "json",
+    ];
     let recipe = r#"
 let a = kubectl_apply("/root/calico.yaml");
 let nodes = kubectl_json(["get", "nodes"]);
@@ -182,7 +230,11 @@ kubectl(["taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-"]);
         let r = prim::plan(tmp.path(), r#"kubectl_apply("/root/calico.yaml");"#, &facts);
         r.code(0).has("daemonset.apps/calico-node created");
         assert_eq!(r.statuses()[0].1, "changed");
-        let r = prim::plan(tmp.path(), r#"kubectl_apply("/root/calico.yaml");"#, profile);
+        let r = prim::plan(
+            tmp.path(),
+            r#"kubectl_apply("/root/calico.yaml");"#,
+            profile,
+        );
         assert_eq!(r.code(0).statuses()[0].1, "changed");
         assert_eq!(r.commands(), vec![apply_argv.join(" ")]);
     }

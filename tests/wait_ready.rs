@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 /// A port nothing listens on (bound, then released).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -47,9 +51,13 @@ fn tcp_port_that_never_opens_times_out_with_last_state() {
         &format!(r#"wait_ready(#{{ tcp: "127.0.0.1:{port}", timeout: 1.5, interval: 0.2 }});"#),
     );
     let took = start.elapsed();
-    r.code(1)
-        .has(&format!("timed out after 2s waiting for tcp 127.0.0.1:{port}; last state: Connection refused"));
-    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(6), "{took:?}");
+    r.code(1).has(&format!(
+        "timed out after 2s waiting for tcp 127.0.0.1:{port}; last state: Connection refused"
+    ));
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
 }
 
 #[test]
@@ -73,14 +81,23 @@ fn http_503_then_200() {
 
     let r = prim::apply(
         tmp.path(),
-        &format!(r#"wait_ready(#{{ http: "{}", timeout: 1, interval: 0.2 }});"#, server.url("/down")),
+        &format!(
+            r#"wait_ready(#{{ http: "{}", timeout: 1, interval: 0.2 }});"#,
+            server.url("/down")
+        ),
     );
-    r.code(1).has(&format!("waiting for http {}; last state: HTTP 503", server.url("/down")));
+    r.code(1).has(&format!(
+        "waiting for http {}; last state: HTTP 503",
+        server.url("/down")
+    ));
 
     // A wanted status other than 2xx.
     let r = prim::apply(
         tmp.path(),
-        &format!(r#"wait_ready(#{{ http: "{}", status: 404, timeout: 5 }});"#, server.url("/missing")),
+        &format!(
+            r#"wait_ready(#{{ http: "{}", status: 404, timeout: 5 }});"#,
+            server.url("/missing")
+        ),
     );
     r.code(0);
 }
@@ -106,7 +123,10 @@ wait_ready(#{{ file: "{flag_s}", timeout: 1 }});"#
     r.code(0);
     assert_eq!(
         r.statuses(),
-        vec![("wait_ready".into(), "ok".into()), ("wait_ready".into(), "ok".into())]
+        vec![
+            ("wait_ready".into(), "ok".into()),
+            ("wait_ready".into(), "ok".into())
+        ]
     );
     let r = prim::apply(
         tmp.path(),
@@ -117,7 +137,8 @@ wait_ready(#{{ file: "{flag_s}", timeout: 1 }});"#
         tmp.path(),
         r#"wait_ready(#{ file: "/nonexistent/galley", timeout: 0.3, interval: 0.1 });"#,
     );
-    r.code(1).has("waiting for file /nonexistent/galley; last state: does not exist");
+    r.code(1)
+        .has("waiting for file /nonexistent/galley; last state: does not exist");
 }
 
 #[test]
@@ -160,7 +181,11 @@ fn ctrl_c_stops_the_wait() {
     )
     .unwrap();
     let status = child.wait().unwrap();
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(status.code(), Some(130));
 }
 
@@ -176,7 +201,8 @@ fn check_probes_once_and_plan_records() {
     assert!(start.elapsed() < Duration::from_secs(5));
     for profile in ["centos7", "rocky9", "ubuntu22.04", "debian12"] {
         let r = prim::plan(tmp.path(), &recipe, profile);
-        r.code(0).has(&format!("would wait for tcp 127.0.0.1:{port} (up to 30s)"));
+        r.code(0)
+            .has(&format!("would wait for tcp 127.0.0.1:{port} (up to 30s)"));
         assert_eq!(r.statuses(), vec![("wait_ready".into(), "ok".into())]);
     }
 }

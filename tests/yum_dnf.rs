@@ -33,16 +33,27 @@ fn build_repo(dir: &Path) -> String {
     for v in ["1.0", "2.0"] {
         let out = Command::new("rpmbuild")
             .arg("-bb")
-            .args(["--define", &format!("_topdir {}", dir.join("top").display())])
+            .args([
+                "--define",
+                &format!("_topdir {}", dir.join("top").display()),
+            ])
             .args(["--define", &format!("_rpmdir {}", repo.display())])
             .args(["--define", &format!("ver {v}")])
             .arg(dir.join("tiny.spec"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "rpmbuild: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "rpmbuild: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = Command::new("createrepo_c").arg(&repo).output().unwrap();
-    assert!(out.status.success(), "createrepo_c: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "createrepo_c: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     repo.display().to_string()
 }
 
@@ -83,17 +94,35 @@ fn yum_converges_through_real_dnf() {
     let r = step(r#"yum("galley-tiny-1.0", o);"#);
     r.code(0);
     assert_eq!(r.statuses(), vec![("yum".into(), "changed".into())]);
-    assert!(r.commands()[0].starts_with("dnf install -y --installroot="), "{:?}", r.commands());
+    assert!(
+        r.commands()[0].starts_with("dnf install -y --installroot="),
+        "{:?}",
+        r.commands()
+    );
     assert_eq!(installed(&root), "galley-tiny-1.0-1.noarch");
 
     // Already installed: ok, and no command.
-    let r = step(r#"let a = yum("galley-tiny-1.0", o); let b = yum(["galley-tiny"], o); if a.changed || b.changed { fail("changed") }"#);
+    let r = step(
+        r#"let a = yum("galley-tiny-1.0", o); let b = yum(["galley-tiny"], o); if a.changed || b.changed { fail("changed") }"#,
+    );
     r.code(0);
-    assert_eq!(r.statuses(), vec![("yum".into(), "ok".into()), ("yum".into(), "ok".into())]);
+    assert_eq!(
+        r.statuses(),
+        vec![("yum".into(), "ok".into()), ("yum".into(), "ok".into())]
+    );
     assert!(r.commands().is_empty());
 
     // Check mode sees the update but changes nothing.
-    let r = prim::galley(dir, &recipe(&root, &repo, r#"yum("galley-tiny", o + #{ state: "latest" });"#), &["run", "--check"], &[]);
+    let r = prim::galley(
+        dir,
+        &recipe(
+            &root,
+            &repo,
+            r#"yum("galley-tiny", o + #{ state: "latest" });"#,
+        ),
+        &["run", "--check"],
+        &[],
+    );
     r.code(0);
     assert_eq!(r.statuses(), vec![("yum".into(), "changed".into())]);
     assert_eq!(installed(&root), "galley-tiny-1.0-1.noarch");
@@ -101,7 +130,11 @@ fn yum_converges_through_real_dnf() {
     // latest upgrades, then is ok.
     let r = step(r#"yum("galley-tiny", o + #{ state: "latest" });"#);
     r.code(0);
-    assert!(r.commands()[0].starts_with("dnf upgrade -y"), "{:?}", r.commands());
+    assert!(
+        r.commands()[0].starts_with("dnf upgrade -y"),
+        "{:?}",
+        r.commands()
+    );
     assert_eq!(installed(&root), "galley-tiny-2.0-1.noarch");
     let r = step(r#"yum("galley-tiny", o + #{ state: "latest" });"#);
     r.code(0);
@@ -110,13 +143,21 @@ fn yum_converges_through_real_dnf() {
     // An older pin downgrades.
     let r = step(r#"yum("galley-tiny-1.0", o);"#);
     r.code(0);
-    assert!(r.commands()[0].starts_with("dnf downgrade -y"), "{:?}", r.commands());
+    assert!(
+        r.commands()[0].starts_with("dnf downgrade -y"),
+        "{:?}",
+        r.commands()
+    );
     assert_eq!(installed(&root), "galley-tiny-1.0-1.noarch");
 
     // Remove, then ok.
     let r = step(r#"yum("galley-tiny", o + #{ state: "absent" });"#);
     r.code(0);
-    assert!(r.commands()[0].starts_with("dnf remove -y"), "{:?}", r.commands());
+    assert!(
+        r.commands()[0].starts_with("dnf remove -y"),
+        "{:?}",
+        r.commands()
+    );
     assert_eq!(installed(&root), "");
     let r = step(r#"yum("galley-tiny", o + #{ state: "absent" });"#);
     r.code(0);
@@ -124,6 +165,55 @@ fn yum_converges_through_real_dnf() {
 
     // An unknown package: dnf's own message, exit code 1.
     let r = step(r#"yum(["galley-tiny", "galley-no-such-package"], o);"#);
-    r.code(1).has("Error: Unable to find a match: galley-no-such-package");
+    r.code(1)
+        .has("Error: Unable to find a match: galley-no-such-package");
     assert_eq!(installed(&root), "");
+}
+
+/// A repository written by yum_repo (disabled, excluding the package) and read by the real dnf:
+/// the install works only with enable_repo and disable_excludes.
+#[test]
+fn yum_repo_file_drives_real_dnf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let repo = build_repo(dir);
+    let root = dir.join("root").display().to_string();
+    let reposdir = dir.join("repos.d").display().to_string();
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&reposdir).unwrap();
+    let head = format!(
+        r#"yum_repo("tiny", #{{ name: "Tiny", baseurl: "file://{repo}", gpgcheck: false, enabled: false,
+    exclude: "galley-tiny", dir: "{reposdir}" }});
+let o = #{{ installroot: "{root}", manager: "dnf", extra_args: ["--setopt=reposdir={reposdir}",
+    "--releasever=9", "--setopt=install_weak_deps=False"] }};
+"#
+    );
+    let r = prim::apply(dir, &format!("{head}yum(\"galley-tiny\", o);"));
+    r.code(1).has("There are no enabled repositories");
+    // Enabled, but the repository excludes the package.
+    let r = prim::apply(
+        dir,
+        &format!(r#"{head}yum("galley-tiny", o + #{{ enable_repo: "tiny" }});"#),
+    );
+    r.code(1).has("Unable to find a match: galley-tiny");
+    let r = prim::apply(
+        dir,
+        &format!(
+            r#"{head}yum("galley-tiny", o + #{{ enable_repo: "tiny", disable_excludes: "tiny" }});"#
+        ),
+    );
+    r.code(0);
+    assert_eq!(
+        r.statuses(),
+        vec![
+            ("yum_repo".into(), "ok".into()),
+            ("yum".into(), "changed".into())
+        ]
+    );
+    assert!(
+        r.commands()[0].contains("--disableexcludes=tiny --enablerepo=tiny"),
+        "{:?}",
+        r.commands()
+    );
+    assert_eq!(installed(&root), "galley-tiny-2.0-1.noarch");
 }

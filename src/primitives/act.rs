@@ -34,7 +34,11 @@ pub fn probe(call: &Call, argv: &[String], what: &str) -> Result<CommandOutput, 
 
 /// Records a changing command in the action and, in apply, runs it. A non-zero exit is an error
 /// carrying the command's exit code and the tail of its stderr (the tool's own message).
-pub fn act(call: &mut Call, spec: CommandSpec, what: &str) -> Result<Option<CommandOutput>, String> {
+pub fn act(
+    call: &mut Call,
+    spec: CommandSpec,
+    what: &str,
+) -> Result<Option<CommandOutput>, String> {
     call.action.commands.push(spec.argv.clone());
     if call.mode().predicts() {
         return Ok(None);

@@ -50,7 +50,12 @@ fn alternatives(nc: NativeCallContext, name: &str, path: &str) -> RResult<StepRe
         if current.as_deref() == Some(path) {
             return Ok(false);
         }
-        let argv = vec![tool.to_string(), "--set".into(), name.to_string(), path.to_string()];
+        let argv = vec![
+            tool.to_string(),
+            "--set".into(),
+            name.to_string(),
+            path.to_string(),
+        ];
         act(call, spec_of(&argv, &[], None), tool)?;
         call.target.overlay().set(&key, Some(path.to_string()));
         Ok(true)
@@ -83,7 +88,10 @@ mod tests {
     #[test]
     fn rhel_display() {
         let out = "iptables - status is auto.\n link currently points to /usr/sbin/iptables-legacy\n/usr/sbin/iptables-legacy - priority 10\n";
-        assert_eq!(current_of(out).as_deref(), Some("/usr/sbin/iptables-legacy"));
+        assert_eq!(
+            current_of(out).as_deref(),
+            Some("/usr/sbin/iptables-legacy")
+        );
         assert_eq!(current_of(""), None);
         assert_eq!(tool_for("redhat").0, "alternatives");
         assert_eq!(tool_for("debian").0, "update-alternatives");

@@ -82,9 +82,19 @@ fn current_sha(call: &Call, dest: &str, need_sum: bool) -> Result<Option<String>
         .map(str::to_string))
 }
 
-fn fetch_local(call: &Call, url: &str, dest: &str, want: Option<&str>, meta: &FileMeta, o: &DlOpts) -> Result<String, String> {
+fn fetch_local(
+    call: &Call,
+    url: &str,
+    dest: &str,
+    want: Option<&str>,
+    meta: &FileMeta,
+    o: &DlOpts,
+) -> Result<String, String> {
     let target = Path::new(dest);
-    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".galley-download-")
@@ -94,7 +104,12 @@ fn fetch_local(call: &Call, url: &str, dest: &str, want: Option<&str>, meta: &Fi
     let (host, reporter) = (call.host().to_string(), call.run.reporter.clone());
     let timeout = o.timeout.map(std::time::Duration::from_secs);
     let (sha, _) = http::fetch(url, tmp.as_file_mut(), timeout, &|n| {
-        reporter.progress(&host, "download", start.elapsed(), &format!("{:.1} MB", n as f64 / 1e6))
+        reporter.progress(
+            &host,
+            "download",
+            start.elapsed(),
+            &format!("{:.1} MB", n as f64 / 1e6),
+        )
     })?;
     if let Some(w) = want.filter(|w| *w != sha) {
         return Err(format!(
@@ -102,8 +117,11 @@ fn fetch_local(call: &Call, url: &str, dest: &str, want: Option<&str>, meta: &Fi
         ));
     }
     local::apply_meta(dest, tmp.path(), meta, 0o644).map_err(|e| e.to_string())?;
-    tmp.as_file().sync_all().map_err(|e| format!("{dest}: {e}"))?;
-    tmp.persist(target).map_err(|e| format!("{dest}: {}", e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| format!("{dest}: {e}"))?;
+    tmp.persist(target)
+        .map_err(|e| format!("{dest}: {}", e.error))?;
     Ok(sha)
 }
 
@@ -125,7 +143,12 @@ chmod "$mode" "$tmp"; mv -f "$tmp" "$dest"; trap - EXIT; echo "$sum""#;
 pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<bool, String> {
     let want = o.sha256.as_deref().map(normalize_sha).transpose()?;
     let meta = FileMeta {
-        mode: o.mode.as_ref().map(|m| mode_of("download", m)).transpose().map_err(|e| e.to_string())?,
+        mode: o
+            .mode
+            .as_ref()
+            .map(|m| mode_of("download", m))
+            .transpose()
+            .map_err(|e| e.to_string())?,
         owner: o.owner.clone(),
         group: o.group.clone(),
     };
@@ -145,12 +168,23 @@ pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<
         fetch_local(call, url, dest, want.as_deref(), &meta, o)?
     } else {
         let mode = format!("{:o}", meta.mode.unwrap_or(0o644));
-        let argv: Vec<String> = ["sh", "-c", REMOTE_FETCH, "sh", dest, url, want.as_deref().unwrap_or(""), &mode]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let argv: Vec<String> = [
+            "sh",
+            "-c",
+            REMOTE_FETCH,
+            "sh",
+            dest,
+            url,
+            want.as_deref().unwrap_or(""),
+            &mode,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let out = act(call, spec_of(&argv, &[], o.timeout), "download")?;
-        let sha = out.map(|o| o.stdout_text().trim().to_string()).unwrap_or_default();
+        let sha = out
+            .map(|o| o.stdout_text().trim().to_string())
+            .unwrap_or_default();
         fix_meta(call, dest, &FileMeta { mode: None, ..meta })?;
         sha
     };
@@ -167,17 +201,34 @@ fn fix_meta(call: &mut Call, dest: &str, meta: &FileMeta) -> Result<bool, String
         return Ok(false);
     }
     if let Some(m) = meta.mode.filter(|m| *m != st.mode) {
-        act(call, spec_of(&["chmod".into(), format!("{m:o}"), dest.into()], &[], None), "chmod")?;
+        act(
+            call,
+            spec_of(&["chmod".into(), format!("{m:o}"), dest.into()], &[], None),
+            "chmod",
+        )?;
     }
     let owner = meta.owner.clone().filter(|o| *o != st.owner);
     let group = meta.group.clone().filter(|g| *g != st.group);
     if owner.is_some() || group.is_some() {
-        let who = format!("{}{}", owner.unwrap_or_default(), group.map(|g| format!(":{g}")).unwrap_or_default());
-        act(call, spec_of(&["chown".into(), who, dest.into()], &[], None), "chown")?;
+        let who = format!(
+            "{}{}",
+            owner.unwrap_or_default(),
+            group.map(|g| format!(":{g}")).unwrap_or_default()
+        );
+        act(
+            call,
+            spec_of(&["chown".into(), who, dest.into()], &[], None),
+            "chown",
+        )?;
     }
     if call.mode().predicts() {
         let st = predicted_stat(Some(&st), meta, st.size as usize, false);
-        let content = call.target.read_file(dest).ok().flatten().unwrap_or_default();
+        let content = call
+            .target
+            .read_file(dest)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         call.target.overlay().set_file(dest, content, st);
     }
     Ok(true)
@@ -188,12 +239,19 @@ fn check_paths(primitive: &str, url: &str, dest: &str) -> RResult<()> {
         return Err(usage(format!("{primitive}: `{url}` is not an http(s) URL")));
     }
     if !dest.starts_with('/') || dest.ends_with('/') {
-        return Err(usage(format!("{primitive}: dest `{dest}` must be an absolute file path")));
+        return Err(usage(format!(
+            "{primitive}: dest `{dest}` must be an absolute file path"
+        )));
     }
     Ok(())
 }
 
-fn download(nc: NativeCallContext, url: &str, dest: &str, opts: Option<Map>) -> RResult<StepResult> {
+fn download(
+    nc: NativeCallContext,
+    url: &str,
+    dest: &str,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
     let o: DlOpts = from_map("download", opts)?;
     check_paths("download", url, dest)?;
     if let Some(s) = &o.sha256 {
@@ -234,10 +292,17 @@ pub fn top_level(listing: &str, strip: u32) -> Vec<String> {
     out
 }
 
-fn extract(nc: NativeCallContext, archive: &str, dest: &str, opts: Option<Map>) -> RResult<StepResult> {
+fn extract(
+    nc: NativeCallContext,
+    archive: &str,
+    dest: &str,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
     let o: ExtractOpts = from_map("extract", opts)?;
     if !dest.starts_with('/') {
-        return Err(usage(format!("extract: dest `{dest}` must be an absolute path")));
+        return Err(usage(format!(
+            "extract: dest `{dest}` must be an absolute path"
+        )));
     }
     let mut call = Call::begin(&nc, "extract", format!("{archive} → {dest}"))?;
     match extract_steps(&mut call, archive, dest, &o) {
@@ -250,16 +315,28 @@ fn extract(nc: NativeCallContext, archive: &str, dest: &str, opts: Option<Map>) 
 /// Whether the archive's content is already in place: `creates` exists, or every top-level entry
 /// of the listing exists under dest. In plan an archive has no listing, so it counts as not done.
 fn extracted(call: &Call, archive: &str, dest: &str, o: &ExtractOpts) -> Result<bool, String> {
-    let exists = |p: &str| call.target.stat(p).map(|s| s.is_some()).map_err(|e| e.to_string());
+    let exists = |p: &str| {
+        call.target
+            .stat(p)
+            .map(|s| s.is_some())
+            .map_err(|e| e.to_string())
+    };
     if let Some(c) = &o.creates {
         return exists(c);
     }
     if call.mode() == Mode::Plan || !exists(archive)? {
         return Ok(false);
     }
-    let out = probe(call, &["tar".into(), "-tf".into(), archive.into()], "tar -t")?;
+    let out = probe(
+        call,
+        &["tar".into(), "-tf".into(), archive.into()],
+        "tar -t",
+    )?;
     if out.rc != 0 {
-        return Err(format!("cannot list {archive}: {}", out.stderr_text().trim()));
+        return Err(format!(
+            "cannot list {archive}: {}",
+            out.stderr_text().trim()
+        ));
     }
     let tops = top_level(&out.stdout_text(), o.strip_components.unwrap_or(0));
     for t in &tops {
@@ -270,7 +347,12 @@ fn extracted(call: &Call, archive: &str, dest: &str, o: &ExtractOpts) -> Result<
     Ok(!tops.is_empty())
 }
 
-fn extract_steps(call: &mut Call, archive: &str, dest: &str, o: &ExtractOpts) -> Result<bool, String> {
+fn extract_steps(
+    call: &mut Call,
+    archive: &str,
+    dest: &str,
+    o: &ExtractOpts,
+) -> Result<bool, String> {
     if extracted(call, archive, dest, o)? {
         return Ok(false);
     }
@@ -281,9 +363,18 @@ fn extract_steps(call: &mut Call, archive: &str, dest: &str, o: &ExtractOpts) ->
             call.target.overlay().set_dir(c, dir_stat);
         }
     } else {
-        call.target.host.ensure_dir(dest, &FileMeta::default()).map_err(|e| e.to_string())?;
+        call.target
+            .host
+            .ensure_dir(dest, &FileMeta::default())
+            .map_err(|e| e.to_string())?;
     }
-    let mut argv: Vec<String> = vec!["tar".into(), "-xf".into(), archive.into(), "-C".into(), dest.into()];
+    let mut argv: Vec<String> = vec![
+        "tar".into(),
+        "-xf".into(),
+        archive.into(),
+        "-C".into(),
+        dest.into(),
+    ];
     if let Some(n) = o.strip_components {
         argv.push(format!("--strip-components={n}"));
     }
@@ -298,19 +389,39 @@ pub fn register(engine: &mut Engine) {
         "Options: sha256, mode (default \"0644\"), owner, group, force, timeout (seconds).",
         "The result's summary carries the sha256 of what was fetched.",
     ];
-    reg(engine, "download", &["url: &str", "dest: &str", "Result"], DL,
-        |nc: NativeCallContext, u: &str, d: &str| download(nc, u, d, None));
-    reg(engine, "download", &["url: &str", "dest: &str", "opts: Map", "Result"], DL,
-        |nc: NativeCallContext, u: &str, d: &str, o: Map| download(nc, u, d, Some(o)));
+    reg(
+        engine,
+        "download",
+        &["url: &str", "dest: &str", "Result"],
+        DL,
+        |nc: NativeCallContext, u: &str, d: &str| download(nc, u, d, None),
+    );
+    reg(
+        engine,
+        "download",
+        &["url: &str", "dest: &str", "opts: Map", "Result"],
+        DL,
+        |nc: NativeCallContext, u: &str, d: &str, o: Map| download(nc, u, d, Some(o)),
+    );
     const EX: &[&str] = &[
         "Unpacks a tar archive (.tar, .tar.gz, .tgz, .tar.xz) into dest with the host's tar. `ok` when",
         "`creates` exists, or else when every top-level entry of the archive is already under dest.",
         "Options: creates, strip_components.",
     ];
-    reg(engine, "extract", &["archive: &str", "dest: &str", "Result"], EX,
-        |nc: NativeCallContext, a: &str, d: &str| extract(nc, a, d, None));
-    reg(engine, "extract", &["archive: &str", "dest: &str", "opts: Map", "Result"], EX,
-        |nc: NativeCallContext, a: &str, d: &str, o: Map| extract(nc, a, d, Some(o)));
+    reg(
+        engine,
+        "extract",
+        &["archive: &str", "dest: &str", "Result"],
+        EX,
+        |nc: NativeCallContext, a: &str, d: &str| extract(nc, a, d, None),
+    );
+    reg(
+        engine,
+        "extract",
+        &["archive: &str", "dest: &str", "opts: Map", "Result"],
+        EX,
+        |nc: NativeCallContext, a: &str, d: &str, o: Map| extract(nc, a, d, Some(o)),
+    );
 }
 
 #[cfg(test)]
@@ -333,7 +444,10 @@ mod tests {
     #[test]
     fn sha_forms() {
         let h = "A".repeat(64);
-        assert_eq!(normalize_sha(&format!("sha256:{h}")).unwrap(), "a".repeat(64));
+        assert_eq!(
+            normalize_sha(&format!("sha256:{h}")).unwrap(),
+            "a".repeat(64)
+        );
         assert!(normalize_sha("abc").is_err());
     }
 

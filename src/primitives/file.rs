@@ -120,7 +120,12 @@ pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
     }
 }
 
-pub fn predicted_stat(old: Option<&FileStat>, want: &FileMeta, size: usize, is_dir: bool) -> FileStat {
+pub fn predicted_stat(
+    old: Option<&FileStat>,
+    want: &FileMeta,
+    size: usize,
+    is_dir: bool,
+) -> FileStat {
     FileStat {
         is_dir,
         mode: want

@@ -14,10 +14,7 @@ use crate::report::Status;
 
 /// Pure: whether `/proc/swaps` lists an active swap area (past its header line).
 pub fn swap_listed(proc_swaps: &str) -> bool {
-    proc_swaps
-        .lines()
-        .skip(1)
-        .any(|l| !l.trim().is_empty())
+    proc_swaps.lines().skip(1).any(|l| !l.trim().is_empty())
 }
 
 /// Pure: fstab with every active swap line commented out; `None` when there is none.
@@ -77,13 +74,25 @@ fn swapoff_steps(call: &mut Call) -> Result<bool, String> {
     };
     let mut changed = false;
     if active {
-        act(call, spec_of(&["swapoff".into(), "-a".into()], &[], None), "swapoff")?;
-        call.target.overlay().set("swap:active", Some("false".into()));
+        act(
+            call,
+            spec_of(&["swapoff".into(), "-a".into()], &[], None),
+            "swapoff",
+        )?;
+        call.target
+            .overlay()
+            .set("swap:active", Some("false".into()));
         changed = true;
     }
     if let Some(fstab) = text_of(call, "/etc/fstab")? {
         if let Some(new) = comment_swap(&fstab) {
-            changed |= ensure_content(call, "/etc/fstab", new.as_bytes(), &FileMeta::default(), true)?;
+            changed |= ensure_content(
+                call,
+                "/etc/fstab",
+                new.as_bytes(),
+                &FileMeta::default(),
+                true,
+            )?;
         }
     }
     Ok(changed)
@@ -132,7 +141,8 @@ pub fn decide_selinux(want: SeMode, live: Option<SeMode>, config: Option<&str>) 
         _ => None,
     };
     let re = regex::Regex::new(r"^\s*SELINUX=").expect("static regex");
-    let config = config.and_then(|c| decide_line(c, &format!("SELINUX={}", want.word()), Some(&re)));
+    let config =
+        config.and_then(|c| decide_line(c, &format!("SELINUX={}", want.word()), Some(&re)));
     SeChanges { setenforce, config }
 }
 
@@ -155,10 +165,14 @@ fn live_selinux(call: &Call) -> Result<Option<SeMode>, String> {
                 .find_map(|l| l.trim().strip_prefix("SELINUX=").and_then(SeMode::parse))
         }));
     }
-    let argv: Vec<String> = ["sh", "-c", "command -v getenforce >/dev/null 2>&1 || exit 127; getenforce"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let argv: Vec<String> = [
+        "sh",
+        "-c",
+        "command -v getenforce >/dev/null 2>&1 || exit 127; getenforce",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let out = probe(call, &argv, "getenforce")?;
     Ok(match out.rc {
         127 => None,
@@ -183,13 +197,18 @@ fn selinux(nc: NativeCallContext, state: &str) -> RResult<StepResult> {
         let c = decide_selinux(want, live, config.as_deref());
         let mut changed = false;
         if let Some(v) = c.setenforce {
-            act(call, spec_of(&["setenforce".into(), v.into()], &[], None), "setenforce")?;
+            act(
+                call,
+                spec_of(&["setenforce".into(), v.into()], &[], None),
+                "setenforce",
+            )?;
             let now = if v == "1" { "enforcing" } else { "permissive" };
             call.target.overlay().set("selinux:mode", Some(now.into()));
             changed = true;
         }
         if let Some(new) = c.config {
-            changed |= ensure_content(call, SE_CONFIG, new.as_bytes(), &FileMeta::default(), false)?;
+            changed |=
+                ensure_content(call, SE_CONFIG, new.as_bytes(), &FileMeta::default(), false)?;
         }
         Ok(changed)
     };
@@ -221,27 +240,45 @@ struct SysctlOpts {
 fn value_text(v: &Dynamic) -> RResult<String> {
     if v.is_string() || v.is_int() || v.is_bool() || v.is_float() {
         let t = if v.is_bool() {
-            (if v.as_bool().unwrap_or(false) { "1" } else { "0" }).to_string()
+            (if v.as_bool().unwrap_or(false) {
+                "1"
+            } else {
+                "0"
+            })
+            .to_string()
         } else {
             v.to_string()
         };
         Ok(t)
     } else {
-        Err(usage(format!("sysctl: the value must be a string or a number, got a {}", v.type_name())))
+        Err(usage(format!(
+            "sysctl: the value must be a string or a number, got a {}",
+            v.type_name()
+        )))
     }
 }
 
-fn sysctl(nc: NativeCallContext, key: &str, value: Dynamic, opts: Option<Map>) -> RResult<StepResult> {
+fn sysctl(
+    nc: NativeCallContext,
+    key: &str,
+    value: Dynamic,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
     let o: SysctlOpts = from_map("sysctl", opts)?;
     let valid = !key.is_empty()
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
     if !valid {
-        return Err(usage(format!("sysctl: `{key}` is not a sysctl key like net.ipv4.ip_forward")));
+        return Err(usage(format!(
+            "sysctl: `{key}` is not a sysctl key like net.ipv4.ip_forward"
+        )));
     }
     let value = value_text(&value)?;
-    let file = o.file.clone().unwrap_or_else(|| "/etc/sysctl.d/99-galley.conf".into());
+    let file = o
+        .file
+        .clone()
+        .unwrap_or_else(|| "/etc/sysctl.d/99-galley.conf".into());
     let mut call = Call::begin(&nc, "sysctl", format!("{key} = {value}"))?;
     let run = |call: &mut Call| -> Result<bool, String> {
         let okey = format!("sysctl:{key}");
@@ -261,7 +298,8 @@ fn sysctl(nc: NativeCallContext, key: &str, value: Dynamic, opts: Option<Map>) -
             let re = regex::Regex::new(&format!(r"^\s*{}\s*=", regex::escape(key)))
                 .map_err(|e| e.to_string())?;
             if let Some(new) = decide_line(&old, &format!("{key} = {value}"), Some(&re)) {
-                changed |= ensure_content(call, &file, new.as_bytes(), &FileMeta::default(), false)?;
+                changed |=
+                    ensure_content(call, &file, new.as_bytes(), &FileMeta::default(), false)?;
             }
         }
         Ok(changed)
@@ -294,7 +332,9 @@ fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResult<S
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
     if !valid {
-        return Err(usage(format!("modprobe: `{module}` is not a kernel module name")));
+        return Err(usage(format!(
+            "modprobe: `{module}` is not a kernel module name"
+        )));
     }
     let mut call = Call::begin(&nc, "modprobe", module)?;
     let run = |call: &mut Call| -> Result<bool, String> {
@@ -302,8 +342,8 @@ fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResult<S
         let loaded = match predicted(call, &key) {
             Some(v) => v.is_some(),
             None => {
-                let listed = text_of(call, "/proc/modules")?
-                    .is_some_and(|t| module_listed(&t, module));
+                let listed =
+                    text_of(call, "/proc/modules")?.is_some_and(|t| module_listed(&t, module));
                 // Built-in modules are not in /proc/modules but have /sys/module/<name>.
                 let sys = format!("/sys/module/{}", module.replace('-', "_"));
                 listed || call.target.stat(&sys).map_err(|e| e.to_string())?.is_some()
@@ -311,14 +351,19 @@ fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResult<S
         };
         let mut changed = false;
         if !loaded {
-            act(call, spec_of(&["modprobe".into(), module.into()], &[], None), "modprobe")?;
+            act(
+                call,
+                spec_of(&["modprobe".into(), module.into()], &[], None),
+                "modprobe",
+            )?;
             call.target.overlay().set(&key, Some("loaded".into()));
             changed = true;
         }
         if o.persist != Some(false) {
             let path = format!("/etc/modules-load.d/{module}.conf");
             let content = format!("{module}\n");
-            changed |= ensure_content(call, &path, content.as_bytes(), &FileMeta::default(), false)?;
+            changed |=
+                ensure_content(call, &path, content.as_bytes(), &FileMeta::default(), false)?;
         }
         Ok(changed)
     };
@@ -341,18 +386,38 @@ pub fn register(engine: &mut Engine) {
         "Sets a kernel parameter: `sysctl -w` when the live value differs, persisted as `key = value` in",
         "/etc/sysctl.d/99-galley.conf. Options: file (another persistence file), persist (false: live only).",
     ];
-    reg(engine, "sysctl", &["key: &str", "value: Dynamic", "Result"], SYSCTL,
-        |nc: NativeCallContext, k: &str, v: Dynamic| sysctl(nc, k, v, None));
-    reg(engine, "sysctl", &["key: &str", "value: Dynamic", "opts: Map", "Result"], SYSCTL,
-        |nc: NativeCallContext, k: &str, v: Dynamic, o: Map| sysctl(nc, k, v, Some(o)));
+    reg(
+        engine,
+        "sysctl",
+        &["key: &str", "value: Dynamic", "Result"],
+        SYSCTL,
+        |nc: NativeCallContext, k: &str, v: Dynamic| sysctl(nc, k, v, None),
+    );
+    reg(
+        engine,
+        "sysctl",
+        &["key: &str", "value: Dynamic", "opts: Map", "Result"],
+        SYSCTL,
+        |nc: NativeCallContext, k: &str, v: Dynamic, o: Map| sysctl(nc, k, v, Some(o)),
+    );
     const MODPROBE: &[&str] = &[
         "Loads a kernel module when /proc/modules (or /sys/module) does not show it, and lists it in",
         "/etc/modules-load.d/<module>.conf for the next boot. Options: persist (false: load only).",
     ];
-    reg(engine, "modprobe", &["module: &str", "Result"], MODPROBE,
-        |nc: NativeCallContext, m: &str| modprobe(nc, m, None));
-    reg(engine, "modprobe", &["module: &str", "opts: Map", "Result"], MODPROBE,
-        |nc: NativeCallContext, m: &str, o: Map| modprobe(nc, m, Some(o)));
+    reg(
+        engine,
+        "modprobe",
+        &["module: &str", "Result"],
+        MODPROBE,
+        |nc: NativeCallContext, m: &str| modprobe(nc, m, None),
+    );
+    reg(
+        engine,
+        "modprobe",
+        &["module: &str", "opts: Map", "Result"],
+        MODPROBE,
+        |nc: NativeCallContext, m: &str, o: Map| modprobe(nc, m, Some(o)),
+    );
 }
 
 #[cfg(test)]
@@ -361,7 +426,9 @@ mod tests {
 
     #[test]
     fn swaps() {
-        assert!(!swap_listed("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"));
+        assert!(!swap_listed(
+            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+        ));
         assert!(swap_listed(
             "Filename\tType\tSize\tUsed\tPriority\n/dev/dm-1 partition 2097148 0 -2\n"
         ));
@@ -369,12 +436,16 @@ mod tests {
 
     #[test]
     fn fstab_swap_lines_commented() {
-        let centos7 = "UUID=2b1c / xfs defaults 0 0\n/dev/mapper/centos-swap swap swap defaults 0 0\n";
+        let centos7 =
+            "UUID=2b1c / xfs defaults 0 0\n/dev/mapper/centos-swap swap swap defaults 0 0\n";
         assert_eq!(
             comment_swap(centos7).unwrap(),
             "UUID=2b1c / xfs defaults 0 0\n# /dev/mapper/centos-swap swap swap defaults 0 0\n"
         );
-        assert_eq!(comment_swap("# /swapfile none swap sw 0 0\n/ / ext4 defaults 0 1\n"), None);
+        assert_eq!(
+            comment_swap("# /swapfile none swap sw 0 0\n/ / ext4 defaults 0 1\n"),
+            None
+        );
         assert_eq!(
             comment_swap("/swapfile none swap sw 0 0").unwrap(),
             "# /swapfile none swap sw 0 0\n"
@@ -386,21 +457,31 @@ mod tests {
         let cfg = "SELINUX=enforcing\nSELINUXTYPE=targeted\n";
         let c = decide_selinux(SeMode::Permissive, Some(SeMode::Enforcing), Some(cfg));
         assert_eq!(c.setenforce, Some("0"));
-        assert_eq!(c.config.unwrap(), "SELINUX=permissive\nSELINUXTYPE=targeted\n");
+        assert_eq!(
+            c.config.unwrap(),
+            "SELINUX=permissive\nSELINUXTYPE=targeted\n"
+        );
         let c = decide_selinux(
             SeMode::Permissive,
             Some(SeMode::Permissive),
             Some("SELINUX=permissive\n"),
         );
         assert_eq!(c, SeChanges::default());
-        let c = decide_selinux(SeMode::Enforcing, Some(SeMode::Disabled), Some("SELINUX=disabled\n"));
+        let c = decide_selinux(
+            SeMode::Enforcing,
+            Some(SeMode::Disabled),
+            Some("SELINUX=disabled\n"),
+        );
         assert_eq!(c.setenforce, None);
         assert_eq!(c.config.unwrap(), "SELINUX=enforcing\n");
     }
 
     #[test]
     fn sysctl_paths_and_values() {
-        assert_eq!(sysctl_path("net.ipv4.ip_forward"), "/proc/sys/net/ipv4/ip_forward");
+        assert_eq!(
+            sysctl_path("net.ipv4.ip_forward"),
+            "/proc/sys/net/ipv4/ip_forward"
+        );
         assert!(same_value("32768\t60999\n", "32768 60999"));
         assert!(!same_value("0\n", "1"));
     }

@@ -52,7 +52,12 @@ pub fn resolve_kubectl(opt: Option<&str>, env: Option<&str>, local: bool) -> Str
 
 /// Pure: `kubectl --kubeconfig K [-n NS] args...`. A `KUBECONFIG` with several files
 /// (`a:b`) is passed through the environment instead, since `--kubeconfig` takes one file.
-pub fn kubectl_argv(program: &str, kubeconfig: &str, ns: Option<&str>, args: &[String]) -> Vec<String> {
+pub fn kubectl_argv(
+    program: &str,
+    kubeconfig: &str,
+    ns: Option<&str>,
+    args: &[String],
+) -> Vec<String> {
     let mut argv = vec![program.to_string()];
     if !kubeconfig.contains(':') {
         argv.extend(["--kubeconfig".to_string(), kubeconfig.to_string()]);
@@ -108,7 +113,13 @@ fn kubectl(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResult<Ste
         readonly: o.readonly,
         ..Default::default()
     };
-    run_parsed(&nc, "kubectl", spec.argv, format!("kubectl {}", display(&args)), ro)
+    run_parsed(
+        &nc,
+        "kubectl",
+        spec.argv,
+        format!("kubectl {}", display(&args)),
+        ro,
+    )
 }
 
 /// What `kubectl apply` said about each object.
@@ -149,7 +160,9 @@ pub fn parse_apply(stdout: &str) -> ApplyOutcome {
 fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RResult<StepResult> {
     let o: KubeOpts = from_map("kubectl_apply", opts)?;
     if o.readonly || o.check.is_some() || o.stdin.is_some() {
-        return Err(usage("kubectl_apply: options are kubeconfig, kubectl, namespace, timeout"));
+        return Err(usage(
+            "kubectl_apply: options are kubeconfig, kubectl, namespace, timeout",
+        ));
     }
     let mut call = Call::begin(&nc, "kubectl_apply", source)?;
     let mut args = vec!["apply".to_string(), "-f".to_string(), source.to_string()];
@@ -161,7 +174,12 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
     call.action.commands.push(spec.argv.clone());
     let stdout = if call.mode() == Mode::Plan {
         // Plans contact nothing: a recorded output in the facts file answers, else it would apply.
-        match call.target.host.fixture().and_then(|f| f.command(&spec.argv)) {
+        match call
+            .target
+            .host
+            .fixture()
+            .and_then(|f| f.command(&spec.argv))
+        {
             Some(c) => c.stdout.clone(),
             None => return Ok(call.finish(Status::Changed)),
         }
@@ -175,7 +193,9 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
             if dry {
                 let why = out.stderr_text();
                 let first = why.lines().next().unwrap_or("").trim().to_string();
-                call.action.summary.push_str(&format!(" (server dry run failed: {first})"));
+                call.action
+                    .summary
+                    .push_str(&format!(" (server dry run failed: {first})"));
                 return Ok(call.finish(Status::Changed));
             }
             return Err(call.fail(failure_text(&shown, &out, o.timeout)));
@@ -186,7 +206,9 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
     let status = if outcome.changed.is_empty() {
         Status::Ok
     } else {
-        call.action.summary.push_str(&format!(" ({})", outcome.changed.join(", ")));
+        call.action
+            .summary
+            .push_str(&format!(" ({})", outcome.changed.join(", ")));
         Status::Changed
     };
     let mut r = call.finish(status);
@@ -196,8 +218,8 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
 
 /// Pure: JSON text to a Rhai value.
 pub fn json_to_dynamic(text: &str) -> Result<Dynamic, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("kubectl printed something that is not JSON: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("kubectl printed something that is not JSON: {e}"))?;
     rhai::serde::to_dynamic(&v).map_err(|e| e.to_string())
 }
 
@@ -220,7 +242,12 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
     let spec = command_for(&call, &o, &args);
     call.action.commands.push(spec.argv.clone());
     let text = if call.mode() == Mode::Plan {
-        match call.target.host.fixture().and_then(|f| f.command(&spec.argv)) {
+        match call
+            .target
+            .host
+            .fixture()
+            .and_then(|f| f.command(&spec.argv))
+        {
             Some(c) => c.stdout.clone(),
             None => "{}".to_string(),
         }
@@ -252,28 +279,58 @@ pub fn register(engine: &mut Engine) {
         "Like run(): `changed` unless readonly (then it also runs in check mode). Options: kubeconfig,",
         "kubectl, namespace, readonly, check, timeout, stdin.",
     ];
-    reg(engine, "kubectl", &["args: Array", "Result"], KUBECTL,
-        |nc: NativeCallContext, a: Array| kubectl(nc, a, None));
-    reg(engine, "kubectl", &["args: Array", "opts: Map", "Result"], KUBECTL,
-        |nc: NativeCallContext, a: Array, o: Map| kubectl(nc, a, Some(o)));
+    reg(
+        engine,
+        "kubectl",
+        &["args: Array", "Result"],
+        KUBECTL,
+        |nc: NativeCallContext, a: Array| kubectl(nc, a, None),
+    );
+    reg(
+        engine,
+        "kubectl",
+        &["args: Array", "opts: Map", "Result"],
+        KUBECTL,
+        |nc: NativeCallContext, a: Array, o: Map| kubectl(nc, a, Some(o)),
+    );
     const APPLY: &[&str] = &[
         "`kubectl apply -f <path or URL>`: `changed` only when kubectl reports objects created or",
         "configured, `ok` when all are unchanged. Check mode asks the server (`--dry-run=server`).",
         "Options: kubeconfig, kubectl, namespace, timeout.",
     ];
-    reg(engine, "kubectl_apply", &["source: &str", "Result"], APPLY,
-        |nc: NativeCallContext, s: &str| kubectl_apply(nc, s, None));
-    reg(engine, "kubectl_apply", &["source: &str", "opts: Map", "Result"], APPLY,
-        |nc: NativeCallContext, s: &str, o: Map| kubectl_apply(nc, s, Some(o)));
+    reg(
+        engine,
+        "kubectl_apply",
+        &["source: &str", "Result"],
+        APPLY,
+        |nc: NativeCallContext, s: &str| kubectl_apply(nc, s, None),
+    );
+    reg(
+        engine,
+        "kubectl_apply",
+        &["source: &str", "opts: Map", "Result"],
+        APPLY,
+        |nc: NativeCallContext, s: &str, o: Map| kubectl_apply(nc, s, Some(o)),
+    );
     const JSON: &[&str] = &[
         "Runs a read-only kubectl command with `-o json` and returns the parsed object as a map:",
         "`kubectl_json([\"get\", \"nodes\"]).items.len()`. Runs in check mode; in plan the facts file's",
         "recorded output answers (else `#{}`). Options: kubeconfig, kubectl, namespace, timeout.",
     ];
-    reg(engine, "kubectl_json", &["args: Array", "Dynamic"], JSON,
-        |nc: NativeCallContext, a: Array| kubectl_json(nc, a, None));
-    reg(engine, "kubectl_json", &["args: Array", "opts: Map", "Dynamic"], JSON,
-        |nc: NativeCallContext, a: Array, o: Map| kubectl_json(nc, a, Some(o)));
+    reg(
+        engine,
+        "kubectl_json",
+        &["args: Array", "Dynamic"],
+        JSON,
+        |nc: NativeCallContext, a: Array| kubectl_json(nc, a, None),
+    );
+    reg(
+        engine,
+        "kubectl_json",
+        &["args: Array", "opts: Map", "Dynamic"],
+        JSON,
+        |nc: NativeCallContext, a: Array, o: Map| kubectl_json(nc, a, Some(o)),
+    );
 }
 
 #[cfg(test)]
@@ -287,21 +344,43 @@ mod tests {
         assert_eq!(resolve_kubeconfig(None, Some("/b"), false), ADMIN_CONF);
         assert_eq!(resolve_kubeconfig(None, Some(""), true), ADMIN_CONF);
         assert_eq!(resolve_kubeconfig(None, None, true), ADMIN_CONF);
-        assert_eq!(resolve_kubectl(None, Some("/t/kubectl"), true), "/t/kubectl");
+        assert_eq!(
+            resolve_kubectl(None, Some("/t/kubectl"), true),
+            "/t/kubectl"
+        );
         assert_eq!(resolve_kubectl(None, Some("/t/kubectl"), false), "kubectl");
     }
 
     #[test]
     fn argv_building() {
-        let a = kubectl_argv("kubectl", "/k", Some("kube-system"), &["get".into(), "pods".into()]);
-        assert_eq!(a, ["kubectl", "--kubeconfig", "/k", "-n", "kube-system", "get", "pods"]);
+        let a = kubectl_argv(
+            "kubectl",
+            "/k",
+            Some("kube-system"),
+            &["get".into(), "pods".into()],
+        );
+        assert_eq!(
+            a,
+            [
+                "kubectl",
+                "--kubeconfig",
+                "/k",
+                "-n",
+                "kube-system",
+                "get",
+                "pods"
+            ]
+        );
         let a = kubectl_argv("kubectl", "/a:/b", None, &["version".into()]);
         assert_eq!(a, ["kubectl", "version"]);
         assert_eq!(
             with_json_output(&["get".into(), "nodes".into()]),
             ["get", "nodes", "-o", "json"]
         );
-        assert_eq!(with_json_output(&["get".into(), "-ojson".into()]), ["get", "-ojson"]);
+        assert_eq!(
+            with_json_output(&["get".into(), "-ojson".into()]),
+            ["get", "-ojson"]
+        );
     }
 
     const CALICO_FIRST: &str = include_str!("../../tests/fixtures/kubectl/apply-created.txt");
@@ -311,9 +390,15 @@ mod tests {
     #[test]
     fn apply_outputs() {
         let first = parse_apply(CALICO_FIRST);
-        assert!(first.changed.len() > 5 && first.unchanged.is_empty(), "{first:?}");
+        assert!(
+            first.changed.len() > 5 && first.unchanged.is_empty(),
+            "{first:?}"
+        );
         let again = parse_apply(CALICO_AGAIN);
-        assert!(again.changed.is_empty() && again.unchanged.len() > 5, "{again:?}");
+        assert!(
+            again.changed.is_empty() && again.unchanged.len() > 5,
+            "{again:?}"
+        );
         let mixed = parse_apply(MIXED);
         assert_eq!(mixed.changed, vec!["deployment.apps/web configured"]);
         assert_eq!(mixed.unchanged, vec!["service/web"]);
@@ -323,7 +408,8 @@ mod tests {
 
     #[test]
     fn json_becomes_a_map() {
-        let v = json_to_dynamic(include_str!("../../tests/fixtures/kubectl/get-nodes.json")).unwrap();
+        let v =
+            json_to_dynamic(include_str!("../../tests/fixtures/kubectl/get-nodes.json")).unwrap();
         let m = v.cast::<Map>();
         assert_eq!(m["items"].clone().cast::<Array>().len(), 2);
         assert!(json_to_dynamic("error: x").is_err());

@@ -8,14 +8,15 @@ pub mod command;
 pub mod download;
 pub mod file;
 mod http;
-pub mod kube;
 pub mod kernel;
+pub mod kube;
 mod options;
 pub mod package;
 mod pkgprobe;
 mod pkgver;
-pub mod service;
+pub mod repo;
 mod result;
+pub mod service;
 pub mod system;
 pub mod wait;
 
@@ -135,4 +136,5 @@ pub fn register(engine: &mut Engine) {
     download::register(engine);
     kube::register(engine);
     wait::register(engine);
+    repo::register(engine);
 }

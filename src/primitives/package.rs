@@ -223,11 +223,7 @@ fn probe_argv(family: Family, names: &[String], o: &PkgOpts) -> Vec<String> {
         if let Some(root) = &o.installroot {
             argv.extend(["--root".into(), root.clone()]);
         }
-        argv.extend([
-            "-q".into(),
-            "--qf".into(),
-            RPM_QF.replace("\\n", "\n"),
-        ]);
+        argv.extend(["-q".into(), "--qf".into(), RPM_QF.replace("\\n", "\n")]);
     }
     argv.extend(names.iter().cloned());
     argv
@@ -297,7 +293,12 @@ fn predict(call: &Call, wanted: &[Wanted], c: &PkgChanges) {
     }
 }
 
-fn finish_changes(mut call: Call, wanted: &[Wanted], c: &PkgChanges, outputs: Vec<String>) -> StepResult {
+fn finish_changes(
+    mut call: Call,
+    wanted: &[Wanted],
+    c: &PkgChanges,
+    outputs: Vec<String>,
+) -> StepResult {
     call.action.summary = c.describe();
     if call.mode().predicts() {
         predict(&call, wanted, c);
@@ -328,7 +329,11 @@ fn yum_converge(call: &mut Call, wanted: &[Wanted], o: &PkgOpts) -> Result<Conve
     let installed = installed_of(call, &names, Family::Rpm, o)?;
     let expire = o.update_cache && program == "yum" && call.mode() != Mode::Plan;
     if expire {
-        probe(call, &yum_argv(&program, "clean", &[], &["expire-cache".into()]), "yum")?;
+        probe(
+            call,
+            &yum_argv(&program, "clean", &[], &["expire-cache".into()]),
+            "yum",
+        )?;
     }
     let mut updatable = BTreeSet::new();
     let installed_plain: Vec<String> = wanted
@@ -360,7 +365,11 @@ fn yum_converge(call: &mut Call, wanted: &[Wanted], o: &PkgOpts) -> Result<Conve
     if c.is_empty() {
         return Ok(None);
     }
-    let upgrade_verb = if program == "yum" { "update" } else { "upgrade" };
+    let upgrade_verb = if program == "yum" {
+        "update"
+    } else {
+        "upgrade"
+    };
     let mut outputs = Vec::new();
     for (verb, list) in [
         ("remove", &c.remove),
@@ -558,7 +567,11 @@ pub fn register(engine: &mut Engine) {
         "yum() on the RHEL family, apt() on Debian/Ubuntu, chosen from the host's facts. Same arguments.",
     ];
     for (name, doc, f) in [
-        ("yum", YUM, yum as fn(NativeCallContext, Dynamic, Option<Map>) -> RResult<StepResult>),
+        (
+            "yum",
+            YUM,
+            yum as fn(NativeCallContext, Dynamic, Option<Map>) -> RResult<StepResult>,
+        ),
         ("apt", APT, apt),
         ("pkg", PKG, pkg),
     ] {
@@ -605,12 +618,19 @@ mod tests {
         let have = inst(&[("containerd.io", "1.2.10-3.2.el7")]);
         let c = decide(
             Family::Rpm,
-            &rpm(&["containerd.io-1.2.10", "docker-ce-19.03.4", "docker-ce-cli-19.03.4"]),
+            &rpm(&[
+                "containerd.io-1.2.10",
+                "docker-ce-19.03.4",
+                "docker-ce-cli-19.03.4",
+            ]),
             &have,
             State::Present,
             NONE,
         );
-        assert_eq!(c.install, vec!["docker-ce-19.03.4", "docker-ce-cli-19.03.4"]);
+        assert_eq!(
+            c.install,
+            vec!["docker-ce-19.03.4", "docker-ce-cli-19.03.4"]
+        );
         assert!(c.remove.is_empty() && c.downgrade.is_empty());
     }
 
@@ -629,7 +649,10 @@ mod tests {
 
     #[test]
     fn rocky9_other_version_upgrades_or_downgrades() {
-        let have = inst(&[("kubeadm", "1.30.2-150500.1.1"), ("kubelet", "1.32.0-150500.1.1")]);
+        let have = inst(&[
+            ("kubeadm", "1.30.2-150500.1.1"),
+            ("kubelet", "1.32.0-150500.1.1"),
+        ]);
         let c = decide(
             Family::Rpm,
             &rpm(&["kubeadm-1.31.4", "kubelet-1.31.4"]),
@@ -645,7 +668,13 @@ mod tests {
     fn latest_upgrades_only_updatable() {
         let have = inst(&[("a", "1-1"), ("b", "1-1")]);
         let upd: BTreeSet<String> = ["a".to_string()].into();
-        let c = decide(Family::Rpm, &rpm(&["a", "b", "c"]), &have, State::Latest, &upd);
+        let c = decide(
+            Family::Rpm,
+            &rpm(&["a", "b", "c"]),
+            &have,
+            State::Latest,
+            &upd,
+        );
         assert_eq!(c.upgrade, vec!["a"]);
         assert_eq!(c.install, vec!["c"]);
     }
@@ -696,15 +725,36 @@ mod tests {
         assert!(apt_needs_update(&w, &policy, false, false));
         assert!(apt_needs_update(&w, &policy, true, true));
         assert!(apt_needs_update(&deb(&["kubelet"]), &policy, true, false));
-        assert!(!apt_needs_update(&deb(&["kubeadm=1.31.4-1.1"]), &policy, true, false));
-        assert!(apt_needs_update(&deb(&["kubeadm=1.30.0-1.1"]), &policy, true, false));
+        assert!(!apt_needs_update(
+            &deb(&["kubeadm=1.31.4-1.1"]),
+            &policy,
+            true,
+            false
+        ));
+        assert!(apt_needs_update(
+            &deb(&["kubeadm=1.30.0-1.1"]),
+            &policy,
+            true,
+            false
+        ));
     }
 
     #[test]
     fn argv_shapes() {
         assert_eq!(
-            yum_argv("yum", "install", &["--disableexcludes=kubernetes".into()], &["kubelet".into()]),
-            vec!["yum", "install", "-y", "--disableexcludes=kubernetes", "kubelet"]
+            yum_argv(
+                "yum",
+                "install",
+                &["--disableexcludes=kubernetes".into()],
+                &["kubelet".into()]
+            ),
+            vec![
+                "yum",
+                "install",
+                "-y",
+                "--disableexcludes=kubernetes",
+                "kubelet"
+            ]
         );
         let a = apt_argv("install", &[], &["curl".into()], false);
         assert_eq!(a[..4], ["apt-get", "install", "-y", "-q"]);

@@ -99,8 +99,7 @@ pub fn deb_matches(pin: &str, installed: &str) -> bool {
 fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -205,7 +204,9 @@ fn trim_zeros(s: &[u8]) -> &[u8] {
 pub fn rpm_pin_cmp(pin: &str, installed: &str) -> Ordering {
     let pin = strip_epoch(pin);
     let installed = strip_epoch(installed);
-    let (pv, pr) = pin.split_once('-').map_or((pin, None), |(v, r)| (v, Some(r)));
+    let (pv, pr) = pin
+        .split_once('-')
+        .map_or((pin, None), |(v, r)| (v, Some(r)));
     let (iv, ir) = installed.split_once('-').unwrap_or((installed, ""));
     rpmvercmp(pv, iv).then_with(|| pr.map_or(Ordering::Equal, |r| rpmvercmp(r, ir)))
 }
@@ -271,8 +272,14 @@ mod tests {
     #[test]
     fn deb_pin_matching() {
         assert!(deb_matches("1.31.4-1.1", "1.31.4-1.1"));
-        assert!(deb_matches("5:20.10.17~3-0~ubuntu-jammy", "5:20.10.17~3-0~ubuntu-jammy"));
-        assert!(deb_matches("20.10.17~3-0~ubuntu-jammy", "5:20.10.17~3-0~ubuntu-jammy"));
+        assert!(deb_matches(
+            "5:20.10.17~3-0~ubuntu-jammy",
+            "5:20.10.17~3-0~ubuntu-jammy"
+        ));
+        assert!(deb_matches(
+            "20.10.17~3-0~ubuntu-jammy",
+            "5:20.10.17~3-0~ubuntu-jammy"
+        ));
         assert!(deb_matches("1.31.*", "1.31.4-1.1"));
         assert!(!deb_matches("1.31.*", "1.30.4-1.1"));
         assert!(!deb_matches("1.31.4", "1.31.4-1.1"));

@@ -157,7 +157,10 @@ fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, String> {
     } else {
         let ask = |q: &str| -> Result<String, String> {
             let argv = vec!["systemctl".to_string(), q.to_string(), unit.to_string()];
-            Ok(probe(call, &argv, "systemctl")?.stdout_text().trim().to_string())
+            Ok(probe(call, &argv, "systemctl")?
+                .stdout_text()
+                .trim()
+                .to_string())
         };
         UnitState {
             active: ask("is-active")?,
@@ -207,7 +210,9 @@ fn systemctl(
 ) -> RResult<StepResult> {
     let o: SvcOpts = from_map("systemctl", opts)?;
     let verb = Verb::parse(action).ok_or_else(|| {
-        usage(format!("systemctl: unknown action `{action}`; use one of {VERBS}"))
+        usage(format!(
+            "systemctl: unknown action `{action}`; use one of {VERBS}"
+        ))
     })?;
     if unit.trim().is_empty() && verb != Verb::DaemonReload {
         return Err(usage(format!("systemctl: `{action}` needs a unit name")));
@@ -215,10 +220,15 @@ fn systemctl(
     let summary = if verb == Verb::DaemonReload {
         "daemon-reload".to_string()
     } else {
-        format!("{} {unit}", action.split_whitespace().collect::<Vec<_>>().join(" "))
+        format!(
+            "{} {unit}",
+            action.split_whitespace().collect::<Vec<_>>().join(" ")
+        )
     };
     let mut call = Call::begin(&nc, "systemctl", summary)?;
-    let state = if verb.probes() {
+    // restart/reload need no probe to decide, but check/plan still predict from the real state.
+    let needs_state = verb.probes() || (call.mode().predicts() && verb != Verb::DaemonReload);
+    let state = if needs_state {
         match probe_unit(&call, unit) {
             Ok(s) => s,
             Err(e) => return Err(call.fail(e)),
@@ -297,9 +307,15 @@ mod tests {
     #[test]
     fn start_and_stop_are_probed() {
         assert!(cmds("start", &st("active", "enabled")).is_empty());
-        assert_eq!(cmds("start", &st("failed", "enabled")), vec!["start kubelet"]);
+        assert_eq!(
+            cmds("start", &st("failed", "enabled")),
+            vec!["start kubelet"]
+        );
         assert!(cmds("stop", &st("inactive", "disabled")).is_empty());
-        assert_eq!(cmds("stop", &st("active", "disabled")), vec!["stop kubelet"]);
+        assert_eq!(
+            cmds("stop", &st("active", "disabled")),
+            vec!["stop kubelet"]
+        );
     }
 
     #[test]
@@ -308,33 +324,60 @@ mod tests {
             cmds("enable --now", &st("inactive", "disabled")),
             vec!["enable --now kubelet"]
         );
-        assert_eq!(cmds("enable --now", &st("inactive", "enabled")), vec!["start kubelet"]);
-        assert_eq!(cmds("enable --now", &st("active", "disabled")), vec!["enable kubelet"]);
+        assert_eq!(
+            cmds("enable --now", &st("inactive", "enabled")),
+            vec!["start kubelet"]
+        );
+        assert_eq!(
+            cmds("enable --now", &st("active", "disabled")),
+            vec!["enable kubelet"]
+        );
         assert!(cmds("enable --now", &st("active", "enabled")).is_empty());
         assert!(cmds("enable", &st("inactive", "static")).is_empty());
     }
 
     #[test]
     fn restart_reload_always_act() {
-        assert_eq!(cmds("restart", &st("active", "enabled")), vec!["restart kubelet"]);
-        assert_eq!(cmds("reload", &st("active", "enabled")), vec!["reload kubelet"]);
-        assert_eq!(cmds("daemon-reload", &UnitState::default()), vec!["daemon-reload"]);
+        assert_eq!(
+            cmds("restart", &st("active", "enabled")),
+            vec!["restart kubelet"]
+        );
+        assert_eq!(
+            cmds("reload", &st("active", "enabled")),
+            vec!["reload kubelet"]
+        );
+        assert_eq!(
+            cmds("daemon-reload", &UnitState::default()),
+            vec!["daemon-reload"]
+        );
     }
 
     #[test]
     fn mask_unmask_disable() {
         assert!(cmds("mask", &st("inactive", "masked")).is_empty());
-        assert_eq!(cmds("mask", &st("inactive", "disabled")), vec!["mask kubelet"]);
+        assert_eq!(
+            cmds("mask", &st("inactive", "disabled")),
+            vec!["mask kubelet"]
+        );
         assert!(cmds("unmask", &st("inactive", "disabled")).is_empty());
-        assert_eq!(cmds("unmask", &st("inactive", "masked")), vec!["unmask kubelet"]);
+        assert_eq!(
+            cmds("unmask", &st("inactive", "masked")),
+            vec!["unmask kubelet"]
+        );
         assert!(cmds("disable", &st("inactive", "disabled")).is_empty());
         assert!(cmds("disable", &st("inactive", "")).is_empty());
-        assert_eq!(cmds("disable", &st("active", "enabled")), vec!["disable kubelet"]);
+        assert_eq!(
+            cmds("disable", &st("active", "enabled")),
+            vec!["disable kubelet"]
+        );
     }
 
     #[test]
     fn predictions_follow_commands() {
-        let s = after(&st("inactive", "disabled"), &["enable".into(), "--now".into()]);
+        let s = after(
+            &st("inactive", "disabled"),
+            &["enable".into(), "--now".into()],
+        );
         assert!(s.is_active() && s.is_enabled());
         assert!(Verb::parse("enable  --now").is_some());
         assert!(Verb::parse("bounce").is_none());

@@ -52,13 +52,24 @@ struct WaitOpts {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     Tcp(String),
-    Http { url: String, status: Option<u16>, insecure: bool },
+    Http {
+        url: String,
+        status: Option<u16>,
+        insecure: bool,
+    },
     Cmd(Vec<String>),
     File(String),
     Service(String),
     /// `nodes` or `kind/name`, the condition and (for nodes) how many.
-    Kube { what: String, condition: String, count: usize },
-    Pods { selector: String, count: usize },
+    Kube {
+        what: String,
+        condition: String,
+        count: usize,
+    },
+    Pods {
+        selector: String,
+        count: usize,
+    },
 }
 
 impl Target {
@@ -72,10 +83,16 @@ impl Target {
             Target::Cmd(argv) => format!("cmd {}", super::command::display(argv)),
             Target::File(p) => format!("file {p}"),
             Target::Service(u) => format!("service {u}"),
-            Target::Kube { what, condition, count } if what == "nodes" => {
+            Target::Kube {
+                what,
+                condition,
+                count,
+            } if what == "nodes" => {
                 format!("{count} node(s) {condition}")
             }
-            Target::Kube { what, condition, .. } => format!("{what} {condition}"),
+            Target::Kube {
+                what, condition, ..
+            } => format!("{what} {condition}"),
             Target::Pods { selector, .. } => format!("pods {selector}"),
         }
     }
@@ -88,7 +105,9 @@ fn secs(what: &str, v: &Option<Dynamic>, default: f64) -> RResult<f64> {
     } else if v.is_float() {
         v.as_float().unwrap_or(0.0)
     } else {
-        return Err(usage(format!("wait_ready: {what} must be a number of seconds")));
+        return Err(usage(format!(
+            "wait_ready: {what} must be a number of seconds"
+        )));
     };
     if x.is_finite() && x > 0.0 {
         Ok(x)
@@ -120,7 +139,11 @@ fn target_of(o: &WaitOpts) -> RResult<Target> {
     if let Some(u) = &o.http {
         let status = int_of("status", &o.status, 0)?;
         let status = (status > 0).then_some(status as u16);
-        found.push(Target::Http { url: u.clone(), status, insecure: o.insecure });
+        found.push(Target::Http {
+            url: u.clone(),
+            status,
+            insecure: o.insecure,
+        });
     }
     if let Some(c) = &o.cmd {
         if c.is_empty() {
@@ -136,12 +159,21 @@ fn target_of(o: &WaitOpts) -> RResult<Target> {
     }
     if let Some(k) = &o.kube {
         if k != "nodes" && !k.contains('/') {
-            return Err(usage(format!("wait_ready: kube `{k}` must be \"nodes\" or kind/name")));
+            return Err(usage(format!(
+                "wait_ready: kube `{k}` must be \"nodes\" or kind/name"
+            )));
         }
-        found.push(Target::Kube { what: k.clone(), condition, count });
+        found.push(Target::Kube {
+            what: k.clone(),
+            condition,
+            count,
+        });
     }
     if let Some(p) = &o.pods {
-        found.push(Target::Pods { selector: p.clone(), count });
+        found.push(Target::Pods {
+            selector: p.clone(),
+            count,
+        });
     }
     match found.len() {
         1 => Ok(found.remove(0)),
@@ -150,7 +182,11 @@ fn target_of(o: &WaitOpts) -> RResult<Target> {
         )),
         _ => Err(usage(format!(
             "wait_ready: give exactly one target, got {}",
-            found.iter().map(Target::describe).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(Target::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -204,12 +240,22 @@ pub fn kube_state(json: &Value, condition: &str, count: usize) -> (bool, String)
 pub fn pods_state(json: &Value, count: usize) -> (bool, String) {
     let pods: Vec<&Value> = json["items"]
         .as_array()
-        .map(|v| v.iter().filter(|p| p["status"]["phase"] != "Succeeded").collect())
+        .map(|v| {
+            v.iter()
+                .filter(|p| p["status"]["phase"] != "Succeeded")
+                .collect()
+        })
         .unwrap_or_default();
     let not: Vec<String> = pods
         .iter()
         .filter(|p| p["status"]["phase"] != "Running" || condition_true(p, "Ready") != Some(true))
-        .map(|p| format!("{} {}", name_of(p), p["status"]["phase"].as_str().unwrap_or("?")))
+        .map(|p| {
+            format!(
+                "{} {}",
+                name_of(p),
+                p["status"]["phase"].as_str().unwrap_or("?")
+            )
+        })
         .collect();
     let ready = pods.len() - not.len();
     let mut state = format!("{ready}/{} pods ready", pods.len());
@@ -268,18 +314,40 @@ impl Waiter<'_> {
                 let script = "timeout 3 bash -c 'exec 3<>/dev/tcp/$0/$1' \"$0\" \"$1\" 2>/dev/null || nc -z -w 2 \"$0\" \"$1\"";
                 let argv = ["sh", "-c", script, h, p].map(String::from).to_vec();
                 let out = self.run_argv(&argv)?;
-                Ok((out.rc == 0, if out.rc == 0 { "accepting connections".into() } else { "not accepting connections".into() }))
+                Ok((
+                    out.rc == 0,
+                    if out.rc == 0 {
+                        "accepting connections".into()
+                    } else {
+                        "not accepting connections".into()
+                    },
+                ))
             }
-            Target::Http { url, status, insecure } if local => {
-                match http::status(url, *insecure, Duration::from_secs(5)) {
-                    Ok(code) => Ok((status_ok(code, *status), format!("HTTP {code}"))),
-                    Err(e) => Ok((false, e)),
-                }
-            }
-            Target::Http { url, status, insecure } => {
-                let mut argv: Vec<String> = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"]
-                    .map(String::from)
-                    .to_vec();
+            Target::Http {
+                url,
+                status,
+                insecure,
+            } if local => match http::status(url, *insecure, Duration::from_secs(5)) {
+                Ok(code) => Ok((status_ok(code, *status), format!("HTTP {code}"))),
+                Err(e) => Ok((false, e)),
+            },
+            Target::Http {
+                url,
+                status,
+                insecure,
+            } => {
+                let mut argv: Vec<String> = [
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "5",
+                ]
+                .map(String::from)
+                .to_vec();
                 if *insecure {
                     argv.push("-k".into());
                 }
@@ -294,25 +362,64 @@ impl Waiter<'_> {
             Target::Cmd(argv) => {
                 let out = self.run_argv(argv)?;
                 let err = out.stderr_text();
-                let last = tail(&err, 1).first().map(|s| s.to_string()).unwrap_or_default();
-                Ok((out.rc == 0, format!("exit code {}{}", out.rc, if last.is_empty() { String::new() } else { format!(": {last}") })))
+                let last = tail(&err, 1)
+                    .first()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                Ok((
+                    out.rc == 0,
+                    format!(
+                        "exit code {}{}",
+                        out.rc,
+                        if last.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {last}")
+                        }
+                    ),
+                ))
             }
             Target::File(p) => {
                 let st = self.call.target.stat(p).map_err(|e| e.to_string())?;
-                Ok((st.is_some(), if st.is_some() { "exists".into() } else { "does not exist".into() }))
+                Ok((
+                    st.is_some(),
+                    if st.is_some() {
+                        "exists".into()
+                    } else {
+                        "does not exist".into()
+                    },
+                ))
             }
             Target::Service(u) => {
                 let out = self.run_argv(&["systemctl".into(), "is-active".into(), u.clone()])?;
                 let s = out.stdout_text().trim().to_string();
-                Ok((s == "active", if s.is_empty() { "unknown".into() } else { s }))
+                Ok((
+                    s == "active",
+                    if s.is_empty() { "unknown".into() } else { s },
+                ))
             }
-            Target::Kube { what, condition, count } => {
+            Target::Kube {
+                what,
+                condition,
+                count,
+            } => {
                 let args = vec!["get".to_string(), what.clone(), "-o".into(), "json".into()];
                 let json = self.kubectl_json(&args)?;
-                Ok(kube_state(&json, condition, if what == "nodes" { *count } else { 1 }))
+                Ok(kube_state(
+                    &json,
+                    condition,
+                    if what == "nodes" { *count } else { 1 },
+                ))
             }
             Target::Pods { selector, count } => {
-                let args = vec!["get".to_string(), "pods".into(), "-l".into(), selector.clone(), "-o".into(), "json".into()];
+                let args = vec![
+                    "get".to_string(),
+                    "pods".into(),
+                    "-l".into(),
+                    selector.clone(),
+                    "-o".into(),
+                    "json".into(),
+                ];
                 let json = self.kubectl_json(&args)?;
                 Ok(pods_state(&json, *count))
             }
@@ -320,18 +427,27 @@ impl Waiter<'_> {
     }
 
     fn kubectl_json(&self, args: &[String]) -> Result<Value, String> {
-        let o = KubeOpts { namespace: self.namespace.clone(), ..self.kube_opts() };
+        let o = KubeOpts {
+            namespace: self.namespace.clone(),
+            ..self.kube_opts()
+        };
         let spec = command_for(self.call, &o, args);
         let out = self.run_argv(&spec.argv)?;
         if out.rc != 0 {
             let err = out.stderr_text();
-            return Err(tail(&err, 1).first().map_or(format!("kubectl exit code {}", out.rc), |l| l.to_string()));
+            return Err(tail(&err, 1)
+                .first()
+                .map_or(format!("kubectl exit code {}", out.rc), |l| l.to_string()));
         }
         serde_json::from_slice(&out.stdout).map_err(|e| format!("kubectl output is not JSON: {e}"))
     }
 
     fn kube_opts(&self) -> KubeOpts {
-        KubeOpts { kubeconfig: self.kube.kubeconfig.clone(), kubectl: self.kube.kubectl.clone(), ..Default::default() }
+        KubeOpts {
+            kubeconfig: self.kube.kubeconfig.clone(),
+            kubectl: self.kube.kubectl.clone(),
+            ..Default::default()
+        }
     }
 }
 
@@ -342,7 +458,9 @@ fn pause(d: Duration) -> bool {
         if exec::interrupted() {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())));
+        std::thread::sleep(
+            Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())),
+        );
     }
     !exec::interrupted()
 }
@@ -359,9 +477,20 @@ fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
         call.action.summary = format!("would wait for {what} (up to {timeout}s)");
         return Ok(call.finish(Status::Ok));
     }
-    let kube = KubeOpts { kubeconfig: o.kubeconfig.clone(), kubectl: o.kubectl.clone(), ..Default::default() };
-    let namespace = o.namespace.clone().or_else(|| matches!(target, Target::Pods { .. }).then(|| "default".into()));
-    let waiter = Waiter { call: &call, kube, namespace };
+    let kube = KubeOpts {
+        kubeconfig: o.kubeconfig.clone(),
+        kubectl: o.kubectl.clone(),
+        ..Default::default()
+    };
+    let namespace = o
+        .namespace
+        .clone()
+        .or_else(|| matches!(target, Target::Pods { .. }).then(|| "default".into()));
+    let waiter = Waiter {
+        call: &call,
+        kube,
+        namespace,
+    };
     let start = Instant::now();
     let mut budget = Duration::from_secs_f64(timeout);
     if let Some(left) = call.run.remaining() {
@@ -378,18 +507,26 @@ fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
             return Ok(r);
         }
         if call.mode() == Mode::Check {
-            call.action.summary = format!("{what}: not ready now ({state}); apply would wait up to {timeout}s");
+            call.action.summary =
+                format!("{what}: not ready now ({state}); apply would wait up to {timeout}s");
             return Ok(call.finish(Status::Skipped));
         }
         let now = Instant::now();
         if now >= deadline {
-            let msg = format!("timed out after {:.0}s waiting for {what}; last state: {state}", elapsed.as_secs_f64());
+            let msg = format!(
+                "timed out after {:.0}s waiting for {what}; last state: {state}",
+                elapsed.as_secs_f64()
+            );
             return Err(call.fail(msg));
         }
-        call.run.reporter.progress(call.host(), &format!("waiting for {what}"), elapsed, &state);
+        call.run
+            .reporter
+            .progress(call.host(), &format!("waiting for {what}"), elapsed, &state);
         let nap = Duration::from_secs_f64(interval).min(deadline - now);
         if !pause(nap) {
-            let _ = call.fail(format!("interrupted while waiting for {what}; last state: {state}"));
+            let _ = call.fail(format!(
+                "interrupted while waiting for {what}; last state: {state}"
+            ));
             return Err(rhai::EvalAltResult::ErrorTerminated(
                 crate::engine::diagnostics::INTERRUPT.into(),
                 rhai::Position::NONE,
@@ -430,13 +567,19 @@ mod tests {
         let t = target_of(&opts(&[("tcp", "127.0.0.1:6443".into())])).unwrap();
         assert_eq!(t.describe(), "tcp 127.0.0.1:6443");
         assert!(target_of(&opts(&[("tcp", "nocolon".into())])).is_err());
-        let k = target_of(&opts(&[("kube", "nodes".into()), ("count", Dynamic::from(3 as rhai::INT))])).unwrap();
+        let k = target_of(&opts(&[
+            ("kube", "nodes".into()),
+            ("count", Dynamic::from(3 as rhai::INT)),
+        ]))
+        .unwrap();
         assert_eq!(k.describe(), "3 node(s) Ready");
     }
 
     #[test]
     fn nodes_ready_state() {
-        let v: Value = serde_json::from_str(include_str!("../../tests/fixtures/kubectl/get-nodes.json")).unwrap();
+        let v: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/kubectl/get-nodes.json"))
+                .unwrap();
         let (ready, state) = kube_state(&v, "Ready", 1);
         assert!(!ready);
         assert_eq!(state, "1/2 Ready; not: worker1 (KubeletNotReady)");
@@ -448,7 +591,9 @@ mod tests {
 
     #[test]
     fn pods_ready_state() {
-        let v: Value = serde_json::from_str(include_str!("../../tests/fixtures/kubectl/get-pods.json")).unwrap();
+        let v: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/kubectl/get-pods.json"))
+                .unwrap();
         let (ready, state) = pods_state(&v, 1);
         assert!(!ready);
         assert_eq!(state, "1/2 pods ready; not: calico-node-q9d4m Pending");

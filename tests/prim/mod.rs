@@ -119,7 +119,11 @@ pub fn apply(dir: &Path, recipe: &str) -> Ran {
 /// A plan against a built-in profile (`centos7`, `rocky9`, `ubuntu22.04`, `debian12`) or a
 /// facts file (a path ending in `.json`).
 pub fn plan(dir: &Path, recipe: &str, facts: &str) -> Ran {
-    let flag = if facts.ends_with(".json") { "--facts" } else { "--profile" };
+    let flag = if facts.ends_with(".json") {
+        "--facts"
+    } else {
+        "--profile"
+    };
     galley(dir, recipe, &["plan", flag, facts], &[])
 }
 
