@@ -208,21 +208,32 @@ impl Plan {
         for e in &self.events {
             match s(e, "type") {
                 "action" => {
+                    let commands: Vec<String> = e["commands"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| {
+                            let argv: Vec<String> = c
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(|a| a.as_str().unwrap_or("").to_string())
+                                .collect();
+                            shell_join(&argv)
+                        })
+                        .collect();
+                    // A run's summary is its command: show it once, unquoted where plain.
+                    let own = matches!(s(e, "primitive"), "run" | "sh") && commands.len() == 1;
+                    let summary = if own { commands[0].clone() } else { s(e, "summary").to_string() };
                     out.push_str(&format!(
                         "{:>7} {} {}: {}\n",
                         s(e, "status"),
                         s(e, "host"),
                         s(e, "primitive"),
-                        s(e, "summary")
+                        summary
                     ));
-                    for c in e["commands"].as_array().into_iter().flatten() {
-                        let argv: Vec<String> = c
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|a| a.as_str().unwrap_or("").to_string())
-                            .collect();
-                        out.push_str(&format!("          $ {}\n", shell_join(&argv)));
+                    for c in commands.iter().filter(|_| !own) {
+                        out.push_str(&format!("          $ {c}\n"));
                     }
                     let diff = s(e, "diff");
                     if !diff.is_empty() {
