@@ -14,7 +14,11 @@ plan_worker!();
 /// The step list: the seed's own copy when the checkout sits beside it, else the copy in tests/.
 fn step_ids() -> BTreeSet<String> {
     let shared = root().join("../shared/seed/STEPS.md");
-    let path = if shared.exists() { shared } else { root().join("tests/fixtures/STEPS.md") };
+    let path = if shared.exists() {
+        shared
+    } else {
+        root().join("tests/fixtures/STEPS.md")
+    };
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter_map(|l| l.strip_prefix("- "))
@@ -36,11 +40,22 @@ fn job_for(id: &str) -> (&'static str, Job) {
         "M" => ("minikube", book("minikube")),
         "K" => ("kind", book("kind")),
         _ => match id {
-            "I5" => ("kubeadm single, install_method=binary", book("kubeadm").topology("single").set("install_method", "binary")),
-            "S3" => ("kubeadm single, kube_user=admin", book("kubeadm").topology("single").set("kube_user", "admin")),
+            "I5" => (
+                "kubeadm single, install_method=binary",
+                book("kubeadm")
+                    .topology("single")
+                    .set("install_method", "binary"),
+            ),
+            "S3" => (
+                "kubeadm single, kube_user=admin",
+                book("kubeadm").topology("single").set("kube_user", "admin"),
+            ),
             "S5" => ("kubeadm single", book("kubeadm").topology("single")),
             "H1" => ("kubeadm ha-stacked", book("kubeadm").topology("ha-stacked")),
-            "H2" => ("kubeadm ha-external-etcd", book("kubeadm").topology("ha-external-etcd")),
+            "H2" => (
+                "kubeadm ha-external-etcd",
+                book("kubeadm").topology("ha-external-etcd"),
+            ),
             _ => ("kubeadm multi", book("kubeadm").topology("multi")),
         },
     }
@@ -91,7 +106,11 @@ fn table() -> BTreeMap<&'static str, &'static [&'static str]> {
 #[test]
 fn every_step_of_the_chapter_is_in_a_book_plan_on_centos7() {
     let ids = step_ids();
-    assert!(ids.len() >= 30, "STEPS.md lists only {} IDs: {ids:?}", ids.len());
+    assert!(
+        ids.len() >= 30,
+        "STEPS.md lists only {} IDs: {ids:?}",
+        ids.len()
+    );
     let table = table();
     let mut missing = Vec::new();
     let mut plans: BTreeMap<&str, String> = BTreeMap::new();
@@ -103,7 +122,13 @@ fn every_step_of_the_chapter_is_in_a_book_plan_on_centos7() {
         let (label, job) = job_for(id);
         let text = plans.entry(label).or_insert_with(|| {
             let p = plan(&job);
-            assert_eq!(p.code, 0, "{label}: plan failed\n{}\n{}", p.render(), p.stderr);
+            assert_eq!(
+                p.code,
+                0,
+                "{label}: plan failed\n{}\n{}",
+                p.render(),
+                p.stderr
+            );
             p.render()
         });
         for w in *wanted {
@@ -117,5 +142,9 @@ fn every_step_of_the_chapter_is_in_a_book_plan_on_centos7() {
             missing.push(format!("{id}: in the table but not in STEPS.md"));
         }
     }
-    assert!(missing.is_empty(), "steps not covered:\n  {}", missing.join("\n  "));
+    assert!(
+        missing.is_empty(),
+        "steps not covered:\n  {}",
+        missing.join("\n  ")
+    );
 }

@@ -14,7 +14,11 @@ fn converged() -> String {
 fn nothing_changes(job: Job) {
     let p = plan(&job);
     assert_eq!(p.code, 0, "plan failed\n{}\n{}", p.render(), p.stderr);
-    assert!(!p.actions().is_empty(), "the plan did nothing at all:\n{}", p.render());
+    assert!(
+        !p.actions().is_empty(),
+        "the plan did nothing at all:\n{}",
+        p.render()
+    );
     assert!(
         p.changed().is_empty(),
         "{} would change a converged host:\n  {}",

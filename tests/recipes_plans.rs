@@ -24,7 +24,10 @@ fn snapshot(name: &str, job: Job) {
 
 fn each_profile(recipe: &str, f: impl Fn(Job) -> Job) {
     for profile in PROFILES {
-        snapshot(&format!("{recipe}-{profile}"), f(Job::new(recipe).profile(profile)));
+        snapshot(
+            &format!("{recipe}-{profile}"),
+            f(Job::new(recipe).profile(profile)),
+        );
     }
 }
 
@@ -60,29 +63,52 @@ fn reset() {
         "reset-converged",
         Job::new("reset")
             .facts(&recipes_support::fixture("converged-rocky9.json"))
-            .topology("multi"),
+            .group("control_plane", &["cp1"])
+            .group("workers", &["w1", "w2"]),
     );
 }
 
 #[test]
 fn kubeadm_single() {
-    each_profile("kubeadm-single", |j| Job { recipe: "kubeadm".into(), ..j }.topology("single"));
+    each_profile("kubeadm-single", |j| {
+        Job {
+            recipe: "kubeadm".into(),
+            ..j
+        }
+        .topology("single")
+    });
 }
 
 #[test]
 fn kubeadm_multi() {
-    each_profile("kubeadm-multi", |j| Job { recipe: "kubeadm".into(), ..j }.topology("multi"));
+    each_profile("kubeadm-multi", |j| {
+        Job {
+            recipe: "kubeadm".into(),
+            ..j
+        }
+        .topology("multi")
+    });
 }
 
 #[test]
 fn kubeadm_ha_stacked() {
-    each_profile("kubeadm-ha-stacked", |j| Job { recipe: "kubeadm".into(), ..j }.topology("ha-stacked"));
+    each_profile("kubeadm-ha-stacked", |j| {
+        Job {
+            recipe: "kubeadm".into(),
+            ..j
+        }
+        .topology("ha-stacked")
+    });
 }
 
 #[test]
 fn kubeadm_ha_external_etcd() {
     each_profile("kubeadm-ha-external-etcd", |j| {
-        Job { recipe: "kubeadm".into(), ..j }.topology("ha-external-etcd")
+        Job {
+            recipe: "kubeadm".into(),
+            ..j
+        }
+        .topology("ha-external-etcd")
     });
 }
 
@@ -96,6 +122,9 @@ fn book_profile_on_centos7() {
     }
     snapshot(
         "kubeadm-multi-book-centos7",
-        Job::new("kubeadm").profile("centos7").set("profile", "book").topology("multi"),
+        Job::new("kubeadm")
+            .profile("centos7")
+            .set("profile", "book")
+            .topology("multi"),
     );
 }

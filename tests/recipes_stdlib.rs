@@ -59,7 +59,10 @@ fn rhai_str(s: &str) -> String {
 
 #[test]
 fn containerd_v2_gets_systemd_cgroup_in_the_grpc_cri_table_and_cri_enabled() {
-    let out = eval(&format!("print(containerd::kubelet_ready({}));", rhai_str(V2)));
+    let out = eval(&format!(
+        "print(containerd::kubelet_ready({}));",
+        rhai_str(V2)
+    ));
     let want = V2
         .replace(r#"disabled_plugins = ["cri"]"#, "disabled_plugins = []")
         .replace("SystemdCgroup = false", "SystemdCgroup = true");
@@ -68,7 +71,10 @@ fn containerd_v2_gets_systemd_cgroup_in_the_grpc_cri_table_and_cri_enabled() {
 
 #[test]
 fn containerd_v3_gets_systemd_cgroup_in_the_cri_runtime_table() {
-    let out = eval(&format!("print(containerd::kubelet_ready({}));", rhai_str(V3)));
+    let out = eval(&format!(
+        "print(containerd::kubelet_ready({}));",
+        rhai_str(V3)
+    ));
     let want = V3
         .replace(
             "disabled_plugins = ['io.containerd.grpc.v1.cri', 'io.containerd.snapshotter.v1.zfs']",
@@ -147,7 +153,16 @@ fn cidr_arithmetic() {
         print(cni::fixed_cidr("calico", "3.8") + " " + cni::fixed_cidr("calico", "3.29.4") + " " + cni::fixed_cidr("weave", "2.9.0"));
         "#,
     );
-    assert_eq!(out, vec!["true", "false", "false", "true", "192.168.0.0/16  10.32.0.0/12"]);
+    assert_eq!(
+        out,
+        vec![
+            "true",
+            "false",
+            "false",
+            "true",
+            "192.168.0.0/16  10.32.0.0/12"
+        ]
+    );
 }
 
 #[test]
@@ -162,5 +177,15 @@ fn versions_compare_numerically() {
         print(versions::pick("book", "k8s", "1.18.0"));
         "#,
     );
-    assert_eq!(out, vec!["true", "false", "false", "1.35", "1.16.6 19.03.4 3.8", "1.18.0"]);
+    assert_eq!(
+        out,
+        vec![
+            "true",
+            "false",
+            "false",
+            "1.35",
+            "1.16.6 19.03.4 3.8",
+            "1.18.0"
+        ]
+    );
 }

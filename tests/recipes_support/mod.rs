@@ -127,7 +127,11 @@ pub fn worker() {
     };
     let opts = RunOptions {
         recipe,
-        mode: if job.mode_check { Mode::Check } else { Mode::Plan },
+        mode: if job.mode_check {
+            Mode::Check
+        } else {
+            Mode::Plan
+        },
         sets: job.sets.clone(),
         facts: job.facts.clone(),
         profile: job.profile.clone(),
@@ -153,7 +157,12 @@ macro_rules! plan_worker {
 
 pub fn plan(job: &Job) -> Plan {
     let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["zz_plan_worker", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "zz_plan_worker",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(JOB_VAR, serde_json::to_string(job).unwrap())
         .env("NO_COLOR", "1")
         .env_remove("KUBECONFIG")
@@ -179,7 +188,10 @@ fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
 
 impl Plan {
     pub fn actions(&self) -> Vec<&serde_json::Value> {
-        self.events.iter().filter(|e| s(e, "type") == "action").collect()
+        self.events
+            .iter()
+            .filter(|e| s(e, "type") == "action")
+            .collect()
     }
 
     /// Actions that would change something, as `host primitive summary`.
@@ -224,7 +236,11 @@ impl Plan {
                         .collect();
                     // A run's summary is its command: show it once, unquoted where plain.
                     let own = matches!(s(e, "primitive"), "run" | "sh") && commands.len() == 1;
-                    let summary = if own { commands[0].clone() } else { s(e, "summary").to_string() };
+                    let summary = if own {
+                        commands[0].clone()
+                    } else {
+                        s(e, "summary").to_string()
+                    };
                     out.push_str(&format!(
                         "{:>7} {} {}: {}\n",
                         s(e, "status"),
