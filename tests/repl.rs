@@ -30,7 +30,7 @@ fn plain(raw: &str) -> String {
             '\x1b' => {
                 if chars.peek() == Some(&'[') {
                     chars.next();
-                    while let Some(c) = chars.next() {
+                    for c in chars.by_ref() {
                         if c.is_ascii_alphabetic() || c == '~' {
                             break;
                         }
@@ -143,7 +143,10 @@ fn history_file_is_private_and_holds_no_secret() {
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("let plain = 41 + 1;"), "{text}");
     assert!(text.contains("tok.len()"), "{text}");
-    assert!(!text.contains("s3cr3t"), "a secret reached the history file:\n{text}");
+    assert!(
+        !text.contains("s3cr3t"),
+        "a secret reached the history file:\n{text}"
+    );
     assert!(!text.contains("secret("), "{text}");
 }
 
@@ -168,7 +171,10 @@ fn check_mode_makes_write_file_change_nothing() {
 
 /// PIDs of processes whose argv is exactly `argv` (read from /proc; nothing is signalled).
 fn pids_running(argv: &[&str]) -> Vec<u32> {
-    let want: Vec<u8> = argv.iter().flat_map(|a| [a.as_bytes(), b"\0"].concat()).collect();
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -188,7 +194,10 @@ fn ctrl_c_kills_the_running_command_and_the_prompt_comes_back() {
     p.send_line("run([\"sleep\", \"30.4242\"])").unwrap();
     let started = Instant::now();
     while pids_running(&argv).is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(10), "sleep never started");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "sleep never started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let pressed = Instant::now();
@@ -197,7 +206,10 @@ fn ctrl_c_kills_the_running_command_and_the_prompt_comes_back() {
     p.exp_string(PROMPT).unwrap();
     let back = pressed.elapsed();
     eprintln!("prompt back {back:?} after Ctrl-C");
-    assert!(back < Duration::from_secs(1), "prompt came back after {back:?}");
+    assert!(
+        back < Duration::from_secs(1),
+        "prompt came back after {back:?}"
+    );
     assert!(pids_running(&argv).is_empty(), "the sleep survived Ctrl-C");
     let out = enter(&mut p, "1 + 1", PROMPT);
     assert!(out.contains('2'), "session goes on: {out:?}");
@@ -238,7 +250,10 @@ fn save_writes_a_recipe_that_galley_run_executes_with_the_same_effect() {
     );
     let text = std::fs::read_to_string(&recipe).unwrap();
     assert!(text.starts_with("//! "), "{text}");
-    assert!(!text.contains("does-not-exist"), "failed input saved:\n{text}");
+    assert!(
+        !text.contains("does-not-exist"),
+        "failed input saved:\n{text}"
+    );
     std::fs::remove_file(&out_file).unwrap();
     let run = galley()
         .args(["run", recipe.to_str().unwrap()])
@@ -266,7 +281,10 @@ fn an_error_shows_a_caret_and_keeps_the_session() {
     let out = enter(&mut p, "let x = kept + no_such_fn(1);", PROMPT);
     assert!(out.contains("Function not found: no_such_fn"), "{out:?}");
     assert!(out.contains("1 | let x = kept + no_such_fn(1);"), "{out:?}");
-    assert!(out.contains("  |                ^"), "caret under the call: {out:?}");
+    assert!(
+        out.contains("  |                ^"),
+        "caret under the call: {out:?}"
+    );
     let out = enter(&mut p, "kept * 6", PROMPT);
     assert!(out.contains("42"), "{out:?}");
     quit(p);
@@ -314,7 +332,10 @@ nope + 1
     assert!(lines.contains(&"* local  this machine"), "{stdout}");
     assert_eq!(lines.last(), Some(&"after the error"), "{stdout}");
     assert!(stderr.contains("Undefined variable: nope"), "{stderr}");
-    assert!(!stdout.contains("galley("), "no prompt when piped: {stdout}");
+    assert!(
+        !stdout.contains("galley("),
+        "no prompt when piped: {stdout}"
+    );
     assert_eq!(out.status.code(), Some(2), "first failure's exit code");
     assert!(
         !dir.path().join("state/galley/history").exists(),

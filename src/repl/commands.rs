@@ -32,7 +32,10 @@ impl Session {
                 Ok(())
             }
             Meta::Facts => self.facts(),
-            Meta::Plan => Ok(self.plan()),
+            Meta::Plan => {
+                self.plan();
+                Ok(())
+            }
             Meta::Save { path, overwrite } => self.save(&path, overwrite),
             Meta::Run(recipe, sets) => return Flow::Continue(self.run_recipe(&recipe, sets)),
         };

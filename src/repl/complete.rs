@@ -215,10 +215,12 @@ mod tests {
     use super::*;
 
     fn names() -> Names {
-        let mut n = Names::default();
-        n.functions = ["run", "read_file", "write_file", "on", "hosts"]
-            .map(String::from)
-            .into();
+        let mut n = Names {
+            functions: ["run", "read_file", "write_file", "on", "hosts"]
+                .map(String::from)
+                .into(),
+            ..Default::default()
+        };
         n.modules
             .insert("os".into(), ["is_rhel".to_string()].into());
         n.stdlib = vec!["k8s/repo".into(), "os".into()];

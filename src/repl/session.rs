@@ -457,7 +457,10 @@ mod tests {
         }
         assert!(n.vars["f"].0["os"].0.contains_key("family"));
         assert!(n.functions.contains("write_file"));
-        assert!(n.functions.contains("parse_int"), "the language's functions too");
+        assert!(
+            n.functions.contains("parse_int"),
+            "the language's functions too"
+        );
         assert!(!n.functions.iter().any(|f| f.starts_with("get$")));
     }
 
@@ -472,7 +475,8 @@ mod tests {
             hosts: vec![host("a"), host("b")],
             ..Default::default()
         };
-        inv.groups.insert("web".into(), vec!["a".into(), "b".into()]);
+        inv.groups
+            .insert("web".into(), vec!["a".into(), "b".into()]);
         let mut s = Session::new(RunOptions {
             mode: Mode::Plan,
             inventory: Some(inv),
@@ -486,10 +490,20 @@ mod tests {
         assert_eq!(s.eval("let who = host().name;"), 0);
         assert_eq!(s.var("who").unwrap().to_string(), "b");
         assert_eq!(s.scope.len(), 1, "one `who`, not one per host");
-        let hosts: Vec<String> = s.reporter.actions().iter().map(|a| a.host.clone()).collect();
+        let hosts: Vec<String> = s
+            .reporter
+            .actions()
+            .iter()
+            .map(|a| a.host.clone())
+            .collect();
         assert!(hosts.is_empty(), "host() records no action: {hosts:?}");
         assert_eq!(s.eval("write_file(\"/tmp/x\", \"1\")"), 0);
-        let hosts: Vec<String> = s.reporter.actions().iter().map(|a| a.host.clone()).collect();
+        let hosts: Vec<String> = s
+            .reporter
+            .actions()
+            .iter()
+            .map(|a| a.host.clone())
+            .collect();
         assert_eq!(hosts, ["a", "b"]);
         assert_eq!(s.handle(":host nowhere"), Flow::Continue(2));
     }
@@ -505,7 +519,10 @@ mod tests {
         .unwrap();
         let mut s = session(Mode::Plan);
         let spec = recipe.to_string_lossy().to_string();
-        assert_eq!(s.run_recipe(&spec, vec![("text".into(), "hello".into())]), 0);
+        assert_eq!(
+            s.run_recipe(&spec, vec![("text".into(), "hello".into())]),
+            0
+        );
         assert_eq!(s.eval("let t = read_file(\"/etc/galley-test\");"), 0);
         assert_eq!(s.var("t").unwrap().to_string(), "hello");
         assert_eq!(s.run_recipe(&spec, vec![("nope".into(), "1".into())]), 2);
