@@ -20,6 +20,9 @@ pub fn is_incomplete(checker: &Engine, text: &str) -> bool {
     if body.is_empty() || body.starts_with(':') || ends_with_blank_lines(text) {
         return false;
     }
+    if ends_with_doc_comment(text) {
+        return true; // the function it documents comes next
+    }
     let Err(e) = checker.compile(text) else {
         return false;
     };
@@ -30,6 +33,13 @@ pub fn is_incomplete(checker: &Engine, text: &str) -> bool {
         }
         _ => after_end(text, e.position()),
     }
+}
+
+fn ends_with_doc_comment(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .is_some_and(|l| l.starts_with("///") && !l.starts_with("////"))
 }
 
 fn ends_with_blank_lines(text: &str) -> bool {
@@ -96,6 +106,7 @@ mod tests {
             "if x { 1 } else",
             "switch x {",
             "os::",
+            "/// Doubles a number.",
         ] {
             assert!(incomplete(t), "{t:?} should be incomplete");
         }

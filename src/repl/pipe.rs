@@ -1,6 +1,7 @@
 //! Without a terminal: statements come from stdin line by line (a statement left open goes on
 //! into the next lines, as at the prompt), results go to stdout, errors to stderr, no prompt and
-//! no history — so a session can be scripted. The exit code is the first failing input's.
+//! no history — so a session can be scripted. The exit code is the first failing input's (a
+//! failed input does not stop the script; Ctrl-C does, with 130).
 
 use std::io::BufRead;
 
@@ -34,6 +35,8 @@ pub fn run(session: &mut Session, input: impl BufRead) -> i32 {
         }
         match session.handle(&std::mem::take(&mut buf)) {
             Flow::Quit => return first_failure,
+            // Ctrl-C (or SIGTERM) stopped a statement: a script stops there too.
+            Flow::Continue(130) => return 130,
             Flow::Continue(code) => note(code),
         }
         if super::interrupt::quit_requested() {

@@ -253,7 +253,9 @@ impl Session {
         let d = diagnostics::diagnose(&e, source, &self.run.sources, None);
         eprintln!("{}", diagnostics::render(&d, &self.run.sources));
         if stopped {
-            eprintln!("interrupted: stopped by Ctrl-C; the session goes on");
+            if d.kind != diagnostics::Kind::Interrupted {
+                eprintln!("interrupted: stopped by Ctrl-C");
+            }
             return 130;
         }
         d.kind.exit_code()
