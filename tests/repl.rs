@@ -190,8 +190,11 @@ fn pids_running(argv: &[&str]) -> Vec<u32> {
 fn ctrl_c_kills_the_running_command_and_the_prompt_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = repl(dir.path(), &[]);
-    let argv = ["sleep", "30.4242"];
-    p.send_line("run([\"sleep\", \"30.4242\"])").unwrap();
+    // A duration no other process uses, so only this test's sleep is looked for.
+    let secs = format!("30.{}", std::process::id());
+    let argv = ["sleep", secs.as_str()];
+    p.send_line(&format!("run([\"sleep\", \"{secs}\"])"))
+        .unwrap();
     let started = Instant::now();
     while pids_running(&argv).is_empty() {
         assert!(

@@ -16,7 +16,7 @@ Examples:
   galley repl --plan --profile centos7          no host contacted; facts from a profile
   echo 'run([\"uname\", \"-r\"]).stdout' | galley repl   scripted: statements from stdin
 
-Inventory options (-i, -H) reach the session through the same options as `galley run`."
+More in docs/repl.md."
 )]
 pub struct ReplArgs {
     /// Probe the real hosts read-only and report what would change; change nothing.
@@ -42,7 +42,8 @@ pub struct ReplArgs {
     pub forks: usize,
 }
 
-/// The session's options, in the same shape `galley run` uses (inventory flags flow in here).
+/// The session's options, in the same shape `galley run` uses: inventory options (`-i`, `-H`)
+/// reach the session by setting `RunOptions::inventory` here, as `galley run` does.
 pub fn options(a: &ReplArgs) -> Result<RunOptions, String> {
     let sets = a
         .sets

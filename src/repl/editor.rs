@@ -97,8 +97,9 @@ pub fn run(session: &mut Session) -> i32 {
         let _ = editor.load_history(h.path());
     }
     println!(
-        "galley repl ({} mode) — :help for help, Tab completes, Ctrl-D leaves",
-        session.mode().as_str()
+        "galley repl: {} mode, on {} — :help for help, Tab completes, Ctrl-D leaves",
+        session.mode().as_str(),
+        session.selection_name()
     );
     loop {
         let line = match editor.readline(&session.prompt()) {

@@ -156,11 +156,16 @@ impl Session {
         self.run.mode
     }
 
-    pub fn prompt(&self) -> String {
-        let who = match &self.selection {
+    /// The current host, or the group with its size (`web[3]`).
+    pub fn selection_name(&self) -> String {
+        match &self.selection {
             Selection::Host(h) => h.clone(),
             Selection::Group(g, members) => format!("{g}[{}]", members.len()),
-        };
+        }
+    }
+
+    pub fn prompt(&self) -> String {
+        let who = self.selection_name();
         match self.mode() {
             Mode::Apply => format!("galley({who})> "),
             m => format!("galley({who}, {})> ", m.as_str()),
