@@ -146,8 +146,8 @@ WantedBy=sysinit.target
 EOF
     chroot "$R" systemctl enable galley-testbed-seed.service systemd-networkd.service ssh.service
     # Units that cannot work (or only add noise) in a container on this machine.
-    chroot "$R" systemctl mask systemd-networkd-wait-online.service console-getty.service \
-        getty@tty1.service e2scrub_reap.service apt-daily.timer apt-daily-upgrade.timer
+    chroot "$R" systemctl mask console-getty.service getty@tty1.service e2scrub_reap.service \
+        apt-daily.timer apt-daily-upgrade.timer
 
     chroot "$R" apt-get clean
 }
@@ -158,11 +158,13 @@ recipe_hash() {
     sed -n '/^#== ROOTFS RECIPE BEGIN/,/^#== ROOTFS RECIPE END/p' "$SELF" | sha256sum | cut -c1-12
 }
 
-# Unmounts everything below $1 (deepest first); debootstrap leaves /proc etc. mounted on failure.
+# Unmounts $1 and everything below it (deepest first); with --inside only what is below it.
+# debootstrap leaves /proc etc. mounted in the target when it fails.
 umount_below() {
-    local d="$1" m
-    awk -v d="$d" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    local d="$1" self=1 m
+    [[ ${2:-} == --inside ]] && self=0
+    awk -v d="$d" -v self="$self" '(self && $2 == d) || index($2, d "/") == 1 { print $2 }' \
+        /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
 # ------------------------------------------------------------------------------ deps
@@ -186,6 +188,35 @@ cmd_deps() {
 }
 
 # ------------------------------------------------------------------------------ rootfs
+ROOTFS_TMP=""
+rootfs_abort() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $ROOTFS_TMP ]]; then
+        umount_below "$ROOTFS_TMP.work"; rm -rf --one-file-system "$ROOTFS_TMP.work"
+        umount_below "$ROOTFS_TMP"; rm -rf --one-file-system "$ROOTFS_TMP"
+    fi
+    exit "$rc"
+}
+
+# Removes rootfs-* dirs of older recipes that no running nspawn uses.
+prune_rootfs() {
+    local keep="$1" old p cmd used
+    for old in "$CACHE"/rootfs-*/; do
+        old="${old%/}"
+        [[ $old == "$keep" ]] && continue
+        used=""
+        for p in /proc/[0-9]*; do
+            cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+            [[ $cmd == *systemd-nspawn*" -D $old "* ]] && { used=1; break; }
+        done
+        if [[ -z $used ]]; then
+            log "removing rootfs of an older recipe: $old"
+            rm -rf --one-file-system "$old" "$old.build.log"
+        fi
+    done
+}
+
 # Prints the rootfs path on stdout.
 cmd_rootfs() {
     need_root; need_tools debootstrap chroot flock sha256sum
@@ -202,23 +233,40 @@ cmd_rootfs() {
         log "removing interrupted build $old"
         umount_below "$old"; rm -rf --one-file-system "$old"
     done
-    local tmp lg t0=$SECONDS
+    local tmp work lg t0=$SECONDS
     tmp=$(mktemp -d "$CACHE/.build-$hash.XXXXXX")
+    chmod 0755 "$tmp"                   # it becomes the nodes' /
+    ROOTFS_TMP="$tmp"
+    trap 'rootfs_abort' EXIT
+    trap 'log "rootfs build interrupted"; exit 130' INT TERM
+    # dpkg fsyncs every file: building on a tmpfs and copying the result is about twice as fast.
+    work="$tmp.work"
+    mkdir -m 0755 "$work"
+    if ! mount -t tmpfs -o size=4g,mode=0755 galley-testbed-build "$work" 2>/dev/null; then
+        rmdir "$work"; work="$tmp"
+    fi
     lg="$CACHE/rootfs-$hash.build.log"
     log "building rootfs $final (debootstrap $SUITE minbase; log: $lg)"
     local inc; inc=$(IFS=,; echo "${PACKAGES[*]}")
-    if ! debootstrap --variant=minbase --include="$inc" "$SUITE" "$tmp" "$MIRROR" >"$lg" 2>&1; then
-        umount_below "$tmp"; rm -rf --one-file-system "$tmp"
+    mkdir -p "$CACHE/debs"              # downloaded .debs are kept: a recipe change rebuilds faster
+    if ! debootstrap --variant=minbase --include="$inc" --cache-dir="$CACHE/debs" \
+        "$SUITE" "$work" "$MIRROR" >"$lg" 2>&1; then
         tail -n 20 "$lg" >&2 || true
         die "debootstrap failed: see $lg"
     fi
-    if ! (set -e; configure_rootfs "$tmp") >>"$lg" 2>&1; then
-        umount_below "$tmp"; rm -rf --one-file-system "$tmp"
-        tail -n 20 "$lg" >&2 || true
-        die "configuring the rootfs failed: see $lg"
+    # In the background and waited for, so that `set -e` holds inside configure_rootfs.
+    (configure_rootfs "$work") >>"$lg" 2>&1 &
+    wait $! || { tail -n 20 "$lg" >&2 || true; die "configuring the rootfs failed: see $lg"; }
+    if [[ $work != "$tmp" ]]; then
+        umount_below "$work" --inside
+        cp -a "$work/." "$tmp/" || die "copying the rootfs from tmpfs to $tmp failed"
+        umount "$work"; rmdir "$work"
     fi
     umount_below "$tmp"
     mv -T "$tmp" "$final"
+    ROOTFS_TMP=""
+    trap - EXIT INT TERM
+    prune_rootfs "$final"
     exec 9>&-
     log "rootfs ready in $((SECONDS - t0)) s: $final"
     echo "$final"
@@ -317,7 +365,7 @@ load_instance() {
 pid_is_ours() {
     local pid="$1" id="$2" cmd
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmd == *"$MARK=$id"* || $cmd == *"_watchdog "*"$id"* ]]
 }
 
@@ -339,6 +387,10 @@ remove_cgroups() {
     done
 }
 
+# Fields of /proc/PID/stat after the "(comm)" field (which may contain spaces): $1 = state,
+# $20 = starttime.
+proc_stat_field() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk -v f="$2" '{print $f}'; }
+
 children_of() { pgrep -P "$1" 2>/dev/null || true; }
 
 # Waits until PID is gone; returns 1 after TIMEOUT seconds.
@@ -347,7 +399,7 @@ wait_gone() {
     for ((i = 0; i < timeout * 10; i++)); do
         [[ -e /proc/$pid ]] || return 0
         # A zombie child of ours also counts as gone.
-        [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]] && return 0
+        [[ $(proc_stat_field "$pid" 1) == Z ]] && return 0
         sleep 0.1
     done
     [[ ! -e /proc/$pid ]]
@@ -454,7 +506,7 @@ cmd__watchdog() {
     trap 'exit 0' TERM INT
     while :; do
         [[ -f $dir/instance ]] || exit 0
-        now=$(awk '{print $22}' "/proc/$owner/stat" 2>/dev/null || true)
+        now=$(proc_stat_field "$owner" 20)
         if [[ $now != "$start" ]]; then
             log "watchdog: owner process $owner is gone, tearing down $dir"
             GALLEY_TESTBED_IN_WATCHDOG=1 cmd_down "$dir"
@@ -481,7 +533,7 @@ pick_subnet() {
 UP_DIR=""
 up_failed() {
     local rc=$?
-    trap - ERR EXIT INT TERM
+    trap - EXIT INT TERM
     if [[ -n ${GALLEY_TESTBED_KEEP_FAILED:-} && -n $UP_DIR ]]; then
         log "up failed (exit $rc); GALLEY_TESTBED_KEEP_FAILED is set, so $UP_DIR is left up: testbed.sh down $UP_DIR"
     elif [[ -n $UP_DIR && -f $UP_DIR/instance ]]; then
@@ -508,7 +560,8 @@ cmd_up() {
     [[ -z $dup ]] || ((n >= 2)) || die "up: --dup-pair needs at least 2 nodes"
     local owner_start=""
     if [[ -n $owner ]]; then
-        owner_start=$(awk '{print $22}' "/proc/$owner/stat" 2>/dev/null) || die "up: --owner-pid $owner is not a running process"
+        owner_start=$(proc_stat_field "$owner" 20)
+        [[ -n $owner_start ]] || die "up: --owner-pid $owner is not a running process"
     fi
     need_root
     need_tools systemd-nspawn ssh ssh-keygen ip pgrep setsid flock dpkg-deb dpkg-scanpackages
@@ -524,6 +577,11 @@ cmd_up() {
     dir=$(readlink -f "$dir"); chmod 0755 "$dir"
 
     local id br x i
+    # Instance id, bridge and subnet are picked and the bridge created under one lock, so
+    # parallel `up`s never pick the same ones.
+    mkdir -p "$CACHE"
+    exec 7>"$CACHE/.net.lock"
+    flock 7
     for i in 1 2 3 4 5 6 7 8; do
         id=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
         br="gtb$id"
@@ -532,7 +590,6 @@ cmd_up() {
     x=$(pick_subnet "$id") || die "up: no free 10.213.X.0/24 subnet"
 
     UP_DIR="$dir"
-    trap up_failed ERR
     trap 'log "up interrupted"; exit 130' INT TERM
     trap 'rc=$?; ((rc == 0)) || up_failed' EXIT
     cat >"$dir/instance" <<EOF
@@ -545,6 +602,10 @@ TB_DUP_PAIR=${dup:-0}
 TB_OWNER=${owner}
 EOF
     : >"$dir/pids"
+    ip link add name "$br" type bridge
+    ip addr add "10.213.$x.1/24" dev "$br"
+    ip link set "$br" up
+    exec 7>&-
     local t0=$SECONDS
 
     ssh-keygen -q -t ed25519 -N '' -C "galley-testbed-$id" -f "$dir/id_ed25519"
@@ -608,10 +669,6 @@ Host node$i
 EOF
     done
     chmod 0600 "$dir/id_ed25519"
-
-    ip link add name "$br" type bridge
-    ip addr add "10.213.$x.1/24" dev "$br"
-    ip link set "$br" up
 
     # Each nspawn gets its own cgroup in every hierarchy systemd uses. Without that, all nspawns
     # started from one cgroup put their containers in the same ".../payload" cgroup, and the
@@ -689,7 +746,7 @@ EOF
     done
     mv "$dir/nodes.tsv.tmp" "$dir/nodes.tsv"
 
-    trap - ERR EXIT INT TERM
+    trap - EXIT INT TERM
     log "up: $n node(s) on $br (10.213.$x.0/24) in $((SECONDS - t0)) s; state: $dir"
     echo "$dir"
 }
@@ -707,7 +764,7 @@ cmd_check_clean() {
         case "$l" in gtb* | galley*) left+=("netns $l") ;; esac
     done
     for p in /proc/[0-9]*; do
-        cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+        cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
         case "$cmd" in
             *systemd-nspawn*"$MARK="*) left+=("process ${p#/proc/}: $cmd") ;;
             *testbed.sh\ _watchdog\ *) left+=("watchdog ${p#/proc/}: $cmd") ;;

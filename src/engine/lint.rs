@@ -56,14 +56,19 @@ pub fn unknown_calls(engine: &Engine, ast: &AST) -> Vec<(String, Position)> {
     let known = known_functions(engine, ast);
     let mut out = Vec::new();
     ast.walk(&mut |nodes: &[ASTNode]| {
-        if let Some(ASTNode::Expr(Expr::FnCall(call, pos))) = nodes.last() {
+        let call = match nodes.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, pos)))
+            | Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => Some((call, *pos)),
+            _ => None,
+        };
+        if let Some((call, pos)) = call {
             let name = call.name.as_str();
             if call.namespace.is_empty()
                 && call.op_token.is_none()
                 && !known.contains(name)
                 && !name.starts_with("anon$")
             {
-                out.push((name.to_string(), *pos));
+                out.push((name.to_string(), pos));
             }
         }
         true

@@ -12,7 +12,8 @@ use super::diagnostics::{self, Kind};
 use crate::primitives::system::resolve_hosts;
 use crate::primitives::{reg, usage, RResult};
 
-type HostResult = (String, Result<Dynamic, Box<EvalAltResult>>);
+type Outcome = Result<Dynamic, Box<EvalAltResult>>;
+type HostResult = (String, Outcome);
 
 fn names_of(run: &RunCtx, hosts: &Dynamic) -> RResult<Vec<String>> {
     let patterns: Vec<String> = if let Some(arr) = hosts.read_lock::<Array>() {
@@ -81,8 +82,7 @@ fn run_parallel(
         return vec![(names[0].clone(), call_on(nc, run, &names[0], f))];
     }
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<Dynamic, Box<EvalAltResult>>>>> =
-        names.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<Outcome>>> = names.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..run.forks.clamp(1, names.len()) {
             s.spawn(|| loop {

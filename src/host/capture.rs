@@ -33,13 +33,16 @@ impl Capture {
             self.head.extend_from_slice(&data[..take]);
             data = &data[take..];
         }
-        for &b in data {
-            if self.tail.len() == self.tail_cap {
-                self.tail.pop_front();
-                self.dropped += 1;
-            }
-            self.tail.push_back(b);
+        if data.len() >= self.tail_cap {
+            self.dropped += (self.tail.len() + data.len() - self.tail_cap) as u64;
+            self.tail.clear();
+            self.tail.extend(&data[data.len() - self.tail_cap..]);
+            return;
         }
+        let overflow = (self.tail.len() + data.len()).saturating_sub(self.tail_cap);
+        self.tail.drain(..overflow);
+        self.dropped += overflow as u64;
+        self.tail.extend(data);
     }
 
     /// The kept bytes (head, a marker, tail) and how many bytes were dropped.
@@ -100,6 +103,17 @@ mod tests {
         let (out, dropped) = c.finish();
         assert_eq!(dropped, 3);
         assert_eq!(out, b"abcd\n[... 3 bytes omitted ...]\nhij".to_vec());
+    }
+
+    #[test]
+    fn tail_keeps_the_last_bytes_across_pushes() {
+        let mut c = Capture::new(2, 4);
+        for chunk in [&b"ab"[..], b"cd", b"efghij", b"k"] {
+            c.push(chunk);
+        }
+        let (out, dropped) = c.finish();
+        assert_eq!(dropped, 5);
+        assert_eq!(out, b"ab\n[... 5 bytes omitted ...]\nhijk".to_vec());
     }
 
     #[test]

@@ -96,6 +96,14 @@ impl Call {
         self.action.status = Status::Failed;
         self.action.duration = self.start.elapsed();
         self.run.reporter.action(&self.action);
+        if crate::host::exec::interrupted() {
+            // The command died because of Ctrl-C: stop the run as interrupted (exit 130).
+            return EvalAltResult::ErrorTerminated(
+                crate::engine::diagnostics::INTERRUPT.into(),
+                Position::NONE,
+            )
+            .into();
+        }
         step(message)
     }
 }

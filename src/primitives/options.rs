@@ -18,6 +18,7 @@ pub fn from_map<T: DeserializeOwned + Default>(primitive: &str, opts: Option<Map
         usage(format!(
             "{primitive}: bad option: {}",
             text.trim_start_matches("Runtime error: ")
+                .trim_start_matches("Syntax error: ")
         ))
     })
 }

@@ -12,6 +12,9 @@ pub const MASK: &str = "********";
 /// Registers a value (and each of its lines) to be masked from now on.
 pub fn add(value: &str) -> Result<(), String> {
     let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(());
+    }
     if trimmed.chars().count() < MIN_SECRET_LEN {
         return Err(format!(
             "a secret must be at least {MIN_SECRET_LEN} characters long to be redacted safely"

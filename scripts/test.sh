@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the test tiers need on a fresh Debian 12 machine (as root), then runs every tier:
+# unit tests, integration tests against real processes/files/sshd/dnf, and the end-to-end suite
+# on the systemd-nspawn testbed. Usage: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=(debootstrap systemd-container openssh-server openssh-client dpkg-dev iproute2 sudo
+           dnf rpm createrepo-c ca-certificates curl)
+missing=()
+for p in "${need_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "scripts/test.sh: missing packages (${missing[*]}); run as root so they can be installed" >&2
+        exit 1
+    fi
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo build --quiet --all-targets
+cargo test --all-targets -- --test-threads="${GALLEY_TEST_THREADS:-4}"

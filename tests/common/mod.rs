@@ -1,0 +1,146 @@
+//! A builder for tests that drive the built `galley` binary in a temporary folder, in the manner
+//! of casey/just's `Test`: set up files, run, then assert on exit code and output.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn galley_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_galley")
+}
+
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test {
+            dir: tempfile::tempdir().expect("tempdir"),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file relative to the test folder (parents created).
+    pub fn file(self, rel: &str, content: &str) -> Self {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        self
+    }
+
+    pub fn args<S: AsRef<str>>(mut self, args: &[S]) -> Self {
+        self.args.extend(args.iter().map(|a| {
+            a.as_ref()
+                .replace("{dir}", &self.dir.path().display().to_string())
+        }));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(galley_bin());
+        c.args(&self.args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self) -> Ran {
+        let out: Output = self.command().output().expect("run galley");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            dir: self.dir.path().to_path_buf(),
+        }
+    }
+
+    /// Keeps the temp folder alive beyond the builder.
+    pub fn keep(self) -> (tempfile::TempDir, Vec<String>) {
+        (self.dir, self.args)
+    }
+}
+
+impl Ran {
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(
+            self.code, want,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn stdout_has(&self, s: &str) -> &Self {
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn stderr_has(&self, s: &str) -> &Self {
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}\nstderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn stderr_is(&self, s: &str) -> &Self {
+        assert_eq!(self.stderr.trim_end(), s.trim_end(), "stderr");
+        self
+    }
+
+    /// Action lines of human output: (status, rest).
+    pub fn actions(&self) -> Vec<(String, String)> {
+        self.stdout
+            .lines()
+            .filter_map(|l| {
+                let t = l.trim_start();
+                let (status, rest) = t.split_once(' ')?;
+                matches!(status, "ok" | "changed" | "failed" | "skipped")
+                    .then(|| (status.to_string(), rest.to_string()))
+            })
+            .collect()
+    }
+
+    pub fn count(&self, status: &str) -> usize {
+        self.actions().iter().filter(|(s, _)| s == status).count()
+    }
+
+    /// JSON events (for --output json).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+            .collect()
+    }
+}

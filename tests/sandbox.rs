@@ -1,0 +1,121 @@
+//! Sandbox audit: a recipe can reach the host only through primitives. Each escape a recipe might
+//! try is a case here, and the set of functions the engine exposes is checked against the list of
+//! primitives, so a new capability cannot slip in unnoticed.
+
+mod common;
+use common::Test;
+
+fn refused(recipe: &str, fragment: &str) {
+    let r = Test::new()
+        .file("x.rhai", recipe)
+        .args(&["run", "x.rhai"])
+        .run();
+    assert_ne!(r.code, 0, "escape succeeded: {recipe}\n{}", r.stdout);
+    r.stderr_has(fragment);
+}
+
+#[test]
+fn eval_is_off_at_parse_time() {
+    refused("eval(\"run([\\\"id\\\"])\");", "x.rhai:1:1");
+    refused("let f = Fn(\"eval\"); f.call(\"1\");", "x.rhai:1:");
+}
+
+#[test]
+fn imports_are_confined() {
+    refused(
+        "import \"/etc/passwd\" as p;",
+        "absolute paths are not allowed",
+    );
+    refused(
+        "import \"../../etc/passwd\" as p;",
+        "`..` and `.` are not allowed",
+    );
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("evil.rhai"), "fn x() { 1 }").unwrap();
+    let t = Test::new().file("r.rhai", "import \"evil\" as e;\ne::x();\n");
+    std::os::unix::fs::symlink(outside.path().join("evil.rhai"), t.path().join("evil.rhai"))
+        .unwrap();
+    t.args(&["run", "r.rhai"])
+        .run()
+        .code(2)
+        .stderr_has("symlink that leads outside the recipe's folder");
+}
+
+#[test]
+fn strict_variables_and_limits_hold() {
+    refused("print(undefined_var);", "Undefined variable: undefined_var");
+    refused("let s = \"x\"; loop { s += s; }", "x.rhai:1:");
+    refused("let a = []; loop { a.push(1); }", "x.rhai:1:");
+    refused("fn f(n) { f(n + 1) } f(0);", "x.rhai:1:");
+}
+
+/// Every function a recipe can call that is not part of Rhai's own standard library.
+const PRIMITIVES: &[&str] = &[
+    "alternatives",
+    "apt",
+    "apt_repo",
+    "download",
+    "ensure_dir",
+    "extract",
+    "facts",
+    "fail",
+    "file_exists",
+    "host",
+    "hosts",
+    "info",
+    "kubectl",
+    "kubectl_apply",
+    "kubectl_json",
+    "line_in_file",
+    "modprobe",
+    "on",
+    "on_one",
+    "params",
+    "pkg",
+    "read_file",
+    "run",
+    "secret",
+    "selinux",
+    "sh",
+    "swapoff",
+    "sysctl",
+    "systemctl",
+    "try_on",
+    "wait_ready",
+    "warn",
+    "write_file",
+    "yum",
+    "yum_repo",
+    "yum_repo_url",
+];
+
+#[test]
+fn the_engine_exposes_only_known_primitives() {
+    let t = Test::new().args(&["defs", "d"]);
+    t.run().code(0);
+    let (dir, _) = t.keep();
+    let mut names = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(dir.path().join("d")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for line in text.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("fn ") {
+                let name = rest.split(['(', '<']).next().unwrap().trim();
+                if !name.starts_with("get ")
+                    && !name.starts_with("set ")
+                    && !matches!(name, "to_string" | "to_debug")
+                {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+    }
+    let unknown: Vec<_> = names
+        .iter()
+        .filter(|n| !PRIMITIVES.contains(&n.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "functions exposed to recipes that are not audited primitives: {unknown:?}"
+    );
+    assert!(names.contains("run") && names.contains("write_file"));
+}
