@@ -119,7 +119,7 @@ fn apt_and_systemctl_on_real_systemd() {
     assert_eq!(n.sh("systemctl is-active galley-svc"), "active");
     assert_eq!(n.sh("systemctl is-enabled galley-svc"), "enabled");
     let r = n.galley(r#"apt("galley-svc"); systemctl("enable --now", "galley-svc"); systemctl("start", "galley-svc");"#);
-    assert_eq!(statuses(&r.code(0)), ["ok", "ok", "ok"]);
+    assert_eq!(statuses(r.code(0)), ["ok", "ok", "ok"]);
     assert!(r.commands().is_empty(), "{:?}", r.commands());
 
     // A unit written by the recipe: restarted only when its file changed.
@@ -149,11 +149,11 @@ wait_ready(#{ service: "galley-web", timeout: 10 });
     assert!(r.commands().is_empty(), "{:?}", r.commands());
 
     let r = n.galley(r#"systemctl("disable --now", "galley-web"); systemctl("stop", "galley-svc"); systemctl("mask", "galley-svc");"#);
-    assert_eq!(statuses(&r.code(0)), ["changed", "changed", "changed"]);
+    assert_eq!(statuses(r.code(0)), ["changed", "changed", "changed"]);
     assert_eq!(n.sh("systemctl is-enabled galley-svc || true"), "masked");
     let r = n.galley(r#"systemctl("unmask", "galley-svc"); apt(["galley-hello", "galley-svc"], #{ state: "absent" });"#);
-    assert_eq!(statuses(&r.code(0)), ["changed", "changed"]);
+    assert_eq!(statuses(r.code(0)), ["changed", "changed"]);
     assert_eq!(n.sh("command -v galley-hello || echo gone"), "gone");
     let r = n.galley(r#"apt(["galley-hello", "galley-svc"], #{ state: "absent" });"#);
-    assert_eq!(statuses(&r.code(0)), ["ok"]);
+    assert_eq!(statuses(r.code(0)), ["ok"]);
 }
