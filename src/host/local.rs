@@ -67,7 +67,7 @@ pub fn resolve_gid(path: &str, group: &str) -> HostResult<Gid> {
 }
 
 /// Applies mode and ownership to an open path (used on the temp file before the rename).
-fn apply_meta(path: &str, target: &Path, meta: &FileMeta, default_mode: u32) -> HostResult<()> {
+pub fn apply_meta(path: &str, target: &Path, meta: &FileMeta, default_mode: u32) -> HostResult<()> {
     let mode = meta.mode.unwrap_or(default_mode);
     fs::set_permissions(target, fs::Permissions::from_mode(mode))
         .map_err(|e| HostError::file(path, e))?;

@@ -53,7 +53,7 @@ pub fn decide(creates_exists: Option<bool>, unless_rc: Option<i32>, opts: &RunOp
     Decision::Run
 }
 
-fn argv_of(primitive: &str, argv: Array) -> RResult<Vec<String>> {
+pub fn argv_of(primitive: &str, argv: Array) -> RResult<Vec<String>> {
     let out: Vec<String> = argv
         .into_iter()
         .map(|v| {
@@ -123,7 +123,7 @@ fn probe_guards(call: &Call, o: &RunOpts) -> RResult<(Option<bool>, Option<i32>)
     Ok((creates, unless))
 }
 
-fn failure_text(argv: &str, out: &CommandOutput, timeout: Option<u64>) -> String {
+pub fn failure_text(argv: &str, out: &CommandOutput, timeout: Option<u64>) -> String {
     let why = if out.timed_out {
         format!(
             "timed out after {}s and was killed",
@@ -159,6 +159,17 @@ pub fn run_with(
     opts: Option<Map>,
 ) -> RResult<StepResult> {
     let o: RunOpts = from_map(primitive, opts)?;
+    run_parsed(nc, primitive, argv, summary, o)
+}
+
+/// `run` with options already read (primitives built on `run`, such as `kubectl`, use it).
+pub fn run_parsed(
+    nc: &NativeCallContext,
+    primitive: &str,
+    argv: Vec<String>,
+    summary: String,
+    o: RunOpts,
+) -> RResult<StepResult> {
     let shown = if o.secret {
         "[secret command]".to_string()
     } else {

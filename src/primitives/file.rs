@@ -120,7 +120,12 @@ pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
     }
 }
 
-fn predicted_stat(old: Option<&FileStat>, want: &FileMeta, size: usize, is_dir: bool) -> FileStat {
+pub fn predicted_stat(
+    old: Option<&FileStat>,
+    want: &FileMeta,
+    size: usize,
+    is_dir: bool,
+) -> FileStat {
     FileStat {
         is_dir,
         mode: want
@@ -149,27 +154,42 @@ fn converge_file(
     meta: &FileMeta,
     backup: bool,
 ) -> RResult<StepResult> {
-    let stat = call.target.stat(path).map_err(|e| step(e.to_string()))?;
+    match ensure_content(&mut call, path, content, meta, backup) {
+        Ok(true) => Ok(call.finish(Status::Changed)),
+        Ok(false) => Ok(call.finish(Status::Ok)),
+        Err(e) => Err(call.fail(e)),
+    }
+}
+
+/// Brings one file to `content` and `meta` as part of `call`'s action, without finishing it:
+/// adds the diff (appended to any earlier one) and summary notes, writes (apply) or predicts
+/// (check/plan). Other primitives that keep a config file (repositories, fstab, sysctl.d) use
+/// this. Returns whether the file changed; an error is the message to fail the call with.
+pub fn ensure_content(
+    call: &mut Call,
+    path: &str,
+    content: &[u8],
+    meta: &FileMeta,
+    backup: bool,
+) -> Result<bool, String> {
+    let stat = call.target.stat(path).map_err(|e| e.to_string())?;
     if stat.as_ref().is_some_and(|s| s.is_dir) {
-        return Err(call.fail(format!("{path} is a directory")));
+        return Err(format!("{path} is a directory"));
     }
     let old = match &stat {
-        Some(_) => call
-            .target
-            .read_file(path)
-            .map_err(|e| step(e.to_string()))?,
+        Some(_) => call.target.read_file(path).map_err(|e| e.to_string())?,
         None => None,
     };
     let change = decide_write(old.as_deref().zip(stat.as_ref()), content, meta);
     if !change.any() {
-        return Ok(call.finish(Status::Ok));
+        return Ok(false);
     }
     if change.create || change.content {
-        call.action.diff = Some(unified_diff(
-            path,
-            old.as_deref().unwrap_or_default(),
-            content,
-        ));
+        let diff = unified_diff(path, old.as_deref().unwrap_or_default(), content);
+        call.action.diff = Some(match call.action.diff.take() {
+            Some(before) => before + diff.as_str(),
+            None => diff,
+        });
     }
     if !change.meta.is_empty() {
         call.action
@@ -179,24 +199,22 @@ fn converge_file(
     if call.mode().predicts() {
         let st = predicted_stat(stat.as_ref(), meta, content.len(), false);
         call.target.overlay().set_file(path, content.to_vec(), st);
-        return Ok(call.finish(Status::Changed));
+        return Ok(true);
     }
     if let (true, Some(old)) = (backup && change.content, &old) {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        if let Err(e) =
-            call.target
-                .host
-                .write_file(&format!("{path}.{secs}.bak"), old, &FileMeta::default())
-        {
-            return Err(call.fail(format!("backup failed: {e}")));
-        }
+        call.target
+            .host
+            .write_file(&format!("{path}.{secs}.bak"), old, &FileMeta::default())
+            .map_err(|e| format!("backup failed: {e}"))?;
     }
-    match call.target.host.write_file(path, content, meta) {
-        Ok(()) => Ok(call.finish(Status::Changed)),
-        Err(e) => Err(call.fail(e.to_string())),
-    }
+    call.target
+        .host
+        .write_file(path, content, meta)
+        .map_err(|e| e.to_string())?;
+    Ok(true)
 }
 
 fn write_file(

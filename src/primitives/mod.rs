@@ -2,11 +2,23 @@
 //! decide in a pure function what must change, then act (apply) or record the change (check/plan).
 //! Every call that may change something records one action.
 
+mod act;
+pub mod alternatives;
 pub mod command;
+pub mod download;
 pub mod file;
+mod http;
+pub mod kernel;
+pub mod kube;
 mod options;
+pub mod package;
+mod pkgprobe;
+mod pkgver;
+pub mod repo;
 mod result;
+pub mod service;
 pub mod system;
+pub mod wait;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -117,4 +129,12 @@ pub fn register(engine: &mut Engine) {
     command::register(engine);
     file::register(engine);
     system::register(engine);
+    package::register(engine);
+    service::register(engine);
+    kernel::register(engine);
+    alternatives::register(engine);
+    download::register(engine);
+    kube::register(engine);
+    wait::register(engine);
+    repo::register(engine);
 }

@@ -1,0 +1,460 @@
+//! `download(url, dest, #{sha256})` and `extract(archive, dest)`. A download lands in a temp file
+//! beside `dest`, is verified, then renamed: a checksum mismatch leaves no file behind. It is
+//! skipped when `dest` already has the wanted checksum (or exists, when none is given).
+
+use std::path::Path;
+use std::time::Instant;
+
+use rhai::{Dynamic, Engine, Map, NativeCallContext};
+use serde::Deserialize;
+
+use super::act::{act, is_local, probe, spec_of};
+use super::file::{meta_changes, predicted_stat};
+use super::{from_map, http, mode_of, reg, usage, Call, RResult, StepResult};
+use crate::engine::Mode;
+use crate::host::{local, FileMeta};
+use crate::report::Status;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DlOpts {
+    /// Expected SHA-256 (hex, optionally prefixed `sha256:`).
+    pub sha256: Option<String>,
+    pub mode: Option<Dynamic>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// Fetch again even when `dest` exists (without sha256, an existing file is kept).
+    #[serde(default)]
+    pub force: bool,
+    /// Seconds the whole transfer may take.
+    pub timeout: Option<u64>,
+}
+
+/// Pure: whether to fetch, given the existing file's checksum (`None` when absent).
+pub fn needs_fetch(existing: Option<&str>, want: Option<&str>, force: bool) -> bool {
+    match (existing, want) {
+        (None, _) => true,
+        (Some(have), Some(want)) => have != want,
+        (Some(_), None) => force,
+    }
+}
+
+/// `sha256:ABC…` or `abc…` → `abc…`, or an error naming the bad value.
+pub fn normalize_sha(s: &str) -> Result<String, String> {
+    let h = s.trim().trim_start_matches("sha256:").to_ascii_lowercase();
+    if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(h)
+    } else {
+        Err(format!("`{s}` is not a SHA-256 (64 hex digits)"))
+    }
+}
+
+/// The checksum `dest` has now, as this run sees it: a prediction, the fixture's content (plan),
+/// the file itself (local) or `sha256sum` (remote). `"present"` when it exists and no checksum
+/// is needed.
+fn current_sha(call: &Call, dest: &str, need_sum: bool) -> Result<Option<String>, String> {
+    if let Some(v) = call.target.overlay().get(&format!("download:{dest}")) {
+        return Ok(v);
+    }
+    let Some(st) = call.target.stat(dest).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    if st.is_dir {
+        return Err(format!("{dest} is a directory"));
+    }
+    if !need_sum {
+        return Ok(Some("present".into()));
+    }
+    if call.mode() == Mode::Plan {
+        let bytes = call.target.read_file(dest).map_err(|e| e.to_string())?;
+        return Ok(bytes.map(|b| http::sha256(&b)));
+    }
+    if is_local(call) {
+        return http::sha256_file(Path::new(dest))
+            .map(Some)
+            .map_err(|e| format!("{dest}: {e}"));
+    }
+    let out = probe(call, &["sha256sum".into(), dest.into()], "sha256sum")?;
+    Ok(out
+        .stdout_text()
+        .split_whitespace()
+        .next()
+        .map(str::to_string))
+}
+
+fn fetch_local(
+    call: &Call,
+    url: &str,
+    dest: &str,
+    want: Option<&str>,
+    meta: &FileMeta,
+    o: &DlOpts,
+) -> Result<String, String> {
+    let target = Path::new(dest);
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".galley-download-")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a temp file in {}: {e}", dir.display()))?;
+    let start = Instant::now();
+    let (host, reporter) = (call.host().to_string(), call.run.reporter.clone());
+    let timeout = o.timeout.map(std::time::Duration::from_secs);
+    let (sha, _) = http::fetch(url, tmp.as_file_mut(), timeout, &|n| {
+        reporter.progress(
+            &host,
+            "download",
+            start.elapsed(),
+            &format!("{:.1} MB", n as f64 / 1e6),
+        )
+    })?;
+    if let Some(w) = want.filter(|w| *w != sha) {
+        return Err(format!(
+            "checksum mismatch for {url}: expected sha256 {w}, got {sha}; {dest} was not written"
+        ));
+    }
+    local::apply_meta(dest, tmp.path(), meta, 0o644).map_err(|e| e.to_string())?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| format!("{dest}: {e}"))?;
+    tmp.persist(target)
+        .map_err(|e| format!("{dest}: {}", e.error))?;
+    Ok(sha)
+}
+
+/// The script a remote host runs: curl (or wget) into a temp file beside dest, verify, rename.
+const REMOTE_FETCH: &str = r#"set -e
+dest=$1 url=$2 want=$3 mode=$4
+dir=$(dirname "$dest"); mkdir -p "$dir"
+tmp=$(mktemp "$dir/.galley-download-XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 3 -o "$tmp" "$url"; else wget -q -O "$tmp" "$url"; fi
+sum=$(sha256sum "$tmp" | cut -d' ' -f1)
+if [ -n "$want" ] && [ "$sum" != "$want" ]; then
+  echo "checksum mismatch for $url: expected sha256 $want, got $sum; $dest was not written" >&2; exit 3
+fi
+chmod "$mode" "$tmp"; mv -f "$tmp" "$dest"; trap - EXIT; echo "$sum""#;
+
+/// Fetches `url` to `dest` unless it is already there; shared with `yum_repo_url`.
+/// Returns whether anything changed; `call.action` gets what was (or would be) done.
+pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<bool, String> {
+    let want = o.sha256.as_deref().map(normalize_sha).transpose()?;
+    let meta = FileMeta {
+        mode: o
+            .mode
+            .as_ref()
+            .map(|m| mode_of("download", m))
+            .transpose()
+            .map_err(|e| e.to_string())?,
+        owner: o.owner.clone(),
+        group: o.group.clone(),
+    };
+    let have = current_sha(call, dest, want.is_some())?;
+    if !needs_fetch(have.as_deref(), want.as_deref(), o.force) {
+        return fix_meta(call, dest, &meta);
+    }
+    let key = format!("download:{dest}");
+    if call.mode().predicts() {
+        let st = predicted_stat(None, &meta, 0, false);
+        let mut ov = call.target.overlay();
+        ov.set_file(dest, Vec::new(), st);
+        ov.set(&key, Some(want.unwrap_or_else(|| "present".into())));
+        return Ok(true);
+    }
+    let sha = if is_local(call) {
+        fetch_local(call, url, dest, want.as_deref(), &meta, o)?
+    } else {
+        let mode = format!("{:o}", meta.mode.unwrap_or(0o644));
+        let argv: Vec<String> = [
+            "sh",
+            "-c",
+            REMOTE_FETCH,
+            "sh",
+            dest,
+            url,
+            want.as_deref().unwrap_or(""),
+            &mode,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = act(call, spec_of(&argv, &[], o.timeout), "download")?;
+        let sha = out
+            .map(|o| o.stdout_text().trim().to_string())
+            .unwrap_or_default();
+        fix_meta(call, dest, &FileMeta { mode: None, ..meta })?;
+        sha
+    };
+    call.action.summary.push_str(&format!(" (sha256 {sha})"));
+    Ok(true)
+}
+
+/// chmod/chown an existing file whose content is right but whose metadata is not.
+fn fix_meta(call: &mut Call, dest: &str, meta: &FileMeta) -> Result<bool, String> {
+    let Some(st) = call.target.stat(dest).map_err(|e| e.to_string())? else {
+        return Ok(false);
+    };
+    if meta_changes(&st, meta).is_empty() {
+        return Ok(false);
+    }
+    if let Some(m) = meta.mode.filter(|m| *m != st.mode) {
+        act(
+            call,
+            spec_of(&["chmod".into(), format!("{m:o}"), dest.into()], &[], None),
+            "chmod",
+        )?;
+    }
+    let owner = meta.owner.clone().filter(|o| *o != st.owner);
+    let group = meta.group.clone().filter(|g| *g != st.group);
+    if owner.is_some() || group.is_some() {
+        let who = format!(
+            "{}{}",
+            owner.unwrap_or_default(),
+            group.map(|g| format!(":{g}")).unwrap_or_default()
+        );
+        act(
+            call,
+            spec_of(&["chown".into(), who, dest.into()], &[], None),
+            "chown",
+        )?;
+    }
+    if call.mode().predicts() {
+        let st = predicted_stat(Some(&st), meta, st.size as usize, false);
+        let content = call
+            .target
+            .read_file(dest)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        call.target.overlay().set_file(dest, content, st);
+    }
+    Ok(true)
+}
+
+fn check_paths(primitive: &str, url: &str, dest: &str) -> RResult<()> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(usage(format!("{primitive}: `{url}` is not an http(s) URL")));
+    }
+    if !dest.starts_with('/') || dest.ends_with('/') {
+        return Err(usage(format!(
+            "{primitive}: dest `{dest}` must be an absolute file path"
+        )));
+    }
+    Ok(())
+}
+
+fn download(
+    nc: NativeCallContext,
+    url: &str,
+    dest: &str,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
+    let o: DlOpts = from_map("download", opts)?;
+    check_paths("download", url, dest)?;
+    if let Some(s) = &o.sha256 {
+        normalize_sha(s).map_err(|e| usage(format!("download: sha256 {e}")))?;
+    }
+    let mut call = Call::begin(&nc, "download", format!("{url} → {dest}"))?;
+    match fetch_into(&mut call, url, dest, &o) {
+        Ok(true) => Ok(call.finish(Status::Changed)),
+        Ok(false) => Ok(call.finish(Status::Ok)),
+        Err(e) => Err(call.fail(e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtractOpts {
+    /// Skip when this path exists.
+    creates: Option<String>,
+    /// `tar --strip-components`.
+    strip_components: Option<u32>,
+}
+
+/// Pure: the top-level names an archive listing puts under dest (after stripping components).
+pub fn top_level(listing: &str, strip: u32) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in listing.lines() {
+        let parts: Vec<&str> = line
+            .trim_start_matches("./")
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        if let Some(first) = parts.get(strip as usize) {
+            if !out.iter().any(|o| o == first) {
+                out.push(first.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn extract(
+    nc: NativeCallContext,
+    archive: &str,
+    dest: &str,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
+    let o: ExtractOpts = from_map("extract", opts)?;
+    if !dest.starts_with('/') {
+        return Err(usage(format!(
+            "extract: dest `{dest}` must be an absolute path"
+        )));
+    }
+    let mut call = Call::begin(&nc, "extract", format!("{archive} → {dest}"))?;
+    match extract_steps(&mut call, archive, dest, &o) {
+        Ok(true) => Ok(call.finish(Status::Changed)),
+        Ok(false) => Ok(call.finish(Status::Ok)),
+        Err(e) => Err(call.fail(e)),
+    }
+}
+
+/// Whether the archive's content is already in place: `creates` exists, or every top-level entry
+/// of the listing exists under dest. In plan an archive has no listing, so it counts as not done.
+fn extracted(call: &Call, archive: &str, dest: &str, o: &ExtractOpts) -> Result<bool, String> {
+    let exists = |p: &str| {
+        call.target
+            .stat(p)
+            .map(|s| s.is_some())
+            .map_err(|e| e.to_string())
+    };
+    if let Some(c) = &o.creates {
+        return exists(c);
+    }
+    if call.mode() == Mode::Plan || !exists(archive)? {
+        return Ok(false);
+    }
+    let out = probe(
+        call,
+        &["tar".into(), "-tf".into(), archive.into()],
+        "tar -t",
+    )?;
+    if out.rc != 0 {
+        return Err(format!(
+            "cannot list {archive}: {}",
+            out.stderr_text().trim()
+        ));
+    }
+    let tops = top_level(&out.stdout_text(), o.strip_components.unwrap_or(0));
+    for t in &tops {
+        if !exists(&format!("{}/{t}", dest.trim_end_matches('/')))? {
+            return Ok(false);
+        }
+    }
+    Ok(!tops.is_empty())
+}
+
+fn extract_steps(
+    call: &mut Call,
+    archive: &str,
+    dest: &str,
+    o: &ExtractOpts,
+) -> Result<bool, String> {
+    if extracted(call, archive, dest, o)? {
+        return Ok(false);
+    }
+    let dir_stat = predicted_stat(None, &FileMeta::default(), 4096, true);
+    if call.mode().predicts() {
+        call.target.overlay().set_dir(dest, dir_stat.clone());
+        if let Some(c) = &o.creates {
+            call.target.overlay().set_dir(c, dir_stat);
+        }
+    } else {
+        call.target
+            .host
+            .ensure_dir(dest, &FileMeta::default())
+            .map_err(|e| e.to_string())?;
+    }
+    let mut argv: Vec<String> = vec![
+        "tar".into(),
+        "-xf".into(),
+        archive.into(),
+        "-C".into(),
+        dest.into(),
+    ];
+    if let Some(n) = o.strip_components {
+        argv.push(format!("--strip-components={n}"));
+    }
+    act(call, spec_of(&argv, &[], None), "tar")?;
+    Ok(true)
+}
+
+pub fn register(engine: &mut Engine) {
+    const DL: &[&str] = &[
+        "Downloads a URL to a file: into a temp file beside dest, verified, then renamed (a checksum",
+        "mismatch fails and leaves no file). `ok` when dest already has the sha256 (or, without one, exists).",
+        "Options: sha256, mode (default \"0644\"), owner, group, force, timeout (seconds).",
+        "The result's summary carries the sha256 of what was fetched.",
+    ];
+    reg(
+        engine,
+        "download",
+        &["url: &str", "dest: &str", "Result"],
+        DL,
+        |nc: NativeCallContext, u: &str, d: &str| download(nc, u, d, None),
+    );
+    reg(
+        engine,
+        "download",
+        &["url: &str", "dest: &str", "opts: Map", "Result"],
+        DL,
+        |nc: NativeCallContext, u: &str, d: &str, o: Map| download(nc, u, d, Some(o)),
+    );
+    const EX: &[&str] = &[
+        "Unpacks a tar archive (.tar, .tar.gz, .tgz, .tar.xz) into dest with the host's tar. `ok` when",
+        "`creates` exists, or else when every top-level entry of the archive is already under dest.",
+        "Options: creates, strip_components.",
+    ];
+    reg(
+        engine,
+        "extract",
+        &["archive: &str", "dest: &str", "Result"],
+        EX,
+        |nc: NativeCallContext, a: &str, d: &str| extract(nc, a, d, None),
+    );
+    reg(
+        engine,
+        "extract",
+        &["archive: &str", "dest: &str", "opts: Map", "Result"],
+        EX,
+        |nc: NativeCallContext, a: &str, d: &str, o: Map| extract(nc, a, d, Some(o)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetch_decisions() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        assert!(needs_fetch(None, None, false));
+        assert!(needs_fetch(None, Some(&a), false));
+        assert!(!needs_fetch(Some(&a), Some(&a), false));
+        assert!(!needs_fetch(Some(&a), Some(&a), true));
+        assert!(needs_fetch(Some(&b), Some(&a), false));
+        assert!(!needs_fetch(Some("present"), None, false));
+        assert!(needs_fetch(Some("present"), None, true));
+    }
+
+    #[test]
+    fn sha_forms() {
+        let h = "A".repeat(64);
+        assert_eq!(
+            normalize_sha(&format!("sha256:{h}")).unwrap(),
+            "a".repeat(64)
+        );
+        assert!(normalize_sha("abc").is_err());
+    }
+
+    #[test]
+    fn archive_top_level() {
+        let l = "kubernetes/\nkubernetes/server/\nkubernetes/server/bin/kubectl\n./LICENSES\n";
+        assert_eq!(top_level(l, 0), vec!["kubernetes", "LICENSES"]);
+        assert_eq!(top_level(l, 1), vec!["server"]);
+    }
+}

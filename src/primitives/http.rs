@@ -1,0 +1,107 @@
+//! HTTP from the machine galley runs on (ureq, rustls): streaming downloads with a running
+//! SHA-256, and the status probes of `wait_ready`. Remote hosts fetch with their own curl instead.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::host::exec;
+
+fn agent(timeout: Option<Duration>, insecure: bool) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .disable_verification(insecure)
+        .build();
+    ureq::Agent::config_builder()
+        .timeout_global(timeout)
+        .timeout_connect(Some(Duration::from_secs(15)))
+        .http_status_as_error(false)
+        .user_agent(concat!("galley/", env!("CARGO_PKG_VERSION")))
+        .tls_config(tls)
+        .build()
+        .new_agent()
+}
+
+/// The status code of a GET (the body is not read), or why there is none.
+pub fn status(url: &str, insecure: bool, timeout: Duration) -> Result<u16, String> {
+    let resp = agent(Some(timeout), insecure)
+        .get(url)
+        .call()
+        .map_err(|e| e.to_string())?;
+    Ok(resp.status().as_u16())
+}
+
+/// Streams `url` into `out`, hashing as it goes; calls `progress(bytes)` about twice a second.
+/// Returns the hex SHA-256 and the byte count. Stops when the run is interrupted.
+pub fn fetch(
+    url: &str,
+    out: &mut impl Write,
+    timeout: Option<Duration>,
+    progress: &dyn Fn(u64),
+) -> Result<(String, u64), String> {
+    let mut resp = agent(timeout, false)
+        .get(url)
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let code = resp.status();
+    if !code.is_success() {
+        return Err(format!(
+            "GET {url}: HTTP {} {}",
+            code.as_u16(),
+            code.canonical_reason().unwrap_or("")
+        ));
+    }
+    let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut total, mut shown) = (0u64, Instant::now());
+    loop {
+        if exec::interrupted() {
+            return Err(format!("GET {url}: interrupted"));
+        }
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| format!("GET {url}: reading the body: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| format!("writing the download: {e}"))?;
+        total += n as u64;
+        if shown.elapsed() > Duration::from_millis(500) {
+            progress(total);
+            shown = Instant::now();
+        }
+    }
+    Ok((hex(&hasher.finalize()), total))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a local file, streamed.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut f, &mut hasher)?;
+    Ok(hex(&hasher.finalize()))
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_text() {
+        assert_eq!(
+            sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

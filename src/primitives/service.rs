@@ -1,0 +1,385 @@
+//! `systemctl(action, unit)`: start, stop, enable, disable, mask and unmask are probed with
+//! `is-active`/`is-enabled` and are `ok` when the unit is already so; restart, reload and
+//! daemon-reload always act (guard them with `if write_file(...).changed { ... }`).
+
+use rhai::{Engine, Map, NativeCallContext};
+use serde::Deserialize;
+
+use super::act::{act, probe, spec_of};
+use super::{from_map, reg, usage, Call, RResult, StepResult};
+use crate::engine::Mode;
+use crate::report::Status;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Start,
+    Stop,
+    Restart,
+    Reload,
+    Enable,
+    Disable,
+    EnableNow,
+    DisableNow,
+    Mask,
+    Unmask,
+    DaemonReload,
+}
+
+const VERBS: &str = "start, stop, restart, reload, enable, disable, \"enable --now\", \"disable --now\", mask, unmask, daemon-reload";
+
+impl Verb {
+    pub fn parse(s: &str) -> Option<Verb> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        Some(match words.as_slice() {
+            ["start"] => Verb::Start,
+            ["stop"] => Verb::Stop,
+            ["restart"] => Verb::Restart,
+            ["reload"] => Verb::Reload,
+            ["enable"] => Verb::Enable,
+            ["disable"] => Verb::Disable,
+            ["enable", "--now"] | ["enable-now"] => Verb::EnableNow,
+            ["disable", "--now"] | ["disable-now"] => Verb::DisableNow,
+            ["mask"] => Verb::Mask,
+            ["unmask"] => Verb::Unmask,
+            ["daemon-reload"] => Verb::DaemonReload,
+            _ => return None,
+        })
+    }
+
+    fn probes(self) -> bool {
+        !matches!(self, Verb::Restart | Verb::Reload | Verb::DaemonReload)
+    }
+}
+
+/// A unit as probed: `is-active` and `is-enabled` answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitState {
+    /// `active`, `inactive`, `failed`, `activating`, ...
+    pub active: String,
+    /// `enabled`, `disabled`, `static`, `masked`, ... (empty when the unit does not exist).
+    pub enabled: String,
+}
+
+impl UnitState {
+    fn is_active(&self) -> bool {
+        matches!(self.active.as_str(), "active" | "activating" | "reloading")
+    }
+    fn is_enabled(&self) -> bool {
+        matches!(
+            self.enabled.as_str(),
+            "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated"
+        )
+    }
+    fn is_masked(&self) -> bool {
+        self.enabled.starts_with("masked")
+    }
+}
+
+/// Pure: the `systemctl` argument lists that bring the unit where `verb` wants it (empty: `ok`).
+pub fn decide(verb: Verb, unit: &str, s: &UnitState) -> Vec<Vec<String>> {
+    let cmd = |args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        v.push(unit.to_string());
+        v
+    };
+    match verb {
+        Verb::DaemonReload => vec![vec!["daemon-reload".to_string()]],
+        Verb::Restart => vec![cmd(&["restart"])],
+        Verb::Reload => vec![cmd(&["reload"])],
+        Verb::Start if !s.is_active() => vec![cmd(&["start"])],
+        Verb::Stop if s.is_active() => vec![cmd(&["stop"])],
+        Verb::Enable if !s.is_enabled() => vec![cmd(&["enable"])],
+        Verb::Disable if s.enabled == "enabled" => vec![cmd(&["disable"])],
+        Verb::EnableNow => match (s.is_enabled(), s.is_active()) {
+            (false, false) => vec![cmd(&["enable", "--now"])],
+            (false, true) => vec![cmd(&["enable"])],
+            (true, false) => vec![cmd(&["start"])],
+            (true, true) => vec![],
+        },
+        Verb::DisableNow => match (s.enabled == "enabled", s.is_active()) {
+            (true, true) => vec![cmd(&["disable", "--now"])],
+            (true, false) => vec![cmd(&["disable"])],
+            (false, true) => vec![cmd(&["stop"])],
+            (false, false) => vec![],
+        },
+        Verb::Mask if !s.is_masked() => vec![cmd(&["mask"])],
+        Verb::Unmask if s.is_masked() => vec![cmd(&["unmask"])],
+        _ => vec![],
+    }
+}
+
+/// The state after `args` ran, as check/plan predict it.
+fn after(s: &UnitState, args: &[String]) -> UnitState {
+    let mut s = s.clone();
+    let now = args.iter().any(|a| a == "--now");
+    match args[0].as_str() {
+        "start" | "restart" | "reload" => s.active = "active".into(),
+        "stop" => s.active = "inactive".into(),
+        "enable" => {
+            s.enabled = "enabled".into();
+            if now {
+                s.active = "active".into();
+            }
+        }
+        "disable" => {
+            s.enabled = "disabled".into();
+            if now {
+                s.active = "inactive".into();
+            }
+        }
+        "mask" => s.enabled = "masked".into(),
+        "unmask" => s.enabled = "disabled".into(),
+        _ => {}
+    }
+    s
+}
+
+fn short(unit: &str) -> &str {
+    unit.strip_suffix(".service").unwrap_or(unit)
+}
+
+/// In plan: the fixture's `services` and earlier predictions; otherwise the host's answers (with
+/// check mode's predictions on top).
+fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, String> {
+    let name = short(unit);
+    let mut s = if call.mode() == Mode::Plan {
+        let svc = call
+            .target
+            .host
+            .fixture()
+            .and_then(|f| f.services.get(name).or_else(|| f.services.get(unit)))
+            .cloned()
+            .unwrap_or_default();
+        UnitState {
+            active: if svc.active { "active" } else { "inactive" }.into(),
+            enabled: if svc.enabled { "enabled" } else { "disabled" }.into(),
+        }
+    } else {
+        let ask = |q: &str| -> Result<String, String> {
+            let argv = vec!["systemctl".to_string(), q.to_string(), unit.to_string()];
+            Ok(probe(call, &argv, "systemctl")?
+                .stdout_text()
+                .trim()
+                .to_string())
+        };
+        UnitState {
+            active: ask("is-active")?,
+            enabled: ask("is-enabled")?,
+        }
+    };
+    let ov = call.target.overlay();
+    if let Some(Some(v)) = ov.get(&format!("svc:{name}:active")) {
+        s.active = if v == "true" { "active" } else { "inactive" }.into();
+    }
+    if let Some(Some(v)) = ov.get(&format!("svc:{name}:masked")) {
+        if v == "true" {
+            s.enabled = "masked".into();
+        } else if s.is_masked() {
+            s.enabled = "disabled".into();
+        }
+    }
+    if let Some(Some(v)) = ov.get(&format!("svc:{name}:enabled")) {
+        if !s.is_masked() {
+            s.enabled = if v == "true" { "enabled" } else { "disabled" }.into();
+        }
+    }
+    Ok(s)
+}
+
+fn predict(call: &Call, unit: &str, s: &UnitState) {
+    let name = short(unit);
+    let mut ov = call.target.overlay();
+    let b = |x: bool| Some(x.to_string());
+    ov.set(&format!("svc:{name}:active"), b(s.is_active()));
+    ov.set(&format!("svc:{name}:enabled"), b(s.is_enabled()));
+    ov.set(&format!("svc:{name}:masked"), b(s.is_masked()));
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SvcOpts {
+    /// Seconds before the systemctl command is killed.
+    timeout: Option<u64>,
+}
+
+fn systemctl(
+    nc: NativeCallContext,
+    action: &str,
+    unit: &str,
+    opts: Option<Map>,
+) -> RResult<StepResult> {
+    let o: SvcOpts = from_map("systemctl", opts)?;
+    let verb = Verb::parse(action).ok_or_else(|| {
+        usage(format!(
+            "systemctl: unknown action `{action}`; use one of {VERBS}"
+        ))
+    })?;
+    if unit.trim().is_empty() && verb != Verb::DaemonReload {
+        return Err(usage(format!("systemctl: `{action}` needs a unit name")));
+    }
+    let summary = if verb == Verb::DaemonReload {
+        "daemon-reload".to_string()
+    } else {
+        format!(
+            "{} {unit}",
+            action.split_whitespace().collect::<Vec<_>>().join(" ")
+        )
+    };
+    let mut call = Call::begin(&nc, "systemctl", summary)?;
+    // restart/reload need no probe to decide, but check/plan still predict from the real state.
+    let needs_state = verb.probes() || (call.mode().predicts() && verb != Verb::DaemonReload);
+    let state = if needs_state {
+        match probe_unit(&call, unit) {
+            Ok(s) => s,
+            Err(e) => return Err(call.fail(e)),
+        }
+    } else {
+        UnitState::default()
+    };
+    let todo = decide(verb, unit, &state);
+    if todo.is_empty() {
+        return Ok(call.finish(Status::Ok));
+    }
+    let mut predicted = state.clone();
+    for args in &todo {
+        let mut argv = vec!["systemctl".to_string()];
+        argv.extend(args.iter().cloned());
+        if let Err(e) = act(&mut call, spec_of(&argv, &[], o.timeout), "systemctl") {
+            return Err(call.fail(e));
+        }
+        predicted = after(&predicted, args);
+    }
+    if call.mode().predicts() && verb != Verb::DaemonReload {
+        predict(&call, unit, &predicted);
+    }
+    Ok(call.finish(Status::Changed))
+}
+
+pub fn register(engine: &mut Engine) {
+    const DOC: &[&str] = &[
+        "Manages a systemd unit: action is start, stop, restart, reload, enable, disable, \"enable --now\",",
+        "\"disable --now\", mask, unmask or daemon-reload. start/stop/enable/disable/mask/unmask are probed",
+        "(is-active, is-enabled) and `ok` when already so; restart, reload and daemon-reload always act:",
+        "`if write_file(\"/etc/docker/daemon.json\", cfg).changed { systemctl(\"restart\", \"docker\") }`.",
+        "Options: timeout (seconds).",
+    ];
+    reg(
+        engine,
+        "systemctl",
+        &["action: &str", "Result"],
+        &["`systemctl(\"daemon-reload\")`: reloads unit files (always acts)."],
+        |nc: NativeCallContext, a: &str| systemctl(nc, a, "", None),
+    );
+    reg(
+        engine,
+        "systemctl",
+        &["action: &str", "unit: &str", "Result"],
+        DOC,
+        |nc: NativeCallContext, a: &str, u: &str| systemctl(nc, a, u, None),
+    );
+    reg(
+        engine,
+        "systemctl",
+        &["action: &str", "unit: &str", "opts: Map", "Result"],
+        DOC,
+        |nc: NativeCallContext, a: &str, u: &str, o: Map| systemctl(nc, a, u, Some(o)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(active: &str, enabled: &str) -> UnitState {
+        UnitState {
+            active: active.into(),
+            enabled: enabled.into(),
+        }
+    }
+
+    fn cmds(verb: &str, s: &UnitState) -> Vec<String> {
+        decide(Verb::parse(verb).unwrap(), "kubelet", s)
+            .iter()
+            .map(|a| a.join(" "))
+            .collect()
+    }
+
+    #[test]
+    fn start_and_stop_are_probed() {
+        assert!(cmds("start", &st("active", "enabled")).is_empty());
+        assert_eq!(
+            cmds("start", &st("failed", "enabled")),
+            vec!["start kubelet"]
+        );
+        assert!(cmds("stop", &st("inactive", "disabled")).is_empty());
+        assert_eq!(
+            cmds("stop", &st("active", "disabled")),
+            vec!["stop kubelet"]
+        );
+    }
+
+    #[test]
+    fn enable_now_does_what_is_missing() {
+        assert_eq!(
+            cmds("enable --now", &st("inactive", "disabled")),
+            vec!["enable --now kubelet"]
+        );
+        assert_eq!(
+            cmds("enable --now", &st("inactive", "enabled")),
+            vec!["start kubelet"]
+        );
+        assert_eq!(
+            cmds("enable --now", &st("active", "disabled")),
+            vec!["enable kubelet"]
+        );
+        assert!(cmds("enable --now", &st("active", "enabled")).is_empty());
+        assert!(cmds("enable", &st("inactive", "static")).is_empty());
+    }
+
+    #[test]
+    fn restart_reload_always_act() {
+        assert_eq!(
+            cmds("restart", &st("active", "enabled")),
+            vec!["restart kubelet"]
+        );
+        assert_eq!(
+            cmds("reload", &st("active", "enabled")),
+            vec!["reload kubelet"]
+        );
+        assert_eq!(
+            cmds("daemon-reload", &UnitState::default()),
+            vec!["daemon-reload"]
+        );
+    }
+
+    #[test]
+    fn mask_unmask_disable() {
+        assert!(cmds("mask", &st("inactive", "masked")).is_empty());
+        assert_eq!(
+            cmds("mask", &st("inactive", "disabled")),
+            vec!["mask kubelet"]
+        );
+        assert!(cmds("unmask", &st("inactive", "disabled")).is_empty());
+        assert_eq!(
+            cmds("unmask", &st("inactive", "masked")),
+            vec!["unmask kubelet"]
+        );
+        assert!(cmds("disable", &st("inactive", "disabled")).is_empty());
+        assert!(cmds("disable", &st("inactive", "")).is_empty());
+        assert_eq!(
+            cmds("disable", &st("active", "enabled")),
+            vec!["disable kubelet"]
+        );
+    }
+
+    #[test]
+    fn predictions_follow_commands() {
+        let s = after(
+            &st("inactive", "disabled"),
+            &["enable".into(), "--now".into()],
+        );
+        assert!(s.is_active() && s.is_enabled());
+        assert!(Verb::parse("enable  --now").is_some());
+        assert!(Verb::parse("bounce").is_none());
+    }
+}
