@@ -11,5 +11,6 @@ pub mod facts;
 pub mod host;
 pub mod inventory;
 pub mod primitives;
+pub mod repl;
 pub mod report;
 pub mod runner;

@@ -5,6 +5,7 @@ mod check;
 mod defs;
 mod fork;
 mod list;
+mod repl;
 mod run;
 mod show;
 
@@ -55,6 +56,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Write Rhai definition files (.d.rhai) so an editor completes the primitives.
     Defs(defs::DefsArgs),
+    /// An interactive Rhai prompt with every primitive: try steps live, save what worked.
+    Repl(repl::ReplArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -115,7 +118,9 @@ pub fn main() -> i32 {
         }
     };
     init_tracing(cli.verbose);
-    install_interrupt_handler();
+    if !matches!(cli.command, Command::Repl(_)) {
+        install_interrupt_handler(); // the REPL interrupts only while it evaluates
+    }
     match cli.command {
         Command::Run(a) => run::run(a, false),
         Command::Plan(a) => run::run(a, true),
@@ -124,6 +129,7 @@ pub fn main() -> i32 {
         Command::Fork(a) => fork::fork(a),
         Command::Check(a) => check::check(a),
         Command::Defs(a) => defs::defs(a),
+        Command::Repl(a) => repl::repl(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "galley", &mut std::io::stdout());
             0

@@ -85,7 +85,11 @@ pub fn require_root_and_tools() -> Result<(), String> {
              systemd-nspawn and create a network bridge"
         ));
     }
-    let missing: Vec<&str> = REQUIRED_TOOLS.iter().copied().filter(|t| !on_path(t)).collect();
+    let missing: Vec<&str> = REQUIRED_TOOLS
+        .iter()
+        .copied()
+        .filter(|t| !on_path(t))
+        .collect();
     if !missing.is_empty() {
         return Err(format!(
             "testbed: missing tool(s): {} — install them with `bash {} deps`",
@@ -146,14 +150,18 @@ pub fn parse_nodes_tsv(text: &str) -> Result<Vec<Node>, String> {
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
             if f.len() != 5 {
-                return Err(format!("testbed: bad nodes.tsv line (want 5 fields): {l:?}"));
+                return Err(format!(
+                    "testbed: bad nodes.tsv line (want 5 fields): {l:?}"
+                ));
             }
             Ok(Node {
                 name: f[0].to_string(),
                 address: f[1].to_string(),
                 mac: f[2].to_string(),
                 product_uuid: f[3].to_string(),
-                pid: f[4].parse().map_err(|_| format!("testbed: bad pid in nodes.tsv: {l:?}"))?,
+                pid: f[4]
+                    .parse()
+                    .map_err(|_| format!("testbed: bad pid in nodes.tsv: {l:?}"))?,
             })
         })
         .collect()
@@ -181,12 +189,18 @@ impl Testbed {
             .map(|l| PathBuf::from(l.trim()))
             .ok_or_else(|| "testbed: `up` printed no state directory".to_string())?;
         // From here on, dropping `tb` tears the instance down, also on the error path below.
-        let mut tb = Testbed { dir, nodes: Vec::new() };
+        let mut tb = Testbed {
+            dir,
+            nodes: Vec::new(),
+        };
         let tsv = std::fs::read_to_string(tb.dir.join("nodes.tsv"))
             .map_err(|e| format!("testbed: cannot read {}/nodes.tsv: {e}", tb.dir.display()))?;
         tb.nodes = parse_nodes_tsv(&tsv)?;
         if tb.nodes.len() != n {
-            return Err(format!("testbed: asked for {n} nodes, nodes.tsv lists {}", tb.nodes.len()));
+            return Err(format!(
+                "testbed: asked for {n} nodes, nodes.tsv lists {}",
+                tb.nodes.len()
+            ));
         }
         Ok(tb)
     }

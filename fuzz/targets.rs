@@ -1,0 +1,62 @@
+//! The bodies of the fuzz targets, shared by the libFuzzer binaries in `fuzz_targets/` and by
+//! `tests/fuzz_corpus.rs`, which replays the committed corpora on stable Rust in every test run.
+
+use std::sync::{Arc, OnceLock};
+
+use galley::engine::{self, lint, params, Mode};
+use galley::report::{Format, Reporter};
+use galley::runner::{prepare, RunOptions};
+
+fn check_engine() -> &'static rhai::Engine {
+    static ENGINE: OnceLock<rhai::Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let opts = RunOptions { mode: Mode::Plan, forks: 1, ..Default::default() };
+        let reporter = Arc::new(Reporter::new(Format::Json, Mode::Plan, false));
+        engine::build(prepare(&opts, reporter, None).expect("plan context"))
+    })
+}
+
+/// Arbitrary text through the recipe compiler and the linter: errors are fine, panics are not.
+pub fn recipe(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let engine = check_engine();
+    if let Ok(ast) = engine.compile(text) {
+        let _ = lint::imports(&ast);
+        let _ = lint::unknown_calls(engine, &ast);
+    }
+}
+
+/// `--set key=value` parsing and coercion against defaults of every type.
+pub fn set_arg(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok((key, value)) = params::parse_set(&text) else { return };
+    let mut defaults = rhai::Map::new();
+    defaults.insert("s".into(), "x".into());
+    defaults.insert("i".into(), rhai::Dynamic::from(1 as rhai::INT));
+    defaults.insert("f".into(), rhai::Dynamic::from(1.5 as rhai::FLOAT));
+    defaults.insert("b".into(), true.into());
+    defaults.insert("a".into(), rhai::Dynamic::from(rhai::Array::new()));
+    let _ = params::resolve(&defaults, &[(key.clone(), value.clone())]);
+    for k in ["s", "i", "f", "b", "a"] {
+        let _ = params::resolve(&defaults, &[(k.to_string(), value.clone())]);
+    }
+}
+
+/// Facts files (JSON fixtures) and the live gather script's output parser.
+pub fn facts(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = galley::facts::Fixture::parse("fuzz.json", &text);
+    let f = galley::facts::parse(&text);
+    let _ = f.primary_address();
+}
+
+/// Display quoting of argv (what action lines show and what a shell would re-split): when
+/// quoting succeeds, splitting the quoted line gives back the same argv.
+pub fn quoting(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let argv: Vec<String> = text.split('\u{1f}').map(str::to_string).collect();
+    if let Ok(line) = shlex::try_join(argv.iter().map(String::as_str)) {
+        let back = shlex::split(&line).expect("a joined line splits");
+        assert_eq!(back, argv, "quoting round trip of {line:?}");
+    }
+}
