@@ -10,7 +10,11 @@ use galley::runner::{prepare, RunOptions};
 fn check_engine() -> &'static rhai::Engine {
     static ENGINE: OnceLock<rhai::Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let opts = RunOptions { mode: Mode::Plan, forks: 1, ..Default::default() };
+        let opts = RunOptions {
+            mode: Mode::Plan,
+            forks: 1,
+            ..Default::default()
+        };
         let reporter = Arc::new(Reporter::new(Format::Json, Mode::Plan, false));
         engine::build(prepare(&opts, reporter, None).expect("plan context"))
     })
@@ -18,7 +22,9 @@ fn check_engine() -> &'static rhai::Engine {
 
 /// Arbitrary text through the recipe compiler and the linter: errors are fine, panics are not.
 pub fn recipe(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let engine = check_engine();
     if let Ok(ast) = engine.compile(text) {
         let _ = lint::imports(&ast);
@@ -29,7 +35,9 @@ pub fn recipe(data: &[u8]) {
 /// `--set key=value` parsing and coercion against defaults of every type.
 pub fn set_arg(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let Ok((key, value)) = params::parse_set(&text) else { return };
+    let Ok((key, value)) = params::parse_set(&text) else {
+        return;
+    };
     let mut defaults = rhai::Map::new();
     defaults.insert("s".into(), "x".into());
     defaults.insert("i".into(), rhai::Dynamic::from(1 as rhai::INT));
