@@ -177,3 +177,38 @@ fn missing_recipe_file_is_a_clear_error() {
         .code(2)
         .stderr_has("cannot read recipe ./nope.rhai: No such file or directory");
 }
+
+#[test]
+fn an_import_cycle_is_an_error_not_a_crash() {
+    let r = Test::new()
+        .file("r.rhai", "import \"a\" as a;\n")
+        .file("a.rhai", "import \"b\" as b;\nfn x() { 1 }\n")
+        .file("b.rhai", "import \"a\" as a;\nfn y() { 2 }\n")
+        .args(&["run", "r.rhai"])
+        .run();
+    r.code(2).stderr_has("import cycle: a → b → a");
+    Test::new()
+        .file("self.rhai", "import \"self\" as s;\n")
+        .args(&["run", "self.rhai"])
+        .run()
+        .code(2)
+        .stderr_has("import cycle: self → self");
+}
+
+#[test]
+fn refuse_exits_2_and_fail_exits_1() {
+    Test::new()
+        .file(
+            "r.rhai",
+            "refuse(\"pod_cidr overlaps the node network\");\n",
+        )
+        .args(&["run", "r.rhai"])
+        .run()
+        .code(2)
+        .stderr_has("error: pod_cidr overlaps");
+    Test::new()
+        .file("f.rhai", "fail(\"no\");\n")
+        .args(&["run", "f.rhai"])
+        .run()
+        .code(1);
+}

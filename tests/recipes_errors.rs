@@ -27,7 +27,7 @@ fn refused(job: Job, wanted: &[&str]) -> Plan {
 
 #[test]
 fn pod_cidr_that_the_cni_does_not_use() {
-    refused(
+    let p = refused(
         Job::new("kubeadm")
             .profile("rocky9")
             .topology("single")
@@ -35,6 +35,7 @@ fn pod_cidr_that_the_cni_does_not_use() {
             .set("pod_cidr", "192.168.0.0/16"),
         &["pod_cidr=192.168.0.0/16", "flannel", "10.244.0.0/16"],
     );
+    assert_eq!(p.code, 2, "bad settings are a usage error (refuse)");
     refused(
         Job::new("kubeadm")
             .profile("centos7")

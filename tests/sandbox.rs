@@ -73,6 +73,7 @@ const PRIMITIVES: &[&str] = &[
     "params",
     "pkg",
     "read_file",
+    "refuse",
     "run",
     "secret",
     "selinux",

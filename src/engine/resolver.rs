@@ -71,6 +71,36 @@ pub fn local_file(dir: &Path, path: &str) -> Result<Option<PathBuf>, &'static st
     Ok(Some(file))
 }
 
+thread_local! {
+    /// Modules being loaded on this thread, outermost first: an import of one of them is a cycle.
+    static LOADING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks a module as loading for as long as it lives.
+struct Loading;
+
+impl Loading {
+    fn enter(path: &str) -> Result<Loading, String> {
+        LOADING.with(|l| {
+            let mut l = l.borrow_mut();
+            if let Some(i) = l.iter().position(|p| p == path) {
+                let chain: Vec<&str> = l[i..].iter().map(String::as_str).chain([path]).collect();
+                return Err(format!("import cycle: {}", chain.join(" → ")));
+            }
+            l.push(path.to_string());
+            Ok(Loading)
+        })
+    }
+}
+
+impl Drop for Loading {
+    fn drop(&mut self) {
+        LOADING.with(|l| {
+            l.borrow_mut().pop();
+        });
+    }
+}
+
 impl Resolver {
     fn load(&self, path: &str, pos: Position) -> Result<(String, String), Box<EvalAltResult>> {
         check_shape(path).map_err(|why| refuse(path, why, pos))?;
@@ -135,6 +165,7 @@ impl Resolver {
         if let Some(m) = self.cache.lock().unwrap().get(path) {
             return Ok(m.clone());
         }
+        let _loading = Loading::enter(path).map_err(|cycle| refuse(path, &cycle, pos))?;
         let (source, text) = self.load(path, pos)?;
         self.run.sources.add(&source, &text);
         self.run.sources.add(&format!("import:{path}"), &source);

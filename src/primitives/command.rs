@@ -175,18 +175,20 @@ pub fn run_parsed(
     } else {
         summary
     };
+    // A secret command's argv is never recorded or shown; values inside it that are secret in
+    // their own right are marked with secret() by the recipe (registering every argument would
+    // mask ordinary words such as "kubeadm" everywhere).
     let mut call = Call::begin(nc, primitive, shown.clone())?;
-    if o.secret {
-        for a in &argv {
-            let _ = redact::add(a);
-        }
-    }
     let (creates, unless) = probe_guards(&call, &o)?;
     if let Decision::Done(why) = decide(creates, unless, &o) {
         call.action.summary = format!("{shown} ({why})");
         return Ok(call.finish(Status::Ok));
     }
-    call.action.commands.push(argv.clone());
+    call.action.commands.push(if o.secret {
+        vec![shown.clone()]
+    } else {
+        argv.clone()
+    });
     if call.mode().predicts() && !o.readonly {
         return Ok(call.finish(Status::Changed));
     }
@@ -240,7 +242,7 @@ pub fn register(engine: &mut Engine) {
         "Runs a command given as an argv array (no shell): `run([\"systemctl\", \"is-active\", \"docker\"])`.",
         "Options: creates (skip when the path exists), unless (skip when that argv exits 0), timeout (seconds),",
         "env (map), cwd, stdin, check (false: a non-zero exit does not fail), readonly (true: also runs in",
-        "check mode), secret (true: redact the command and its output).",
+        "check mode), secret (true: hide the command line and mark its output secret).",
         "Returns a Result with rc, stdout, stderr, changed, ok, status, host.",
     ];
     reg(

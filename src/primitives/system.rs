@@ -170,6 +170,13 @@ pub fn register(engine: &mut Engine) {
     );
     reg(
         engine,
+        "refuse",
+        &["message: &str", "()"],
+        &["Stops the recipe because its settings or inventory are wrong (exit code 2, like a usage error)."],
+        |m: &str| -> RResult<()> { Err(usage(m)) },
+    );
+    reg(
+        engine,
         "warn",
         &["message: &str", "()"],
         &["Prints a warning tagged with the current host."],
