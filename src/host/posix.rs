@@ -53,6 +53,38 @@ pub fn stat(run: Runner, path: &str) -> HostResult<Option<FileStat>> {
     }
 }
 
+/// Files up to this size come back with their `stat`, saving the round trip of the `read_file`
+/// that usually follows.
+pub const PREFETCH_MAX: u64 = 256 * 1024;
+
+/// The stat line, then `+` and the content when the file is small, readable and regular.
+const STAT_READ: &str = r#"[ -e "$1" ] || exit 3
+s=$(stat -L -c '%F|%a|%U|%G|%s' -- "$1") || exit
+printf '%s\n' "$s"
+if [ -f "$1" ] && [ -r "$1" ] && [ "${s##*|}" -le "$2" ]; then printf '+\n'; exec cat -- "$1"; fi
+printf -- '-\n'"#;
+
+/// What a stat with prefetch found: the metadata, and the content when it came along
+/// (`Some(None)`: the file does not exist).
+pub type StatRead = (Option<FileStat>, Option<Option<Vec<u8>>>);
+
+pub fn stat_and_read(run: Runner, path: &str) -> HostResult<StatRead> {
+    let out = run(&script(STAT_READ, &[path, &PREFETCH_MAX.to_string()]))?;
+    match out.rc {
+        0 => {}
+        MISSING => return Ok((None, Some(None))),
+        _ => return Err(failed(path, &out)),
+    }
+    let mut parts = out.stdout.splitn(3, |b| *b == b'\n');
+    let line = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let stat = parse_stat(&line).ok_or_else(|| failed(path, &out))?;
+    let content = match parts.next() {
+        Some(b"+") => Some(Some(parts.next().unwrap_or_default().to_vec())),
+        _ => None,
+    };
+    Ok((Some(stat), content))
+}
+
 /// Parses `stat -c '%F|%a|%U|%G|%s'`.
 pub fn parse_stat(line: &str) -> Option<FileStat> {
     let mut it = line.trim().split('|');
