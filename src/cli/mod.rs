@@ -3,10 +3,12 @@
 
 mod check;
 mod defs;
+mod facts;
 mod fork;
 mod list;
 mod run;
 mod show;
+mod targets;
 
 use std::io::Write;
 
@@ -53,6 +55,8 @@ enum Command {
     Fork(fork::ForkArgs),
     /// Compile and lint a recipe without running it.
     Check(check::CheckArgs),
+    /// Gather the facts of hosts (-i/-H, else this machine); --save DIR writes files for --facts.
+    Facts(facts::FactsArgs),
     /// Write Rhai definition files (.d.rhai) so an editor completes the primitives.
     Defs(defs::DefsArgs),
     /// Print a shell completion script.
@@ -124,6 +128,7 @@ pub fn main() -> i32 {
         Command::Fork(a) => fork::fork(a),
         Command::Check(a) => check::check(a),
         Command::Defs(a) => defs::defs(a),
+        Command::Facts(a) => facts::facts(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "galley", &mut std::io::stdout());
             0

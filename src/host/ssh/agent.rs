@@ -28,9 +28,20 @@ enum Event {
     Closed,
 }
 
-/// Why a session could not be used: the connection (or the agent) is gone.
+/// Why a session could not be used: the connection (or the agent) is gone. `started`: whether
+/// the command may have run (if not, it is safe to retry on a fresh session).
 #[derive(Debug)]
-pub struct Lost(pub String);
+pub struct Lost {
+    pub why: String,
+    pub started: bool,
+}
+
+fn lost(why: impl Into<String>) -> Lost {
+    Lost {
+        why: why.into(),
+        started: true,
+    }
+}
 
 pub struct Agent {
     child: Child,
@@ -111,7 +122,7 @@ impl Agent {
             .process_group(0);
         let mut child = ssh
             .spawn()
-            .map_err(|e| Lost(format!("cannot start `ssh`: {e}")))?;
+            .map_err(|e| lost(format!("cannot start `ssh`: {e}")))?;
         let (tx, events) = mpsc::channel();
         pump(child.stdout.take().expect("piped"), tx.clone(), Event::Out);
         pump(child.stderr.take().expect("piped"), tx, Event::Err);
@@ -138,7 +149,7 @@ impl Agent {
             }
             if start.elapsed() > limit || interrupted() {
                 self.kill();
-                return Err(Lost(format!(
+                return Err(lost(format!(
                     "the remote agent did not start within {}s",
                     limit.as_secs()
                 )));
@@ -152,7 +163,7 @@ impl Agent {
             }
         }
         let _ = self.child.wait();
-        Err(Lost(String::from_utf8_lossy(&err).trim().to_string()))
+        Err(lost(String::from_utf8_lossy(&err).trim().to_string()))
     }
 
     /// Kills the local ssh process (the remote agent sees its input end and stops too).
@@ -182,7 +193,7 @@ impl Agent {
         self.stdin
             .write_all(data)
             .and_then(|_| self.stdin.flush())
-            .map_err(|e| Lost(format!("the connection is closed ({e})")))
+            .map_err(|e| lost(format!("the connection is closed ({e})")))
     }
 
     /// Writes a frame without blocking this thread (stdin may be large and the link slow).
@@ -197,7 +208,7 @@ impl Agent {
             .stdin
             .as_fd()
             .try_clone_to_owned()
-            .map_err(|e| Lost(format!("cannot write to ssh: {e}")))?;
+            .map_err(|e| lost(format!("cannot write to ssh: {e}")))?;
         thread::spawn(move || {
             let mut f = File::from(fd);
             let ok = f.write_all(&frame).and_then(|_| f.flush()).is_ok();
@@ -220,10 +231,30 @@ impl Agent {
         if let Some(s) = &spec.stdin {
             frame.extend_from_slice(s);
         }
+        // A session that died while idle is noticed here, before anything is sent.
+        while let Ok(ev) = self.events.try_recv() {
+            match ev {
+                Event::Out(b) => self.carry_out.extend(b),
+                Event::Err(b) => self.carry_err.extend(b),
+                Event::Closed => self.closed += 1,
+            }
+        }
+        if self.closed > 0 {
+            self.kill();
+            return Ok(Err(Lost {
+                why: "the session had closed".into(),
+                started: false,
+            }));
+        }
         let start = Instant::now();
         let written = match self.send_frame(frame) {
             Ok(w) => w,
-            Err(l) => return Ok(Err(l)),
+            Err(l) => {
+                return Ok(Err(Lost {
+                    started: false,
+                    ..l
+                }))
+            }
         };
         Ok(self.collect(&n, spec.timeout, start, written, progress))
     }
@@ -247,9 +278,19 @@ impl Agent {
         err.feed(&[], &mut last);
         while out.end().is_none() || err.end().is_none() {
             if self.closed > 0 {
-                let (e, _, _) = err.finish();
+                // Let ssh's last words (on stderr) arrive before reporting.
+                let until = Instant::now() + Duration::from_millis(300);
+                while self.closed < 2 && Instant::now() < until {
+                    match self.events.recv_timeout(TICK) {
+                        Ok(Event::Err(b)) => err.feed(&b, &mut last),
+                        Ok(Event::Closed) => self.closed += 1,
+                        Ok(Event::Out(_)) | Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                let e = err.drain_all();
                 self.kill();
-                return Err(Lost(String::from_utf8_lossy(&e).trim().to_string()));
+                return Err(lost(String::from_utf8_lossy(&e).trim().to_string()));
             }
             match self.events.recv_timeout(TICK) {
                 Ok(Event::Out(b)) => out.feed(&b, &mut last),
@@ -278,9 +319,7 @@ impl Agent {
             }
             if kill_at.is_some_and(|k| k.elapsed() >= LOST_GRACE) {
                 self.kill();
-                return Err(Lost(
-                    "the remote agent did not answer a kill request".into(),
-                ));
+                return Err(lost("the remote agent did not answer a kill request"));
             }
             progress(elapsed, &last);
         }

@@ -143,6 +143,14 @@ impl Framer {
         }
     }
 
+    /// Everything received so far, marker or not (for messages after a lost connection).
+    pub fn drain_all(mut self) -> Vec<u8> {
+        let n = self.pending.len();
+        let mut last = String::new();
+        self.emit(n, &mut last);
+        self.capture.finish().0
+    }
+
     /// The command's output (bounded), bytes dropped, and what followed the end marker.
     pub fn finish(self) -> (Vec<u8>, u64, Vec<u8>) {
         let (out, dropped) = self.capture.finish();

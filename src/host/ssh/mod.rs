@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use self::agent::{Agent, Lost};
+use self::agent::Agent;
 use self::master::Master;
 use self::options::SshSettings;
 use super::{
@@ -101,7 +101,7 @@ impl SshHost {
             .arg(&self.settings.destination);
         let remote = agent::bootstrap(self.settings.become_user.as_deref());
         let limit = Duration::from_secs(self.settings.connect_timeout * 2 + 10);
-        Agent::start(ssh, &remote, limit).map_err(|Lost(why)| self.session_failed(&why))
+        Agent::start(ssh, &remote, limit).map_err(|l| self.session_failed(&l.why))
     }
 
     fn session_failed(&self, why: &str) -> HostError {
@@ -155,25 +155,35 @@ impl SshHost {
         spec: &CommandSpec,
         progress: ProgressFn,
     ) -> HostResult<CommandOutput> {
-        let mut agent = self.session()?;
-        tracing::trace!(host = %self.name, program = %spec.argv.first().map_or("", |s| s.as_str()), "ssh command");
-        match agent.run(spec, progress)? {
-            Ok(out) => {
-                self.idle.lock().unwrap().push(agent);
-                Ok(out)
+        let program = spec.argv.first().map_or("", |s| s.as_str());
+        tracing::trace!(host = %self.name, program = %program, "ssh command");
+        let mut retried = false;
+        loop {
+            let mut agent = self.session()?;
+            let l = match agent.run(spec, progress)? {
+                Ok(out) => {
+                    self.idle.lock().unwrap().push(agent);
+                    return Ok(out);
+                }
+                Err(l) => l,
+            };
+            // Sessions sharing a dropped connection are all gone: start afresh.
+            for a in self.idle.lock().unwrap().drain(..) {
+                a.close();
             }
-            Err(Lost(why)) => {
-                self.mark_dropped();
-                let why = if why.is_empty() {
-                    "the connection closed".to_string()
-                } else {
-                    why
-                };
-                Err(self.unreachable(format!(
-                    "connection lost while running `{}`: {why}",
-                    spec.argv.first().map_or("", |s| s.as_str())
-                )))
+            self.mark_dropped();
+            if !l.started && !retried {
+                retried = true;
+                continue;
             }
+            let why = if l.why.is_empty() {
+                "the connection closed".to_string()
+            } else {
+                l.why
+            };
+            return Err(
+                self.unreachable(format!("connection lost while running `{program}`: {why}"))
+            );
         }
     }
 
