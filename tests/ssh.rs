@@ -392,7 +392,7 @@ fn interrupt_stops_remote_commands() {
             pid_file.display()
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_galley"))
+    let child = Command::new(env!("CARGO_BIN_EXE_galley"))
         .args(["run", &recipe, "-i", &inv])
         .env("XDG_RUNTIME_DIR", s.path("runtime"))
         .stdout(Stdio::piped())
