@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::framer::Framer;
 use super::quote;
 use crate::host::exec::{interrupted, KILL_GRACE};
-use crate::host::{CommandOutput, CommandSpec, HostResult, ProgressFn};
+use crate::host::{CommandOutput, CommandSpec, FileMeta, HostResult, ProgressFn};
 
 pub const SCRIPT: &str = include_str!("agent.sh");
 const READY: &[u8] = b"galley-agent 1\n";
@@ -95,6 +95,17 @@ pub fn bootstrap(become_user: Option<&str>) -> String {
             }
         }
     }
+}
+
+/// Mode (octal), owner and group as three shell words (empty when not asked for).
+fn meta_words(meta: &FileMeta) -> HostResult<String> {
+    let mode = meta.mode.map(|m| format!("{m:o}")).unwrap_or_default();
+    let words = [
+        quote::word(&mode)?,
+        quote::word(meta.owner.as_deref().unwrap_or(""))?,
+        quote::word(meta.group.as_deref().unwrap_or(""))?,
+    ];
+    Ok(words.join(" "))
 }
 
 fn nonce() -> String {
@@ -231,6 +242,60 @@ impl Agent {
         if let Some(s) = &spec.stdin {
             frame.extend_from_slice(s);
         }
+        Ok(self.exchange(&n, frame, spec.timeout, progress))
+    }
+
+    /// A path's `stat`, plus its content when it is a small regular file, answered by the agent
+    /// itself (one `stat` process, no shell): output as `posix::parse_stat_read` reads it.
+    pub fn stat_read(&mut self, path: &str, max: u64) -> HostResult<Result<CommandOutput, Lost>> {
+        let n = nonce();
+        let frame = format!("S {n} {max} {}\n", quote::word(path)?).into_bytes();
+        Ok(self.exchange(&n, frame, None, &|_, _| {}))
+    }
+
+    /// Replaces a file atomically, done by the agent itself (no shell, no `mktemp`): short
+    /// text is read by the shell's own `read`, anything else through `head -c`.
+    pub fn write(
+        &mut self,
+        path: &str,
+        content: &[u8],
+        meta: &FileMeta,
+    ) -> HostResult<Result<CommandOutput, Lost>> {
+        let n = nonce();
+        let kind = if content.len() <= 4096 && !content.contains(&0) {
+            'W'
+        } else {
+            'B'
+        };
+        let mut frame = format!(
+            "{kind} {n} {} {} {}\n",
+            content.len(),
+            meta_words(meta)?,
+            quote::word(path)?
+        )
+        .into_bytes();
+        frame.extend_from_slice(content);
+        Ok(self.exchange(&n, frame, None, &|_, _| {}))
+    }
+
+    /// Creates a folder and its parents, then applies `meta` to it (done by the agent itself).
+    pub fn mkdir(
+        &mut self,
+        path: &str,
+        meta: &FileMeta,
+    ) -> HostResult<Result<CommandOutput, Lost>> {
+        let n = nonce();
+        let frame = format!("D {n} {} {}\n", meta_words(meta)?, quote::word(path)?).into_bytes();
+        Ok(self.exchange(&n, frame, None, &|_, _| {}))
+    }
+
+    fn exchange(
+        &mut self,
+        n: &str,
+        frame: Vec<u8>,
+        timeout: Option<Duration>,
+        progress: ProgressFn,
+    ) -> Result<CommandOutput, Lost> {
         // A session that died while idle is noticed here, before anything is sent.
         while let Ok(ev) = self.events.try_recv() {
             match ev {
@@ -241,22 +306,17 @@ impl Agent {
         }
         if self.closed > 0 {
             self.kill();
-            return Ok(Err(Lost {
+            return Err(Lost {
                 why: "the session had closed".into(),
                 started: false,
-            }));
+            });
         }
         let start = Instant::now();
-        let written = match self.send_frame(frame) {
-            Ok(w) => w,
-            Err(l) => {
-                return Ok(Err(Lost {
-                    started: false,
-                    ..l
-                }))
-            }
-        };
-        Ok(self.collect(&n, spec.timeout, start, written, progress))
+        let written = self.send_frame(frame).map_err(|l| Lost {
+            started: false,
+            ..l
+        })?;
+        self.collect(n, timeout, start, written, progress)
     }
 
     fn collect(
@@ -408,6 +468,112 @@ mod tests {
         assert!(
             !mark.exists(),
             "a child ignoring SIGTERM survived the timeout"
+        );
+        a.close();
+    }
+
+    #[test]
+    fn stat_read_is_answered_by_the_agent() {
+        let mut a = local_agent();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let small = d.join("small 'q'\nx");
+        std::fs::write(&small, "one\ntwo\n\n").unwrap();
+        std::fs::write(d.join("nul"), b"a\0b").unwrap();
+        std::fs::write(d.join("big"), vec![b'x'; 5000]).unwrap();
+        let mut ask =
+            |p: &std::path::Path| a.stat_read(&p.to_string_lossy(), 4096).unwrap().unwrap();
+        let out = ask(&small);
+        assert_eq!(out.rc, 0);
+        let (st, content) = crate::host::posix::parse_stat_read("x", &out).unwrap();
+        assert_eq!(st.unwrap().size, 9);
+        assert_eq!(content, Some(Some(b"one\ntwo\n\n".to_vec())));
+        let (_, content) = crate::host::posix::parse_stat_read("x", &ask(&d.join("nul"))).unwrap();
+        assert_eq!(content, Some(Some(b"a\0b".to_vec())));
+        let (st, content) = crate::host::posix::parse_stat_read("x", &ask(&d.join("big"))).unwrap();
+        assert_eq!((st.unwrap().size, content), (5000, None));
+        let (st, _) = crate::host::posix::parse_stat_read("x", &ask(d)).unwrap();
+        assert!(st.unwrap().is_dir);
+        assert_eq!(ask(&d.join("missing")).rc, 3);
+        drop(ask);
+        a.close();
+    }
+
+    #[test]
+    fn writes_and_folders_are_done_by_the_agent() {
+        use std::os::unix::fs::PermissionsExt;
+        let mut a = local_agent();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let text = d.join("t 'x'\ny.txt");
+        let p = text.to_string_lossy().into_owned();
+        let none = FileMeta::default();
+        let content = b"  leading spaces\\n and \\ backslashes\r\nno final newline";
+        assert_eq!(a.write(&p, content, &none).unwrap().unwrap().rc, 0);
+        assert_eq!(std::fs::read(&text).unwrap(), content);
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&text), 0o644);
+        std::fs::set_permissions(&text, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(a.write(&p, b"second\n", &none).unwrap().unwrap().rc, 0);
+        assert_eq!(mode(&text), 0o600, "a replaced file keeps its mode");
+        let bin: Vec<u8> = (0..=255u8).cycle().take(70000).collect();
+        let b = d.join("bin");
+        let meta = FileMeta {
+            mode: Some(0o640),
+            ..Default::default()
+        };
+        assert_eq!(
+            a.write(&b.to_string_lossy(), &bin, &meta)
+                .unwrap()
+                .unwrap()
+                .rc,
+            0
+        );
+        assert_eq!(std::fs::read(&b).unwrap(), bin);
+        assert_eq!(mode(&b), 0o640);
+        let out = a
+            .write(&d.join("no/such/dir/f").to_string_lossy(), b"x", &none)
+            .unwrap()
+            .unwrap();
+        assert_ne!(out.rc, 0);
+        assert!(!out.stderr.is_empty());
+        assert_eq!(
+            a.write(&d.to_string_lossy(), b"x", &none)
+                .unwrap()
+                .unwrap()
+                .rc,
+            1
+        );
+        let nested = d.join("a/b c/d");
+        let meta = FileMeta {
+            mode: Some(0o700),
+            ..Default::default()
+        };
+        assert_eq!(
+            a.mkdir(&nested.to_string_lossy(), &meta)
+                .unwrap()
+                .unwrap()
+                .rc,
+            0
+        );
+        assert_eq!(mode(&nested), 0o700);
+        // The session is still in step after all that.
+        let echo = a
+            .run(&CommandSpec::new(&["echo", "ok"]), &|_, _| {})
+            .unwrap()
+            .unwrap();
+        assert_eq!(echo.stdout_text(), "ok\n");
+        let left: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            !left
+                .iter()
+                .any(|n| n.to_string_lossy().contains(".galley-")),
+            "{left:?}"
         );
         a.close();
     }

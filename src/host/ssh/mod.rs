@@ -147,20 +147,22 @@ impl SshHost {
 
     fn exec(&self, spec: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput> {
         *self.prefetched.lock().unwrap() = None;
-        self.exec_keep_cache(spec, progress)
-    }
-
-    fn exec_keep_cache(
-        &self,
-        spec: &CommandSpec,
-        progress: ProgressFn,
-    ) -> HostResult<CommandOutput> {
         let program = spec.argv.first().map_or("", |s| s.as_str());
         tracing::trace!(host = %self.name, program = %program, "ssh command");
+        self.with_session(program, |a| a.run(spec, progress))
+    }
+
+    /// Runs one exchange on a session from the pool. A session found dead before anything was
+    /// sent is replaced once; a connection lost mid-command fails this host's command.
+    fn with_session(
+        &self,
+        what: &str,
+        f: impl Fn(&mut Agent) -> HostResult<Result<CommandOutput, agent::Lost>>,
+    ) -> HostResult<CommandOutput> {
         let mut retried = false;
         loop {
             let mut agent = self.session()?;
-            let l = match agent.run(spec, progress)? {
+            let l = match f(&mut agent)? {
                 Ok(out) => {
                     self.idle.lock().unwrap().push(agent);
                     return Ok(out);
@@ -181,9 +183,7 @@ impl SshHost {
             } else {
                 l.why
             };
-            return Err(
-                self.unreachable(format!("connection lost while running `{program}`: {why}"))
-            );
+            return Err(self.unreachable(format!("connection lost while running `{what}`: {why}")));
         }
     }
 
@@ -195,6 +195,16 @@ impl SshHost {
             m.stop(&self.settings);
         }
     }
+}
+
+fn file_result(path: &str, out: &CommandOutput) -> HostResult<()> {
+    if out.rc == 0 {
+        return Ok(());
+    }
+    Err(HostError::file(
+        path,
+        format!("exit {}: {}", out.rc, out.stderr_text().trim()),
+    ))
 }
 
 impl Drop for SshHost {
@@ -222,17 +232,23 @@ impl Host for SshHost {
     }
 
     fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
-        let (stat, content) = posix::stat_and_read(&|c| self.exec_keep_cache(c, &|_, _| {}), path)?;
+        *self.prefetched.lock().unwrap() = None;
+        let out = self.with_session("stat", |a| a.stat_read(path, posix::PREFETCH_MAX))?;
+        let (stat, content) = posix::parse_stat_read(path, &out)?;
         *self.prefetched.lock().unwrap() = content.map(|c| (path.to_string(), c));
         Ok(stat)
     }
 
     fn write_file(&self, path: &str, content: &[u8], meta: &FileMeta) -> HostResult<()> {
-        posix::write_file(&|c| self.exec(c, &|_, _| {}), path, content, meta)
+        *self.prefetched.lock().unwrap() = None;
+        let out = self.with_session("write", |a| a.write(path, content, meta))?;
+        file_result(path, &out)
     }
 
     fn ensure_dir(&self, path: &str, meta: &FileMeta) -> HostResult<()> {
-        posix::ensure_dir(&|c| self.exec(c, &|_, _| {}), path, meta)
+        *self.prefetched.lock().unwrap() = None;
+        let out = self.with_session("mkdir", |a| a.mkdir(path, meta))?;
+        file_result(path, &out)
     }
 
     fn gather_facts(&self) -> HostResult<Facts> {
