@@ -186,6 +186,13 @@ print("STDIN " + fed.stdout);
     );
     assert_eq!(line("BIG"), "3000000");
     assert_eq!(line("STDIN"), "100000");
+    // Every command, probe and write went over one multiplexed connection.
+    assert_eq!(
+        sshd.log().matches("Accepted publickey").count(),
+        1,
+        "{}",
+        sshd.log()
+    );
     s.assert_cleaned_up();
 }
 
@@ -595,5 +602,55 @@ fn facts_of_real_hosts_saved_and_replayed_by_plan() {
         "{}",
         out.all()
     );
+    s.assert_cleaned_up();
+}
+
+#[test]
+fn proxy_jump_and_identity_from_inventory_vars() {
+    let jump = Sshd::start();
+    let dest = Sshd::start();
+    let s = Scratch::new();
+    // The destination trusts the jump server's client key too, and its host key is known.
+    fs::copy(jump.path("client_key.pub"), dest.path("keys/root")).unwrap();
+    let kh = s.path("known_hosts");
+    fs::write(
+        &kh,
+        format!("{}{}", jump.host_key_line(), dest.host_key_line()),
+    )
+    .unwrap();
+    let cfg = s.file(
+        "ssh_config",
+        &format!(
+            "Host *\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  IdentityFile {}\n",
+            kh.display(),
+            jump.path("client_key").display()
+        ),
+    );
+    let inv = s.file(
+        "inv.toml",
+        &format!(
+            "[hosts.far]\naddress = \"127.0.0.1\"\nport = {}\nuser = \"root\"\n\
+             vars = {{ ssh_config_file = \"{cfg}\", ssh_proxy_jump = \"root@127.0.0.1:{}\", ssh_identity_file = \"{}\" }}\n",
+            dest.port,
+            jump.port,
+            jump.path("client_key").display()
+        ),
+    );
+    let recipe = s.file(
+        "r.rhai",
+        "print(\"VIA \" + run([\"printf\", \"%s\", \"jumped\"]).stdout);\n",
+    );
+    let out = s.galley(&["run", &recipe, "-i", &inv]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.all().contains("VIA jumped"), "{}", out.all());
+    let accepted = |log: String| log.matches("Accepted publickey").count();
+    assert_eq!(
+        accepted(jump.log()),
+        1,
+        "the jump host was not used: {}\n---\n{}",
+        jump.log(),
+        dest.log()
+    );
+    assert_eq!(accepted(dest.log()), 1, "{}", dest.log());
     s.assert_cleaned_up();
 }

@@ -60,18 +60,10 @@ impl Master {
         let log =
             fs::File::create(self.log()).map_err(|e| format!("cannot create ssh log: {e}"))?;
         let mut cmd = self.ssh(s);
-        cmd.args([
-            "-o",
-            "ControlMaster=yes",
-            "-o",
-            PERSIST,
-            "-M",
-            "-N",
-            "-f",
-            "--",
-        ])
-        .arg(&s.destination)
-        .stderr(log);
+        // Not `-M` as well: -M on top of ControlMaster=yes means "ask", which BatchMode refuses.
+        cmd.args(["-o", "ControlMaster=yes", "-o", PERSIST, "-N", "-f", "--"])
+            .arg(&s.destination)
+            .stderr(log);
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start `ssh`: {e} (install the OpenSSH client)"))?;
