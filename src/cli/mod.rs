@@ -3,11 +3,13 @@
 
 mod check;
 mod defs;
+mod facts;
 mod fork;
 mod list;
 mod repl;
 mod run;
 mod show;
+mod targets;
 
 use std::io::Write;
 
@@ -54,6 +56,8 @@ enum Command {
     Fork(fork::ForkArgs),
     /// Compile and lint a recipe without running it.
     Check(check::CheckArgs),
+    /// Gather the facts of hosts (-i/-H, else this machine); --save DIR writes files for --facts.
+    Facts(facts::FactsArgs),
     /// Write Rhai definition files (.d.rhai) so an editor completes the primitives.
     Defs(defs::DefsArgs),
     /// An interactive Rhai prompt with every primitive: try steps live, save what worked.
@@ -130,6 +134,7 @@ pub fn main() -> i32 {
         Command::Check(a) => check::check(a),
         Command::Defs(a) => defs::defs(a),
         Command::Repl(a) => repl::repl(a),
+        Command::Facts(a) => facts::facts(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "galley", &mut std::io::stdout());
             0

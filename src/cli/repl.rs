@@ -19,6 +19,8 @@ Examples:
 More in docs/repl.md."
 )]
 pub struct ReplArgs {
+    #[command(flatten)]
+    pub targets: super::targets::TargetArgs,
     /// Probe the real hosts read-only and report what would change; change nothing.
     #[arg(long, conflicts_with = "plan")]
     pub check: bool,
@@ -68,6 +70,7 @@ pub fn options(a: &ReplArgs) -> Result<RunOptions, String> {
         format: Format::Human,
         diff: a.diff,
         forks: a.forks,
+        inventory: a.targets.inventory()?,
         ..Default::default()
     })
 }

@@ -13,7 +13,9 @@ use crate::runner::{execute, RunOptions};
   galley run docker --check --diff
   galley run ./my-recipe.rhai --set version=1.2 --output json
   galley plan kubeadm --profile centos7 --set profile=book
-  galley plan docker --facts ./facts/cp1.json")]
+  galley plan docker --facts ./facts/cp1.json
+  galley run kubeadm -i cluster.toml --limit workers
+  galley run docker -H root@10.0.0.5 --check")]
 pub struct RunArgs {
     /// A bundled recipe name (see `galley list`) or a path to a .rhai file.
     pub recipe: String,
@@ -44,6 +46,8 @@ pub struct RunArgs {
     /// Hosts worked on at once by on(...).
     #[arg(long, default_value_t = 10)]
     pub forks: usize,
+    #[command(flatten)]
+    pub targets: super::targets::TargetArgs,
 }
 
 pub fn run(a: RunArgs, plan: bool) -> i32 {
@@ -66,6 +70,10 @@ pub fn run(a: RunArgs, plan: bool) -> i32 {
             "--facts and --profile only apply to plans; add --plan or use `galley plan`",
         );
     }
+    let inventory = match a.targets.inventory() {
+        Ok(i) => i,
+        Err(e) => return super::usage_error(e),
+    };
     let opts = RunOptions {
         recipe: a.recipe,
         mode,
@@ -75,7 +83,7 @@ pub fn run(a: RunArgs, plan: bool) -> i32 {
         format: a.output,
         diff: a.diff,
         timeout: a.timeout.map(Duration::from_secs),
-        inventory: None,
+        inventory,
         forks: a.forks,
         show_only: false,
     };

@@ -76,7 +76,7 @@ pub fn drain(mut reader: impl Read, capture: &Mutex<Capture>, last_line: &Mutex<
     }
 }
 
-fn last_nonempty_line(chunk: &[u8]) -> Option<String> {
+pub fn last_nonempty_line(chunk: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(chunk);
     text.lines()
         .rev()

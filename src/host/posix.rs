@@ -53,6 +53,32 @@ pub fn stat(run: Runner, path: &str) -> HostResult<Option<FileStat>> {
     }
 }
 
+/// Files up to this size come back with their `stat`, saving the round trip of the `read_file`
+/// that usually follows.
+pub const PREFETCH_MAX: u64 = 256 * 1024;
+
+/// What a stat with prefetch found: the metadata, and the content when it came along
+/// (`Some(None)`: the file does not exist).
+pub type StatRead = (Option<FileStat>, Option<Option<Vec<u8>>>);
+
+/// Reads a stat-and-read answer (the SSH agent's `S` request): exit 3 when missing; else the
+/// `stat -c '%F|%a|%U|%G|%s'` line, then `+` and the content, or `-` when not prefetched.
+pub fn parse_stat_read(path: &str, out: &CommandOutput) -> HostResult<StatRead> {
+    match out.rc {
+        0 => {}
+        MISSING => return Ok((None, Some(None))),
+        _ => return Err(failed(path, out)),
+    }
+    let mut parts = out.stdout.splitn(3, |b| *b == b'\n');
+    let line = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let stat = parse_stat(&line).ok_or_else(|| failed(path, out))?;
+    let content = match parts.next() {
+        Some(b"+") => Some(Some(parts.next().unwrap_or_default().to_vec())),
+        _ => None,
+    };
+    Ok((Some(stat), content))
+}
+
 /// Parses `stat -c '%F|%a|%U|%G|%s'`.
 pub fn parse_stat(line: &str) -> Option<FileStat> {
     let mut it = line.trim().split('|');
@@ -116,6 +142,27 @@ pub fn ensure_dir(run: Runner, path: &str, meta: &FileMeta) -> HostResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_stat_read_answers() {
+        let out = |rc, stdout: &[u8]| CommandOutput {
+            rc,
+            stdout: stdout.to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(
+            parse_stat_read("/x", &out(3, b"")).unwrap(),
+            (None, Some(None))
+        );
+        let (st, content) =
+            parse_stat_read("/x", &out(0, b"regular file|600|root|root|6\n+\na\nb\n\n")).unwrap();
+        assert_eq!(st.unwrap().mode, 0o600);
+        assert_eq!(content, Some(Some(b"a\nb\n\n".to_vec())));
+        let (st, content) =
+            parse_stat_read("/d", &out(0, b"directory|755|root|root|4096\n-\n")).unwrap();
+        assert!(st.unwrap().is_dir && content.is_none());
+        assert!(parse_stat_read("/x", &out(1, b"")).is_err());
+    }
 
     #[test]
     fn parses_gnu_stat_output() {

@@ -98,7 +98,7 @@ fn probe_guards(call: &Call, o: &RunOpts) -> RResult<(Option<bool>, Option<i32>)
         Some(p) => Some(
             call.target
                 .stat(p)
-                .map_err(|e| usage(e.to_string()))?
+                .map_err(|e| super::step(e.to_string()))?
                 .is_some(),
         ),
         None => None,
@@ -116,7 +116,7 @@ fn probe_guards(call: &Call, o: &RunOpts) -> RResult<(Option<bool>, Option<i32>)
             let out = call
                 .target
                 .run(&call.run, CommandSpec::new(argv), "unless")
-                .map_err(|e| usage(e.to_string()))?;
+                .map_err(|e| super::step(e.to_string()))?;
             Some(out.rc)
         }
     };
@@ -201,7 +201,16 @@ pub fn run_parsed(
     }
     if out.timed_out || out.interrupted || (out.rc != 0 && o.check != Some(false)) {
         let text = failure_text(&shown, &out, o.timeout);
-        return Err(call.fail(text));
+        let err = call.fail(text);
+        if out.interrupted {
+            // Ctrl-C stops the recipe as an interruption (exit 130), not as a failed step.
+            return Err(rhai::EvalAltResult::ErrorTerminated(
+                crate::engine::diagnostics::INTERRUPT.into(),
+                rhai::Position::NONE,
+            )
+            .into());
+        }
+        return Err(err);
     }
     let status = if o.readonly {
         Status::Ok

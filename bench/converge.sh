@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Converge benchmark (docs/benchmarks.md): the same workload — 20 directories, 50 small files, a
+# JSON config file, 20 guarded commands — applied by a bare bash script (the floor), galley,
+# pyinfra and Ansible, to this machine and to 1 and 8 SSH hosts on loopback (one sshd started
+# here, 8 aliases), first run and idempotent re-run, timed with hyperfine. Not a CI gate.
+#
+# Needs root, hyperfine, openssh-server/client, python3 with venv; pyinfra and ansible-core are
+# installed from PyPI into bench/.venv on first use. Settings (environment):
+#   TOOLS="bare galley pyinfra ansible"  TARGETS="local 1 8"  RUNS=10  SLOW_RUNS=3
+#   GALLEY=path/to/galley (default: cargo build --release)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+TOOLS=${TOOLS:-"bare galley pyinfra ansible"}
+TARGETS=${TARGETS:-"local 1 8"}
+RUNS=${RUNS:-10}
+SLOW_RUNS=${SLOW_RUNS:-3}
+venv=$here/.venv
+
+die() { echo "converge.sh: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root (sshd logs in as root on loopback)"
+command -v hyperfine >/dev/null || die "hyperfine is missing: apt-get install hyperfine"
+[ -x /usr/sbin/sshd ] || die "sshd is missing: apt-get install openssh-server"
+command -v ssh-keygen >/dev/null || die "ssh-keygen is missing: apt-get install openssh-client"
+
+if [ -z "${GALLEY:-}" ]; then
+  (cd "$root" && cargo build --release --quiet)
+  GALLEY=$root/target/release/galley
+fi
+
+if [[ " $TOOLS " == *" pyinfra "* || " $TOOLS " == *" ansible "* ]] && [ ! -x "$venv/bin/ansible-playbook" ]; then
+  echo "installing pyinfra and ansible-core into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip
+  "$venv/bin/pip" install --quiet pyinfra ansible-core
+fi
+
+state=$(mktemp -d /tmp/galley-bench.XXXXXX)
+sshd_pid=
+cleanup() {
+  [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null || true
+  rm -rf "$state"
+}
+trap cleanup EXIT
+
+# --- one sshd on a free loopback port, clean login environment -------------------------------
+ssh-keygen -q -t ed25519 -N '' -f "$state/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$state/client_key"
+cp "$state/client_key.pub" "$state/authorized_keys"
+mkdir -p /run/sshd
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$state/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $state/host_key
+PidFile none
+AuthorizedKeysFile $state/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+StrictModes no
+SetEnv SHLVL=1
+MaxSessions 100
+MaxStartups 200:30:400
+EOF
+/usr/sbin/sshd -D -e -f "$state/sshd_config" 2>"$state/sshd.log" &
+sshd_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$state/host_key.pub")" > "$state/known_hosts"
+{
+  echo "Host n1 n2 n3 n4 n5 n6 n7 n8"
+  echo "  HostName 127.0.0.1"
+  echo "  Port $port"
+  echo "  User root"
+  echo "  IdentityFile $state/client_key"
+  echo "  IdentitiesOnly yes"
+  echo "  UserKnownHostsFile $state/known_hosts"
+  echo "  GlobalKnownHostsFile /dev/null"
+  echo "  StrictHostKeyChecking yes"
+  echo "  BatchMode yes"
+} > "$state/ssh_config"
+
+# --- inventories and the floor for N hosts ---------------------------------------------------
+for n in 1 8; do
+  : > "$state/galley$n.toml"
+  printf '[all:vars]\nansible_ssh_common_args=-F %s\nansible_python_interpreter=/usr/bin/python3\n[bench]\n' "$state/ssh_config" > "$state/ansible$n.ini"
+  printf '#!/usr/bin/env bash\n' > "$state/bare$n.sh"
+  for i in $(seq "$n"); do
+    printf '[hosts.n%s]\nvars = { base = "%s", ssh_config_file = "%s" }\n' "$i" "$state/data/galley/n$i" "$state/ssh_config" >> "$state/galley$n.toml"
+    printf 'n%s base=%s\n' "$i" "$state/data/ansible/n$i" >> "$state/ansible$n.ini"
+    printf 'ssh -F %s -o ControlPath=none n%s bash -s -- %s < %s &\n' "$state/ssh_config" "$i" "$state/data/bare/n$i" "$here/workload/bare.sh" >> "$state/bare$n.sh"
+  done
+  echo wait >> "$state/bare$n.sh"
+done
+printf 'local ansible_connection=local ansible_python_interpreter=%s base=%s\n' "$venv/bin/python" "$state/data/ansible/local" > "$state/ansible_local.ini"
+
+# --- what each tool runs, and which folders a first run starts without -----------------------
+command_for() { # tool target
+  local w=$here/workload
+  case "$1:$2" in
+    bare:local) echo "bash $w/bare.sh $state/data/bare/local" ;;
+    bare:*) echo "bash $state/bare$2.sh" ;;
+    galley:local) echo "$GALLEY run $w/converge.rhai --set base=$state/data/galley/local" ;;
+    galley:*) echo "$GALLEY run $w/converge.rhai -i $state/galley$2.toml" ;;
+    pyinfra:local) echo "$venv/bin/pyinfra -y @local $w/pyinfra_deploy.py --data base=$state/data/pyinfra/local" ;;
+    pyinfra:*) echo "env BENCH_STATE=$state BENCH_PORT=$port BENCH_HOSTS=$2 $venv/bin/pyinfra -y $w/pyinfra_inventory.py $w/pyinfra_deploy.py" ;;
+    ansible:local) echo "env ANSIBLE_CONFIG=$w/ansible.cfg $venv/bin/ansible-playbook -i $state/ansible_local.ini $w/ansible.yml" ;;
+    ansible:*) echo "env ANSIBLE_CONFIG=$w/ansible.cfg $venv/bin/ansible-playbook -i $state/ansible$2.ini $w/ansible.yml" ;;
+  esac
+}
+
+out=$here/results
+mkdir -p "$out"
+for target in $TARGETS; do
+  for tool in $TOOLS; do
+    cmd=$(command_for "$tool" "$target")
+    runs=$RUNS
+    case $tool in pyinfra|ansible) runs=$SLOW_RUNS ;; esac
+    data=$state/data/$tool
+    echo "== $tool, target $target: $cmd"
+    # A sanity run that must succeed (and leaves the hosts converged for the re-run).
+    rm -rf "$data"
+    bash -c "$cmd" > "$state/last.log" 2>&1 || { cat "$state/last.log"; die "$tool failed on $target"; }
+    hyperfine --style basic --runs "$runs" --prepare "rm -rf $data" \
+      --export-json "$out/$tool-$target-first.json" -n "$tool $target first" "$cmd" > /dev/null
+    hyperfine --style basic --runs "$runs" --warmup 1 \
+      --export-json "$out/$tool-$target-rerun.json" -n "$tool $target rerun" "$cmd" > /dev/null
+  done
+done
+
+python3 - "$out" "$TOOLS" "$TARGETS" <<'EOF' | tee "$out/summary.md"
+import json, os, statistics, sys
+out, tools, targets = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+def median(tool, target, phase):
+    p = os.path.join(out, f"{tool}-{target}-{phase}.json")
+    if not os.path.exists(p):
+        return None
+    return statistics.median(json.load(open(p))["results"][0]["times"])
+print("| target | run | " + " | ".join(tools) + " |")
+print("|---|---|" + "---|" * len(tools))
+for target in targets:
+    label = "local" if target == "local" else f"{target} SSH host" + ("s" if target != "1" else "")
+    for phase in ["first", "rerun"]:
+        floor = median("bare", target, phase)
+        cells = []
+        for tool in tools:
+            m = median(tool, target, phase)
+            if m is None:
+                cells.append("-")
+            elif floor and tool != "bare":
+                cells.append(f"{m:.2f} s ({m / floor:.1f}x)")
+            else:
+                cells.append(f"{m:.2f} s")
+        print(f"| {label} | {'first run' if phase == 'first' else 'idempotent re-run'} | " + " | ".join(cells) + " |")
+EOF

@@ -1,0 +1,156 @@
+//! `galley facts`: gathers the facts of real hosts (one round trip each, in parallel) and prints
+//! them, or saves one `<host>.json` per host that `--facts DIR` accepts, so a recipe can be
+//! planned offline against a real fleet and a test can replay a real host.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use clap::Args;
+
+use super::targets::TargetArgs;
+use crate::facts::{Facts, Fixture};
+use crate::host::{local::LocalHost, FileMeta, Host};
+use crate::inventory::{HostEntry, Inventory};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  galley facts                                  this machine, human-readable
+  galley facts -H root@10.0.0.5 --json          one host, as JSON
+  galley facts -i cluster.toml --save ./facts   one ./facts/<host>.json per host
+  galley plan kubeadm -i cluster.toml --facts ./facts")]
+pub struct FactsArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Write one <host>.json fixture per host into this folder (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<String>,
+    /// Print the facts as one JSON object keyed by host name.
+    #[arg(long)]
+    pub json: bool,
+    /// Hosts gathered at once.
+    #[arg(long, default_value_t = 10)]
+    pub forks: usize,
+}
+
+fn connect(entry: &HostEntry) -> Result<Arc<dyn Host>, String> {
+    if entry.is_local() {
+        return Ok(Arc::new(LocalHost::new(&entry.name)));
+    }
+    crate::host::connect_remote(entry).map_err(|e| e.to_string())
+}
+
+fn gather_all(hosts: &[HostEntry], forks: usize) -> Vec<Result<Facts, String>> {
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<Facts, String>>>> =
+        hosts.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..forks.clamp(1, hosts.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(entry) = hosts.get(i) else { break };
+                let r = connect(entry).and_then(|h| h.gather_facts().map_err(|e| e.to_string()));
+                *slots[i].lock().unwrap() = Some(r);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .unwrap()
+                .unwrap_or_else(|| Err("not gathered".into()))
+        })
+        .collect()
+}
+
+fn human(name: &str, f: &Facts) {
+    println!(
+        "{name}: {} ({}) {}, kernel {}, {} cpus, {} MB memory, {} MB swap, init {}, packages {}",
+        if f.os.name.is_empty() {
+            &f.os.id
+        } else {
+            &f.os.name
+        },
+        f.os.family,
+        f.arch,
+        f.kernel,
+        f.cpus,
+        f.memory_mb,
+        f.swap_mb,
+        f.init,
+        if f.pkg_manager.is_empty() {
+            "-"
+        } else {
+            &f.pkg_manager
+        },
+    );
+    for i in f.interfaces.iter().filter(|i| i.name != "lo") {
+        println!("  {} {} {}", i.name, i.mac, i.addresses.join(" "));
+    }
+    if !f.product_uuid.is_empty() {
+        println!("  product_uuid {}", f.product_uuid);
+    }
+}
+
+fn save(dir: &str, name: &str, facts: &Facts) -> Result<String, String> {
+    if name.contains('/') || name.starts_with('.') {
+        return Err(format!("host name `{name}` cannot be used as a file name"));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+    let path = Path::new(dir).join(format!("{name}.json"));
+    let fixture = Fixture {
+        facts: facts.clone(),
+        ..Default::default()
+    };
+    let mut text = serde_json::to_string_pretty(&fixture).map_err(|e| e.to_string())?;
+    text.push('\n');
+    let p = path.to_string_lossy().into_owned();
+    LocalHost::new("local")
+        .write_file(&p, text.as_bytes(), &FileMeta::default())
+        .map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+pub fn facts(a: FactsArgs) -> i32 {
+    let inv = match a.targets.inventory() {
+        Ok(i) => i.unwrap_or_else(Inventory::local),
+        Err(e) => return super::usage_error(e),
+    };
+    let results = gather_all(&inv.hosts, a.forks);
+    let mut failed = 0;
+    let mut json = serde_json::Map::new();
+    for (entry, r) in inv.hosts.iter().zip(results) {
+        let facts = match r {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {}: {e}", entry.name);
+                failed += 1;
+                continue;
+            }
+        };
+        if let Some(dir) = &a.save {
+            match save(dir, &entry.name, &facts) {
+                Ok(p) => println!("{}: saved {p}", entry.name),
+                Err(e) => {
+                    eprintln!("error: {}: {e}", entry.name);
+                    failed += 1;
+                }
+            }
+        } else if a.json {
+            json.insert(
+                entry.name.clone(),
+                serde_json::to_value(&facts).unwrap_or_default(),
+            );
+        } else {
+            human(&entry.name, &facts);
+        }
+    }
+    if a.json && a.save.is_none() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+    }
+    i32::from(failed > 0)
+}

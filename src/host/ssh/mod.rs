@@ -1,0 +1,257 @@
+//! Hosts reached over the system OpenSSH client, so `~/.ssh/config`, ProxyJump, the agent and
+//! known_hosts work as users expect. Per host: one multiplexed master connection (established
+//! lazily, once, under a lock), and a small pool of sessions each running the remote agent that
+//! executes framed commands (see `agent.rs` and docs/ssh.md for why and what it costs).
+
+mod agent;
+mod framer;
+mod master;
+pub mod options;
+pub mod quote;
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use self::agent::Agent;
+use self::master::Master;
+use self::options::SshSettings;
+use super::{
+    posix, CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult, ProgressFn,
+};
+use crate::facts::{self, Facts};
+use crate::inventory::HostEntry;
+
+enum Link {
+    /// Not connected yet (or the connection dropped and may be re-established).
+    Down,
+    Up(Master),
+    /// Connecting failed: every later command fails fast with the same message.
+    Failed(String),
+}
+
+pub struct SshHost {
+    name: String,
+    settings: SshSettings,
+    link: Mutex<Link>,
+    /// Idle sessions; a busy host (nested `on`) simply opens another.
+    idle: Mutex<Vec<Agent>>,
+    /// `stat` also fetches small files; the `read_file` right after it then costs nothing.
+    prefetched: Mutex<Option<(String, Option<Vec<u8>>)>>,
+}
+
+/// Builds the connector; nothing is contacted until the first command.
+pub fn connect(entry: &HostEntry) -> HostResult<SshHost> {
+    let settings = SshSettings::from_entry(entry).map_err(|message| HostError::Unreachable {
+        host: entry.name.clone(),
+        message,
+    })?;
+    Ok(SshHost {
+        name: entry.name.clone(),
+        settings,
+        link: Mutex::new(Link::Down),
+        idle: Mutex::new(Vec::new()),
+        prefetched: Mutex::new(None),
+    })
+}
+
+impl SshHost {
+    fn unreachable(&self, message: impl Into<String>) -> HostError {
+        HostError::Unreachable {
+            host: self.name.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The master connection's socket path, connecting first if needed (once, under the lock).
+    fn ensure_master(&self) -> HostResult<String> {
+        let mut link = self.link.lock().unwrap();
+        match &*link {
+            Link::Up(m) => return Ok(m.socket().to_string_lossy().into_owned()),
+            Link::Failed(msg) => return Err(self.unreachable(msg.clone())),
+            Link::Down => {}
+        }
+        let m = Master::new().map_err(|e| {
+            self.unreachable(format!(
+                "cannot create a private folder for the ssh control socket: {e}"
+            ))
+        })?;
+        tracing::debug!(host = %self.name, target = %self.settings.describe(), "opening ssh master");
+        match m.start(&self.settings) {
+            Ok(()) => {
+                let path = m.socket().to_string_lossy().into_owned();
+                *link = Link::Up(m);
+                Ok(path)
+            }
+            Err(msg) => {
+                *link = Link::Failed(msg.clone());
+                Err(self.unreachable(msg))
+            }
+        }
+    }
+
+    fn session(&self) -> HostResult<Agent> {
+        if let Some(a) = self.idle.lock().unwrap().pop() {
+            return Ok(a);
+        }
+        let socket = self.ensure_master()?;
+        let mut ssh = Command::new("ssh");
+        ssh.args(self.settings.args(&socket))
+            .args(["-T", "-o", "ControlMaster=no", "--"])
+            .arg(&self.settings.destination);
+        let remote = agent::bootstrap(self.settings.become_user.as_deref());
+        let limit = Duration::from_secs(self.settings.connect_timeout * 2 + 10);
+        Agent::start(ssh, &remote, limit).map_err(|l| self.session_failed(&l.why))
+    }
+
+    fn session_failed(&self, why: &str) -> HostError {
+        if let Some(user) = &self.settings.become_user {
+            if why.contains("password is required") || why.contains("a terminal is required") {
+                return self.unreachable(format!(
+                    "become: sudo on this host asks for a password to run commands as {user}, and galley runs sudo \
+                     non-interactively (sudo -n). Allow the login user passwordless sudo (a NOPASSWD rule in sudoers), \
+                     or connect as {user} directly"
+                ));
+            }
+            if why.contains("sudo: not found") || why.contains("sudo: command not found") {
+                return self.unreachable("become: sudo is not installed on this host");
+            }
+            if why.contains("is not in the sudoers") || why.contains("not allowed to execute") {
+                return self.unreachable(format!(
+                    "become: the login user may not run commands as {user} with sudo: {why}"
+                ));
+            }
+        }
+        self.mark_dropped();
+        self.unreachable(format!(
+            "cannot start a session: {}",
+            if why.is_empty() {
+                "the connection closed"
+            } else {
+                why
+            }
+        ))
+    }
+
+    /// After a lost session: if the master is gone too, the next command reconnects.
+    fn mark_dropped(&self) {
+        let mut link = self.link.lock().unwrap();
+        if let Link::Up(m) = &*link {
+            if !m.alive(&self.settings) {
+                let log = master::read_log(m.dir.path());
+                tracing::info!(host = %self.name, log = %log.trim(), "ssh master connection lost");
+                *link = Link::Down;
+            }
+        }
+    }
+
+    fn exec(&self, spec: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput> {
+        *self.prefetched.lock().unwrap() = None;
+        let program = spec.argv.first().map_or("", |s| s.as_str());
+        tracing::trace!(host = %self.name, program = %program, "ssh command");
+        self.with_session(program, |a| a.run(spec, progress))
+    }
+
+    /// Runs one exchange on a session from the pool. A session found dead before anything was
+    /// sent is replaced once; a connection lost mid-command fails this host's command.
+    fn with_session(
+        &self,
+        what: &str,
+        f: impl Fn(&mut Agent) -> HostResult<Result<CommandOutput, agent::Lost>>,
+    ) -> HostResult<CommandOutput> {
+        let mut retried = false;
+        loop {
+            let mut agent = self.session()?;
+            let l = match f(&mut agent)? {
+                Ok(out) => {
+                    self.idle.lock().unwrap().push(agent);
+                    return Ok(out);
+                }
+                Err(l) => l,
+            };
+            // Sessions sharing a dropped connection are all gone: start afresh.
+            for a in self.idle.lock().unwrap().drain(..) {
+                a.close();
+            }
+            self.mark_dropped();
+            if !l.started && !retried {
+                retried = true;
+                continue;
+            }
+            let why = if l.why.is_empty() {
+                "the connection closed".to_string()
+            } else {
+                l.why
+            };
+            return Err(self.unreachable(format!("connection lost while running `{what}`: {why}")));
+        }
+    }
+
+    fn shutdown(&self) {
+        for a in self.idle.lock().unwrap().drain(..) {
+            a.close();
+        }
+        if let Link::Up(m) = &*self.link.lock().unwrap() {
+            m.stop(&self.settings);
+        }
+    }
+}
+
+fn file_result(path: &str, out: &CommandOutput) -> HostResult<()> {
+    if out.rc == 0 {
+        return Ok(());
+    }
+    Err(HostError::file(
+        path,
+        format!("exit {}: {}", out.rc, out.stderr_text().trim()),
+    ))
+}
+
+impl Drop for SshHost {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Host for SshHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn run(&self, cmd: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput> {
+        self.exec(cmd, progress)
+    }
+
+    fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>> {
+        if let Some((p, content)) = self.prefetched.lock().unwrap().take() {
+            if p == path {
+                return Ok(content);
+            }
+        }
+        posix::read_file(&|c| self.exec(c, &|_, _| {}), path)
+    }
+
+    fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
+        *self.prefetched.lock().unwrap() = None;
+        let out = self.with_session("stat", |a| a.stat_read(path, posix::PREFETCH_MAX))?;
+        let (stat, content) = posix::parse_stat_read(path, &out)?;
+        *self.prefetched.lock().unwrap() = content.map(|c| (path.to_string(), c));
+        Ok(stat)
+    }
+
+    fn write_file(&self, path: &str, content: &[u8], meta: &FileMeta) -> HostResult<()> {
+        *self.prefetched.lock().unwrap() = None;
+        let out = self.with_session("write", |a| a.write(path, content, meta))?;
+        file_result(path, &out)
+    }
+
+    fn ensure_dir(&self, path: &str, meta: &FileMeta) -> HostResult<()> {
+        *self.prefetched.lock().unwrap() = None;
+        let out = self.with_session("mkdir", |a| a.mkdir(path, meta))?;
+        file_result(path, &out)
+    }
+
+    fn gather_facts(&self) -> HostResult<Facts> {
+        facts::gather(self)
+    }
+}
