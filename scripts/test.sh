@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# testbed (tier 3): debootstrap systemd-container dpkg-dev iproute2 util-linux procps
+# SSH tests: openssh-server openssh-client sudo; yum tests: dnf rpm createrepo-c
 need_pkgs=(debootstrap systemd-container openssh-server openssh-client dpkg-dev iproute2 sudo
-           dnf rpm createrepo-c ca-certificates curl)
+           util-linux procps dnf rpm createrepo-c ca-certificates curl tar)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,3 +25,10 @@ fi
 
 cargo build --quiet --all-targets
 cargo test --all-targets -- --test-threads="${GALLEY_TEST_THREADS:-4}"
+
+# The testbed must leave nothing behind: no bridge, veth, cgroup or nspawn process.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    bash testbed/testbed.sh check-clean >/dev/null 2>&1 && break
+    sleep 1
+done
+bash testbed/testbed.sh check-clean

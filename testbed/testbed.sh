@@ -503,7 +503,8 @@ cmd_poweroff() {
 # _watchdog DIR OWNER_PID OWNER_STARTTIME ID — runs `down DIR` once the owner process is gone.
 cmd__watchdog() {
     local dir="$1" owner="$2" start="$3" _id="$4" now
-    trap 'exit 0' TERM INT
+    # Killed (the test runner's process group ending, Ctrl-C): tear down rather than leave nodes.
+    trap 'GALLEY_TESTBED_IN_WATCHDOG=1 cmd_down "$dir"; exit 0' TERM INT HUP
     while :; do
         [[ -f $dir/instance ]] || exit 0
         now=$(proc_stat_field "$owner" 20)
