@@ -333,6 +333,7 @@ impl Agent {
         let (mut term_at, mut kill_at): (Option<Instant>, Option<Instant>) = (None, None);
         let mut timed_out = false;
         let mut stopped = false;
+        let mut sent = false;
         // Markers may already sit in the carried bytes.
         out.feed(&[], &mut last);
         err.feed(&[], &mut last);
@@ -359,11 +360,18 @@ impl Agent {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => self.closed = 2,
             }
-            if let Ok(false) = written.try_recv() {
-                self.closed = 2;
+            match written.try_recv() {
+                Ok(true) => sent = true,
+                Ok(false) => self.closed = 2,
+                Err(_) => {}
             }
             let elapsed = start.elapsed();
             if term_at.is_none() && (timeout.is_some_and(|t| elapsed >= t) || interrupted()) {
+                if !sent {
+                    // The request itself is still being written: the link is stuck.
+                    self.kill();
+                    return Err(lost("the connection stalled while sending the command"));
+                }
                 timed_out = !interrupted();
                 stopped = true;
                 self.send(b"T\n")?;
