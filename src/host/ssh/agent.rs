@@ -523,7 +523,6 @@ mod tests {
         let (st, _) = crate::host::posix::parse_stat_read("x", &ask(d)).unwrap();
         assert!(st.unwrap().is_dir);
         assert_eq!(ask(&d.join("missing")).rc, 3);
-        drop(ask);
         a.close();
     }
 
