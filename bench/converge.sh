@@ -8,6 +8,7 @@
 # installed from PyPI into bench/.venv on first use. Settings (environment):
 #   TOOLS="bare galley pyinfra ansible"  TARGETS="local 1 8"  RUNS=10  SLOW_RUNS=3
 #   GALLEY=path/to/galley (default: cargo build --release)
+#   KEEP=1: keep results already in bench/results (resume an interrupted run)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,51 +37,7 @@ if [[ " $TOOLS " == *" pyinfra "* || " $TOOLS " == *" ansible "* ]] && [ ! -x "$
   "$venv/bin/pip" install --quiet pyinfra ansible-core
 fi
 
-state=$(mktemp -d /tmp/galley-bench.XXXXXX)
-sshd_pid=
-cleanup() {
-  [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null || true
-  rm -rf "$state"
-}
-trap cleanup EXIT
-
-# --- one sshd on a free loopback port, clean login environment -------------------------------
-ssh-keygen -q -t ed25519 -N '' -f "$state/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$state/client_key"
-cp "$state/client_key.pub" "$state/authorized_keys"
-mkdir -p /run/sshd
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$state/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $state/host_key
-PidFile none
-AuthorizedKeysFile $state/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PermitRootLogin prohibit-password
-StrictModes no
-SetEnv SHLVL=1
-MaxSessions 100
-MaxStartups 200:30:400
-EOF
-/usr/sbin/sshd -D -e -f "$state/sshd_config" 2>"$state/sshd.log" &
-sshd_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$state/host_key.pub")" > "$state/known_hosts"
-{
-  echo "Host n1 n2 n3 n4 n5 n6 n7 n8"
-  echo "  HostName 127.0.0.1"
-  echo "  Port $port"
-  echo "  User root"
-  echo "  IdentityFile $state/client_key"
-  echo "  IdentitiesOnly yes"
-  echo "  UserKnownHostsFile $state/known_hosts"
-  echo "  GlobalKnownHostsFile /dev/null"
-  echo "  StrictHostKeyChecking yes"
-  echo "  BatchMode yes"
-} > "$state/ssh_config"
+. "$here/lib.sh"
 
 # --- inventories and the floor for N hosts ---------------------------------------------------
 for n in 1 8; do
@@ -112,10 +69,15 @@ command_for() { # tool target
 }
 
 out=$here/results
+[ -n "${KEEP:-}" ] || rm -rf "$out"
 mkdir -p "$out"
 for target in $TARGETS; do
   for tool in $TOOLS; do
     cmd=$(command_for "$tool" "$target")
+    if [ -n "${KEEP:-}" ] && [ -f "$out/$tool-$target-rerun.json" ]; then
+      echo "== $tool, target $target: kept"
+      continue
+    fi
     runs=$RUNS
     case $tool in pyinfra|ansible) runs=$SLOW_RUNS ;; esac
     data=$state/data/$tool

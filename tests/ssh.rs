@@ -216,6 +216,8 @@ let warm = on("all", |h| run(["true"]).rc);
 let t = timestamp();
 let v = on("all", |h| { run(["sleep", "1"]); h });
 print(`SLEPT ${t.elapsed} ${v}`);
+let same = on("all", |h| on_one("n1", || run(["sleep", "0.3"]).rc));
+print(`SHARED ${same.len()}`);
 let r = try_on("all", |h| if h == "n3" { run(["sh", "-c", "echo broken >&2; exit 3"]) } else { run(["echo", h]).stdout });
 print(`TRY ${r.filter(|x| x.ok).len()} ${r[2].error.contains("broken")}`);
 on("workers", |h| if h == "n5" { run(["false"]) } else { run(["echo", "fine"]) });
@@ -236,6 +238,7 @@ print("NOT REACHED");
         "{slept}"
     );
     assert!(all.contains("TRY 7 true"), "{all}");
+    assert!(all.contains("SHARED 8"), "{all}");
     assert!(!all.contains("NOT REACHED"));
     assert!(
         all.contains("1 of 7 hosts failed") && all.contains("n5:"),

@@ -34,18 +34,23 @@ enum Event {
 pub struct Lost {
     pub why: String,
     pub started: bool,
+    /// The local `ssh` exit code when it ended: 255 means ssh itself failed (connecting,
+    /// authenticating), anything else came from the remote side.
+    pub code: Option<i32>,
 }
 
 fn lost(why: impl Into<String>) -> Lost {
     Lost {
         why: why.into(),
         started: true,
+        code: None,
     }
 }
 
 pub struct Agent {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once hung up.
+    stdin: Option<ChildStdin>,
     events: Receiver<Event>,
     carry_out: Vec<u8>,
     carry_err: Vec<u8>,
@@ -137,7 +142,7 @@ impl Agent {
         let (tx, events) = mpsc::channel();
         pump(child.stdout.take().expect("piped"), tx.clone(), Event::Out);
         pump(child.stderr.take().expect("piped"), tx, Event::Err);
-        let stdin = child.stdin.take().expect("piped");
+        let stdin = child.stdin.take();
         let mut agent = Agent {
             child,
             stdin,
@@ -173,8 +178,12 @@ impl Agent {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        let _ = self.child.wait();
-        Err(lost(String::from_utf8_lossy(&err).trim().to_string()))
+        let code = self.child.wait().ok().and_then(|st| st.code());
+        Err(Lost {
+            why: String::from_utf8_lossy(&err).trim().to_string(),
+            started: false,
+            code,
+        })
     }
 
     /// Kills the local ssh process (the remote agent sees its input end and stops too).
@@ -183,27 +192,35 @@ impl Agent {
         let _ = self.child.wait();
     }
 
-    /// Closes the session politely: end of input, then a short wait for ssh to exit.
-    pub fn close(self) {
-        let Agent {
-            mut child, stdin, ..
-        } = self;
-        drop(stdin);
-        let until = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
+    /// Ends the session's input: the remote agent finishes and exits, then ssh does.
+    pub fn hang_up(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits (until `deadline`) for ssh to exit after `hang_up`, else kills it.
+    pub fn reap(mut self, deadline: Instant) {
+        self.hang_up();
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
                 return;
             }
-            thread::sleep(Duration::from_millis(5));
+            thread::sleep(Duration::from_millis(2));
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        self.kill();
+    }
+
+    /// Closes the session politely: end of input, then a short wait for ssh to exit.
+    pub fn close(self) {
+        self.reap(Instant::now() + Duration::from_secs(2));
     }
 
     fn send(&mut self, data: &[u8]) -> Result<(), Lost> {
-        self.stdin
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(lost("the session was closed"));
+        };
+        stdin
             .write_all(data)
-            .and_then(|_| self.stdin.flush())
+            .and_then(|_| stdin.flush())
             .map_err(|e| lost(format!("the connection is closed ({e})")))
     }
 
@@ -217,6 +234,8 @@ impl Agent {
         }
         let fd = self
             .stdin
+            .as_ref()
+            .ok_or_else(|| lost("the session was closed"))?
             .as_fd()
             .try_clone_to_owned()
             .map_err(|e| lost(format!("cannot write to ssh: {e}")))?;
@@ -309,6 +328,7 @@ impl Agent {
             return Err(Lost {
                 why: "the session had closed".into(),
                 started: false,
+                code: None,
             });
         }
         let start = Instant::now();
@@ -333,6 +353,7 @@ impl Agent {
         let (mut term_at, mut kill_at): (Option<Instant>, Option<Instant>) = (None, None);
         let mut timed_out = false;
         let mut stopped = false;
+        let mut sent = false;
         // Markers may already sit in the carried bytes.
         out.feed(&[], &mut last);
         err.feed(&[], &mut last);
@@ -359,11 +380,18 @@ impl Agent {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => self.closed = 2,
             }
-            if let Ok(false) = written.try_recv() {
-                self.closed = 2;
+            match written.try_recv() {
+                Ok(true) => sent = true,
+                Ok(false) => self.closed = 2,
+                Err(_) => {}
             }
             let elapsed = start.elapsed();
             if term_at.is_none() && (timeout.is_some_and(|t| elapsed >= t) || interrupted()) {
+                if !sent {
+                    // The request itself is still being written: the link is stuck.
+                    self.kill();
+                    return Err(lost("the connection stalled while sending the command"));
+                }
                 timed_out = !interrupted();
                 stopped = true;
                 self.send(b"T\n")?;

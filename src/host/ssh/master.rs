@@ -1,21 +1,14 @@
-//! The multiplexed master connection of one host: started once (the caller holds a lock), in the
-//! background with `-f`, its control socket in a private 0700 folder; closed with `ssh -O exit`.
-//! Its failures are turned into messages that say what happened and what to do.
+//! The master connection's side of things: the private 0700 folder that holds its control
+//! socket, a last-resort `ssh -O exit`, and ssh's failures turned into messages that say what
+//! happened and what to do.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::options::SshSettings;
-use crate::host::exec::interrupted;
 
-/// How long an idle master outlives its last session: a safety net for a galley killed with
-/// SIGKILL; a normal run closes its masters explicitly.
-const PERSIST: &str = "ControlPersist=60";
-
-pub struct Master {
+pub struct ControlDir {
     pub dir: tempfile::TempDir,
 }
 
@@ -27,100 +20,34 @@ fn runtime_base() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
-impl Master {
-    /// A private folder (mode 0700) for this host's control socket and log.
+impl ControlDir {
+    /// A private folder (mode 0700) for one host's control socket.
     pub fn new() -> std::io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("galley-ssh-")
             .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(runtime_base())?;
-        Ok(Master { dir })
+        Ok(ControlDir { dir })
     }
 
-    pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("m")
+    pub fn socket(&self) -> String {
+        self.dir.path().join("m").to_string_lossy().into_owned()
     }
 
-    fn log(&self) -> PathBuf {
-        self.dir.path().join("master.log")
-    }
-
-    fn ssh(&self, s: &SshSettings) -> Command {
-        let mut c = Command::new("ssh");
-        c.args(s.args(&self.socket().to_string_lossy()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .process_group(0);
-        c
-    }
-
-    /// Connects and authenticates; returns once the master runs in the background.
-    pub fn start(&self, s: &SshSettings) -> Result<(), String> {
-        let log =
-            fs::File::create(self.log()).map_err(|e| format!("cannot create ssh log: {e}"))?;
-        let mut cmd = self.ssh(s);
-        // Not `-M` as well: -M on top of ControlMaster=yes means "ask", which BatchMode refuses.
-        cmd.args(["-o", "ControlMaster=yes", "-o", PERSIST, "-N", "-f", "--"])
-            .arg(&s.destination)
-            .stderr(log);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start `ssh`: {e} (install the OpenSSH client)"))?;
-        // ssh gives up on its own after ConnectTimeout; authentication and a ProxyJump may add more.
-        let limit = Duration::from_secs(s.connect_timeout * 3 + 10);
-        let start = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(st)) => break st,
-                Ok(None) if start.elapsed() > limit || interrupted() => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let why = if interrupted() {
-                        "interrupted"
-                    } else {
-                        "no answer"
-                    };
-                    return Err(format!(
-                        "connecting to {} timed out ({why} after {}s)",
-                        s.describe(),
-                        limit.as_secs()
-                    ));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(format!("waiting for ssh: {e}")),
-            }
-        };
-        if status.success() && self.socket().exists() {
-            return Ok(());
-        }
-        let text = fs::read_to_string(self.log()).unwrap_or_default();
-        Err(explain(s, &text))
-    }
-
-    /// Asks the master to exit (sessions are closed first by the caller).
+    /// Asks a master that is still there to exit (normally it ends with its last session).
     pub fn stop(&self, s: &SshSettings) {
-        if !self.socket().exists() {
+        if !self.dir.path().join("m").exists() {
             return;
         }
-        let _ = self
-            .ssh(s)
+        let _ = Command::new("ssh")
+            .args(s.args(&self.socket()))
             .args(["-O", "exit", "--"])
             .arg(&s.destination)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-    }
-
-    /// True while the control socket answers.
-    pub fn alive(&self, s: &SshSettings) -> bool {
-        self.socket().exists()
-            && self
-                .ssh(s)
-                .args(["-O", "check", "--"])
-                .arg(&s.destination)
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|st| st.success())
     }
 }
 
@@ -187,11 +114,6 @@ pub fn explain(s: &SshSettings, stderr: &str) -> String {
     )
 }
 
-/// Reads the master's log (for messages after a dropped connection).
-pub fn read_log(dir: &Path) -> String {
-    fs::read_to_string(dir.join("master.log")).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,7 +166,7 @@ mod tests {
     #[test]
     fn the_socket_folder_is_private() {
         use std::os::unix::fs::PermissionsExt;
-        let m = Master::new().unwrap();
+        let m = ControlDir::new().unwrap();
         let mode = fs::metadata(m.dir.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
     }

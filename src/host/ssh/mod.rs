@@ -1,7 +1,8 @@
 //! Hosts reached over the system OpenSSH client, so `~/.ssh/config`, ProxyJump, the agent and
-//! known_hosts work as users expect. Per host: one multiplexed master connection (established
-//! lazily, once, under a lock), and a small pool of sessions each running the remote agent that
-//! executes framed commands (see `agent.rs` and docs/ssh.md for why and what it costs).
+//! known_hosts work as users expect. Per host: one connection, whose first session is the
+//! ControlMaster (established lazily, once, under a lock); more sessions, when a host is busy,
+//! are multiplexed over it. Each session runs the remote agent that executes framed requests
+//! (see `agent.rs`, and docs/ssh.md for why and what it costs).
 
 mod agent;
 mod framer;
@@ -11,10 +12,10 @@ pub mod quote;
 
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use self::agent::Agent;
-use self::master::Master;
+use self::agent::{Agent, Lost};
+use self::master::ControlDir;
 use self::options::SshSettings;
 use super::{
     posix, CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult, ProgressFn,
@@ -23,9 +24,11 @@ use crate::facts::{self, Facts};
 use crate::inventory::HostEntry;
 
 enum Link {
-    /// Not connected yet (or the connection dropped and may be re-established).
+    /// Not connected yet.
     Down,
-    Up(Master),
+    /// Connected once; the folder holds the control socket. Should the connection drop, the
+    /// next session (ControlMaster=auto) becomes the new master.
+    Up(ControlDir),
     /// Connecting failed: every later command fails fast with the same message.
     Failed(String),
 }
@@ -63,86 +66,82 @@ impl SshHost {
         }
     }
 
-    /// The master connection's socket path, connecting first if needed (once, under the lock).
-    fn ensure_master(&self) -> HostResult<String> {
-        let mut link = self.link.lock().unwrap();
-        match &*link {
-            Link::Up(m) => return Ok(m.socket().to_string_lossy().into_owned()),
-            Link::Failed(msg) => return Err(self.unreachable(msg.clone())),
-            Link::Down => {}
-        }
-        let m = Master::new().map_err(|e| {
-            self.unreachable(format!(
-                "cannot create a private folder for the ssh control socket: {e}"
-            ))
-        })?;
-        tracing::debug!(host = %self.name, target = %self.settings.describe(), "opening ssh master");
-        match m.start(&self.settings) {
-            Ok(()) => {
-                let path = m.socket().to_string_lossy().into_owned();
-                *link = Link::Up(m);
-                Ok(path)
-            }
-            Err(msg) => {
-                *link = Link::Failed(msg.clone());
-                Err(self.unreachable(msg))
-            }
-        }
-    }
-
+    /// A session from the pool, else a new one. The host's first session is its master
+    /// connection, opened under the lock: commands starting at once wait, then share it.
     fn session(&self) -> HostResult<Agent> {
         if let Some(a) = self.idle.lock().unwrap().pop() {
             return Ok(a);
         }
-        let socket = self.ensure_master()?;
-        let mut ssh = Command::new("ssh");
-        ssh.args(self.settings.args(&socket))
-            .args(["-T", "-o", "ControlMaster=no", "--"])
-            .arg(&self.settings.destination);
-        let remote = agent::bootstrap(self.settings.become_user.as_deref());
-        let limit = Duration::from_secs(self.settings.connect_timeout * 2 + 10);
-        Agent::start(ssh, &remote, limit).map_err(|l| self.session_failed(&l.why))
+        let mut link = self.link.lock().unwrap();
+        let socket = match &*link {
+            Link::Failed(msg) => return Err(self.unreachable(msg.clone())),
+            Link::Up(dir) => dir.socket(),
+            Link::Down => {
+                let dir = ControlDir::new().map_err(|e| {
+                    self.unreachable(format!(
+                        "cannot create a private folder for the ssh control socket: {e}"
+                    ))
+                })?;
+                tracing::debug!(host = %self.name, target = %self.settings.describe(), "connecting");
+                return match self.start_agent(&dir.socket(), "yes") {
+                    Ok(a) => {
+                        *link = Link::Up(dir);
+                        Ok(a)
+                    }
+                    Err(msg) => {
+                        *link = Link::Failed(msg.clone());
+                        Err(self.unreachable(msg))
+                    }
+                };
+            }
+        };
+        drop(link);
+        self.start_agent(&socket, "auto")
+            .map_err(|msg| self.unreachable(msg))
     }
 
-    fn session_failed(&self, why: &str) -> HostError {
+    fn start_agent(&self, socket: &str, master: &str) -> Result<Agent, String> {
+        let mut ssh = Command::new("ssh");
+        ssh.args(self.settings.args(socket))
+            .args(["-T", "-o", &format!("ControlMaster={master}")])
+            .args(["-o", "ControlPersist=no", "--"])
+            .arg(&self.settings.destination);
+        let remote = agent::bootstrap(self.settings.become_user.as_deref());
+        let limit = Duration::from_secs(self.settings.connect_timeout * 3 + 10);
+        Agent::start(ssh, &remote, limit).map_err(|l| self.session_failed(&l))
+    }
+
+    /// Why a session did not start, in words that say what to do.
+    fn session_failed(&self, l: &Lost) -> String {
+        let why = l.why.as_str();
+        if l.code == Some(255) {
+            return master::explain(&self.settings, why);
+        }
         if let Some(user) = &self.settings.become_user {
             if why.contains("password is required") || why.contains("a terminal is required") {
-                return self.unreachable(format!(
+                return format!(
                     "become: sudo on this host asks for a password to run commands as {user}, and galley runs sudo \
                      non-interactively (sudo -n). Allow the login user passwordless sudo (a NOPASSWD rule in sudoers), \
                      or connect as {user} directly"
-                ));
+                );
             }
             if why.contains("sudo: not found") || why.contains("sudo: command not found") {
-                return self.unreachable("become: sudo is not installed on this host");
+                return "become: sudo is not installed on this host".into();
             }
             if why.contains("is not in the sudoers") || why.contains("not allowed to execute") {
-                return self.unreachable(format!(
+                return format!(
                     "become: the login user may not run commands as {user} with sudo: {why}"
-                ));
+                );
             }
         }
-        self.mark_dropped();
-        self.unreachable(format!(
+        format!(
             "cannot start a session: {}",
             if why.is_empty() {
                 "the connection closed"
             } else {
                 why
             }
-        ))
-    }
-
-    /// After a lost session: if the master is gone too, the next command reconnects.
-    fn mark_dropped(&self) {
-        let mut link = self.link.lock().unwrap();
-        if let Link::Up(m) = &*link {
-            if !m.alive(&self.settings) {
-                let log = master::read_log(m.dir.path());
-                tracing::info!(host = %self.name, log = %log.trim(), "ssh master connection lost");
-                *link = Link::Down;
-            }
-        }
+        )
     }
 
     fn exec(&self, spec: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput> {
@@ -173,7 +172,6 @@ impl SshHost {
             for a in self.idle.lock().unwrap().drain(..) {
                 a.close();
             }
-            self.mark_dropped();
             if !l.started && !retried {
                 retried = true;
                 continue;
@@ -187,12 +185,18 @@ impl SshHost {
         }
     }
 
+    /// Ends every session at once (the master goes with the last), then waits briefly.
     fn shutdown(&self) {
-        for a in self.idle.lock().unwrap().drain(..) {
-            a.close();
+        let mut agents: Vec<Agent> = self.idle.lock().unwrap().drain(..).collect();
+        for a in &mut agents {
+            a.hang_up();
         }
-        if let Link::Up(m) = &*self.link.lock().unwrap() {
-            m.stop(&self.settings);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for a in agents {
+            a.reap(deadline);
+        }
+        if let Link::Up(dir) = &*self.link.lock().unwrap() {
+            dir.stop(&self.settings);
         }
     }
 }
