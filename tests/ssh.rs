@@ -340,9 +340,23 @@ fn unknown_host_keys_are_refused_unless_accepted() {
     assert!(kh.contains(&format!("[127.0.0.1]:{}", sshd.port)), "{kh}");
 }
 
+/// Whether the process is still running, waiting up to 3 s for it to go: a killed process whose
+/// parent died is a zombie until this machine's PID 1 reaps it, which can take a moment.
 fn remote_pid_alive(pid_file: &Path) -> Option<bool> {
     let pid = fs::read_to_string(pid_file).ok()?;
-    Some(Path::new(&format!("/proc/{}", pid.trim())).exists())
+    let running = || {
+        fs::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|st| {
+            st.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                != Some("Z")
+        })
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while running() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(running())
 }
 
 #[test]
