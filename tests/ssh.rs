@@ -354,7 +354,9 @@ fn unknown_host_keys_are_refused_unless_accepted() {
 fn remote_pid_alive(pid_file: &Path) -> Option<bool> {
     let pid = fs::read_to_string(pid_file).ok()?;
     let stat = fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
-    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
     Some(matches!(state, Some(c) if c != 'Z' && c != 'X'))
 }
 
@@ -626,8 +628,8 @@ fn proxy_jump_and_identity_from_inventory_vars() {
     let jump = Sshd::start();
     let dest = Sshd::start();
     let s = Scratch::new();
-    // The destination trusts the jump server's client key too, and its host key is known.
-    fs::copy(jump.path("client_key.pub"), dest.path("keys/root")).unwrap();
+    // The jump host is reached with the key named in the ssh_config file, the destination only
+    // with its own key, given by the var ssh_identity_file: both must be used.
     let kh = s.path("known_hosts");
     fs::write(
         &kh,
@@ -649,7 +651,7 @@ fn proxy_jump_and_identity_from_inventory_vars() {
              vars = {{ ssh_config_file = \"{cfg}\", ssh_proxy_jump = \"root@127.0.0.1:{}\", ssh_identity_file = \"{}\" }}\n",
             dest.port,
             jump.port,
-            jump.path("client_key").display()
+            dest.path("client_key").display()
         ),
     );
     let recipe = s.file(
