@@ -92,28 +92,4 @@ for target in $TARGETS; do
   done
 done
 
-python3 - "$out" "$TOOLS" "$TARGETS" <<'EOF' | tee "$out/summary.md"
-import json, os, statistics, sys
-out, tools, targets = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-def median(tool, target, phase):
-    p = os.path.join(out, f"{tool}-{target}-{phase}.json")
-    if not os.path.exists(p):
-        return None
-    return statistics.median(json.load(open(p))["results"][0]["times"])
-print("| target | run | " + " | ".join(tools) + " |")
-print("|---|---|" + "---|" * len(tools))
-for target in targets:
-    label = "local" if target == "local" else f"{target} SSH host" + ("s" if target != "1" else "")
-    for phase in ["first", "rerun"]:
-        floor = median("bare", target, phase)
-        cells = []
-        for tool in tools:
-            m = median(tool, target, phase)
-            if m is None:
-                cells.append("-")
-            elif floor and tool != "bare":
-                cells.append(f"{m:.2f} s ({m / floor:.1f}x)")
-            else:
-                cells.append(f"{m:.2f} s")
-        print(f"| {label} | {'first run' if phase == 'first' else 'idempotent re-run'} | " + " | ".join(cells) + " |")
-EOF
+python3 "$here/summarize.py" "$out" "$TOOLS" "$TARGETS" | tee "$out/summary.md"

@@ -58,14 +58,14 @@ fn known_hosts_name(s: &SshSettings) -> String {
     }
 }
 
-/// Turns ssh's stderr into one message naming the host, what happened and what to do.
+/// Turns ssh's stderr into one message saying what happened and what to do (the caller adds
+/// the host's name: "host web1 is unreachable: ...").
 pub fn explain(s: &SshSettings, stderr: &str) -> String {
-    let host = &s.name;
     let target = s.describe();
     let has = |needle: &str| stderr.contains(needle);
     if has("REMOTE HOST IDENTIFICATION HAS CHANGED") || has("Host key for") && has("has changed") {
         return format!(
-            "host {host} ({target}): its SSH host key has CHANGED since it was recorded in known_hosts. \
+            "the SSH host key of {target} has CHANGED since it was recorded in known_hosts. \
              This happens when a host is reinstalled, or when someone intercepts the connection; galley does not connect. \
              If the change is expected, remove the old key with `ssh-keygen -R '{}'` and connect again.",
             known_hosts_name(s)
@@ -73,7 +73,7 @@ pub fn explain(s: &SshSettings, stderr: &str) -> String {
     }
     if has("Host key verification failed") || has("host key is known") {
         return format!(
-            "host {host} ({target}): its SSH host key is unknown (not in known_hosts). \
+            "the SSH host key of {target} is unknown (not in known_hosts). \
              Check the key's fingerprint and add it (e.g. `ssh -p {} {} true` once, or ssh-keyscan), \
              or pass --accept-new-host-keys to trust new hosts on first use.",
             s.port.unwrap_or(22),
@@ -81,31 +81,33 @@ pub fn explain(s: &SshSettings, stderr: &str) -> String {
         );
     }
     if has("Connection refused") {
-        return format!("host {host} ({target}): connection refused (is sshd running and listening on that port?)");
-    }
-    if has("timed out") || has("Connection timed out") {
         return format!(
-            "host {host} ({target}): connection timed out after {}s (host down, filtered, or not an SSH server); \
+            "connection to {target} refused (is sshd running and listening on that port?)"
+        );
+    }
+    if has("timed out") {
+        return format!(
+            "connecting to {target} timed out after {}s (host down, filtered, or not an SSH server); \
              set the var ssh_connect_timeout to wait longer",
             s.connect_timeout
         );
     }
     if has("Could not resolve hostname") {
         return format!(
-            "host {host}: cannot resolve `{}` (check the inventory address)",
+            "cannot resolve `{}` (check the inventory address)",
             s.destination
         );
     }
     if has("Permission denied") {
         return format!(
-            "host {host} ({target}): authentication failed. galley uses key-based logins only (BatchMode, no password prompts): \
+            "authentication to {target} failed. galley uses key-based logins only (BatchMode, no password prompts): \
              check the user, the identity file (var ssh_identity_file) or your ssh-agent, and the host's authorized_keys"
         );
     }
     let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = tail[tail.len().saturating_sub(5)..].join("; ");
     format!(
-        "host {host} ({target}): ssh could not connect: {}",
+        "ssh could not connect to {target}: {}",
         if tail.is_empty() {
             "no error message"
         } else {
@@ -151,14 +153,19 @@ mod tests {
             .contains("timed out after 3s"));
         assert!(
             explain(&s, "root@127.0.0.1: Permission denied (publickey).")
-                .contains("authentication failed")
+                .contains("authentication to root@127.0.0.1:2222 failed")
         );
+        assert!(explain(
+            &s,
+            "ssh: Could not resolve hostname x: Name or service not known"
+        )
+        .contains("cannot resolve `127.0.0.1`"));
         let other = explain(
             &s,
             "kex_exchange_identification: read: Connection reset by peer\n",
         );
         assert!(
-            other.starts_with("host db1 (root@127.0.0.1:2222): ssh could not connect: kex"),
+            other.starts_with("ssh could not connect to root@127.0.0.1:2222: kex"),
             "{other}"
         );
     }
