@@ -40,8 +40,10 @@ wr() { # text|bin len mode owner group path: atomic replace (temp file, sync, re
   case $p in */*) d=${p%/*}; d=${d:-/} ;; *) d=. ;; esac
   t=$d/.${p##*/}.galley-$$-$RANDOM
   set -C
-  if [ "$1" = text ]; then printf '%s' "$c" 2>&4 >"$t"; else cat -- "$D/in" 2>&4 >"$t"; fi || { set +C; return; }
+  if [ "$1" = text ]; then printf '%s' "$c" 2>&4 >"$t"; else cat -- "$D/in" 2>&4 >"$t"; fi
+  local w=$?
   set +C
+  [ "$w" = 0 ] || return
   if [ -e "$p" ]; then
     chmod --reference="$p" -- "$t" 2>&4 &&
       { { [ -O "$p" ] && [ -G "$p" ]; } || chown --reference="$p" -- "$t" 2>&4; }
@@ -69,7 +71,7 @@ while IFS= read -r h; do
   [SWBD]\ *)
     [ -n "$J" ] && wait "$J"; J=
     o=${h%% *}; h=${h#* }; n=${h%% *}; eval "set -- ${h#* }"
-    case $o in S) st "$@" ;; W) wr text "$@" ;; B) wr bin "$@" ;; D) mk "$@" ;; esac
+    case $o in S) st "$@" ;; W) wr text "$@" ;; B) wr bin "$@"; : >"$D/in" ;; D) mk "$@" ;; esac
     printf '\n%s %s\n' "$n" "$r"; printf '\n%s\n' "$n" >&4 ;;
   C\ *)
     [ -n "$J" ] && wait "$J"
