@@ -42,7 +42,7 @@ const CASES: &[(&str, &str, &[&str], &str)] = &[
         "run with a number",
         "run(42);\n",
         &[],
-        "Function not found: run (i64)",
+        "wrong arguments in call to run (i64); run is called as: run(argv: Array) -> Result",
     ),
     (
         "argv with a map",
@@ -66,7 +66,7 @@ const CASES: &[(&str, &str, &[&str], &str)] = &[
         "write_file no content",
         "write_file(\"/tmp/x\");\n",
         &[],
-        "Function not found: write_file (&str | ImmutableString | String)",
+        "write_file is called as: write_file(path: &str, content: Dynamic) -> Result or",
     ),
     (
         "line_in_file bad regex",

@@ -118,7 +118,20 @@ fn classify(err: &EvalAltResult, budget: Option<std::time::Duration>) -> (String
             "call stack too deep (endless recursion?)".into(),
             Kind::Recipe,
         ),
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => (not_found(sig), Kind::Recipe),
         other => (strip_position(&other.to_string()), Kind::Recipe),
+    }
+}
+
+/// A call Rhai could not match; for a primitive called with the wrong arguments, how to call it.
+fn not_found(sig: &str) -> String {
+    let name = sig.split([' ', '(']).next().unwrap_or(sig);
+    match crate::primitives::signatures::of(name) {
+        Some(forms) => format!(
+            "wrong arguments in call to {sig}; {name} is called as: {}",
+            forms.join(" or ")
+        ),
+        None => format!("Function not found: {sig}"),
     }
 }
 

@@ -17,6 +17,7 @@ mod pkgver;
 pub mod repo;
 mod result;
 pub mod service;
+pub mod signatures;
 pub mod system;
 pub mod wait;
 
@@ -118,6 +119,7 @@ pub fn reg<A: 'static, const N: usize, const X: bool, R: rhai::Variant + Clone, 
     func: impl RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
 ) {
     let comments: Vec<String> = docs.iter().map(|d| format!("/// {d}")).collect();
+    signatures::record(name, params);
     FuncRegistration::new(name)
         .with_params_info(params)
         .with_comments(comments)
