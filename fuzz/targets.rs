@@ -68,3 +68,44 @@ pub fn quoting(data: &[u8]) {
         assert_eq!(back, argv, "quoting round trip of {line:?}");
     }
 }
+
+/// Inventory text in each format galley reads: errors are fine, panics are not.
+pub fn inventory(data: &[u8]) {
+    use galley::inventory::{Format, Inventory};
+    let text = String::from_utf8_lossy(data);
+    for format in [Format::Toml, Format::Ini, Format::Yaml] {
+        if let Ok(inv) = Inventory::parse("fuzz", &text, format) {
+            let _ = galley::inventory::apply_limit(&inv, "all");
+        }
+    }
+}
+
+/// The SSH agent's command line through a real `bash`: what the remote shell hands the program
+/// must equal the argv (words with a NUL byte are refused, not mangled).
+pub fn remote_quoting(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let words: Vec<String> = text.split('\u{1f}').map(str::to_string).collect();
+    let mut argv = vec!["printf".to_string(), "%s\\0".to_string()];
+    argv.extend(words.iter().cloned());
+    let spec = galley::host::CommandSpec {
+        argv,
+        ..Default::default()
+    };
+    let Ok(line) = galley::host::ssh::quote::command_line(&spec) else {
+        assert!(
+            words.iter().any(|w| w.contains('\0')),
+            "refused a line without NUL: {words:?}"
+        );
+        return;
+    };
+    let out = std::process::Command::new("bash")
+        .args(["-c", &format!("_gnl=$'\\n'; {line}")])
+        .output()
+        .expect("bash runs");
+    let got: Vec<String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    assert_eq!(&got[..got.len() - 1], &words[..], "line {line:?}");
+}

@@ -39,3 +39,13 @@ fn facts_corpus() {
 fn quoting_corpus() {
     replay("quoting", targets::quoting);
 }
+
+#[test]
+fn inventory_corpus() {
+    replay("inventory", targets::inventory);
+}
+
+#[test]
+fn remote_quoting_corpus() {
+    replay("remote_quoting", targets::remote_quoting);
+}

@@ -108,8 +108,16 @@ fail(`join failed with ${token}`);"#;
     for args in [
         vec!["run", "s.rhai", "--check", "-vvv"],
         vec!["run", "s.rhai", "--check", "--output", "json", "--diff"],
+        // A plan (what plan snapshots are made of), with the command's output from a fixture.
+        vec!["plan", "s.rhai", "--facts", "f.json", "--diff", "-vvv"],
     ] {
+        let facts = include_str!("../profiles/debian12.json").replace(
+            "\"commands\": []",
+            r#""commands": [{"argv": ["printf", "%s%s", "abcdef.01234", "56789abcdef"], "stdout": "abcdef.0123456789abcdef\n"}]"#,
+        );
+        assert!(facts.contains("56789abcdef"), "fixture not patched");
         let r = Test::new()
+            .file("f.json", &facts)
             .file("s.rhai", recipe)
             .args(&args)
             .env("RUST_LOG", "trace")

@@ -672,3 +672,57 @@ fn proxy_jump_and_identity_from_inventory_vars() {
     assert_eq!(accepted(dest.log()), 1, "{}", dest.log());
     s.assert_cleaned_up();
 }
+
+#[test]
+fn stress_many_hosts_many_steps_counts_are_exact() {
+    let sshd = Sshd::start();
+    let s = Scratch::new();
+    let names: Vec<String> = (1..=8).map(|i| format!("s{i}")).collect();
+    let servers: Vec<(&str, &Sshd)> = names.iter().map(|n| (n.as_str(), &sshd)).collect();
+    let inv = s.file("inv.toml", &inventory(&servers, ""));
+    let root = s.path("stress");
+    // 8 hosts × (1 folder + 40 files + 40 commands + 40 probes), one shared captured map per host.
+    let recipe = s.file(
+        "stress.rhai",
+        &format!(
+            r#"let base = {root};
+let seen = #{{}};
+let counts = on("all", |h| {{
+    let dir = `${{base}}/${{h}}`;
+    ensure_dir(dir);
+    let n = 0;
+    for i in 0..40 {{
+        write_file(`${{dir}}/f${{i}}`, `${{h}} ${{i}}\n`);
+        run(["touch", `${{dir}}/m${{i}}`], #{{ creates: `${{dir}}/m${{i}}` }});
+        if file_exists(`${{dir}}/f${{i}}`) {{ n += 1; }}
+        seen[`${{i}}`] = h;
+    }}
+    n
+}});
+if counts != [40, 40, 40, 40, 40, 40, 40, 40] {{ fail(`counts ${{counts}}`); }}
+if seen.len() != 0 {{ fail("a host changed the caller's map"); }}"#,
+            root = rhai_string(&root.display().to_string())
+        ),
+    );
+    let first = s.galley(&["run", &recipe, "-i", &inv, "--output", "json"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let recap: serde_json::Value =
+        serde_json::from_str(first.stdout.lines().last().unwrap()).unwrap();
+    for n in &names {
+        assert_eq!(recap["hosts"][n]["changed"], 81, "{n}: {}", recap);
+        assert_eq!(fs::read_dir(root.join(n)).unwrap().count(), 80, "{n}");
+    }
+    let second = s.galley(&["run", &recipe, "-i", &inv, "--output", "json"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    let recap: serde_json::Value =
+        serde_json::from_str(second.stdout.lines().last().unwrap()).unwrap();
+    for n in &names {
+        assert_eq!(recap["hosts"][n]["changed"], 0, "{n}: {}", recap);
+        assert_eq!(recap["hosts"][n]["ok"], 81, "{n}: {}", recap);
+    }
+    eprintln!(
+        "stress: 8 hosts × 121 steps, first run {:?}, second {:?}",
+        first.elapsed, second.elapsed
+    );
+    s.assert_cleaned_up();
+}
