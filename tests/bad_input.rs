@@ -212,3 +212,32 @@ fn refuse_exits_2_and_fail_exits_1() {
         .run()
         .code(1);
 }
+
+#[test]
+fn an_unknown_owner_fails_the_step_and_writes_nothing() {
+    let t = Test::new();
+    let target = t.path().join("owned");
+    let recipe = format!(
+        "write_file(\"{}\", \"a\", #{{ owner: \"no_such_user_x\" }});\n",
+        target.display()
+    );
+    let t = t.file("o.rhai", &recipe).args(&["run", "o.rhai"]);
+    t.run()
+        .code(1)
+        .stderr_has("owner `no_such_user_x` does not exist on this host");
+    assert!(!target.exists());
+}
+
+#[test]
+fn an_inventory_naming_an_unknown_host_is_a_located_error() {
+    Test::new()
+        .file(
+            "inv.toml",
+            "[hosts.a]\naddress = \"127.0.0.1\"\n[groups.web]\nhosts = [\"a\", \"b\"]\n",
+        )
+        .file("n.rhai", "let x = 1;\n")
+        .args(&["plan", "n.rhai", "-i", "inv.toml"])
+        .run()
+        .code(2)
+        .stderr_has("inv.toml:4: group `web` lists unknown host `b`");
+}

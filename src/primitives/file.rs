@@ -217,12 +217,26 @@ pub fn ensure_content(
     Ok(true)
 }
 
+/// A path argument must name something: empty, or with a NUL byte, it is a recipe error.
+fn check_path(primitive: &str, path: &str) -> RResult<()> {
+    if path.trim().is_empty() {
+        return Err(usage(format!("{primitive}: the path is empty")));
+    }
+    if path.contains('\0') {
+        return Err(usage(format!(
+            "{primitive}: the path {path:?} contains a NUL byte"
+        )));
+    }
+    Ok(())
+}
+
 fn write_file(
     nc: NativeCallContext,
     path: &str,
     content: Dynamic,
     opts: Option<Map>,
 ) -> RResult<StepResult> {
+    check_path("write_file", path)?;
     let o: FileOpts = from_map("write_file", opts)?;
     if o.regex.is_some() {
         return Err(usage("write_file: `regex` is an option of line_in_file"));
@@ -243,6 +257,7 @@ fn line_in_file(
     line: &str,
     opts: Option<Map>,
 ) -> RResult<StepResult> {
+    check_path("line_in_file", path)?;
     let o: FileOpts = from_map("line_in_file", opts)?;
     let meta = meta_of("line_in_file", &o)?;
     let re = o
@@ -263,6 +278,7 @@ fn line_in_file(
 }
 
 fn ensure_dir(nc: NativeCallContext, path: &str, opts: Option<Map>) -> RResult<StepResult> {
+    check_path("ensure_dir", path)?;
     let o: FileOpts = from_map("ensure_dir", opts)?;
     let meta = meta_of("ensure_dir", &o)?;
     let mut call = Call::begin(&nc, "ensure_dir", path)?;
