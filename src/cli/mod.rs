@@ -6,6 +6,7 @@ mod defs;
 mod facts;
 mod fork;
 mod list;
+mod mode_args;
 mod repl;
 mod run;
 mod show;
