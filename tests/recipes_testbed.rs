@@ -20,18 +20,6 @@ fn sh(tb: &testbed::Testbed, node: &str, cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn copy_galley(tb: &testbed::Testbed, node: &str) {
-    let st = Command::new("scp")
-        .arg("-q")
-        .arg("-F")
-        .arg(tb.ssh_config())
-        .arg(env!("CARGO_BIN_EXE_galley"))
-        .arg(format!("{node}:/usr/local/bin/galley"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "scp galley to {node}");
-}
-
 /// Runs `recipe` with galley on `node` (apply, JSON output): (exit code, events, stderr).
 fn galley(
     tb: &testbed::Testbed,
@@ -93,7 +81,7 @@ const CONFIGURE: &str = "import \"runtimes/docker\" as docker;\ndocker::configur
 #[test]
 fn docker_configuration_restarts_only_when_it_changed() {
     let tb = testbed::Testbed::up(1, false).unwrap_or_else(|e| panic!("{e}"));
-    copy_galley(&tb, "node1");
+    tb.install_galley("node1");
     // The nodes are offline: a stand-in Docker (a real systemd service, and a `docker info`
     // that answers) takes the place of the packages D3 would install.
     sh(&tb, "node1", "printf '[Unit]\\nDescription=stand-in dockerd\\n[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/docker.service && printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/docker && chmod +x /usr/local/bin/docker && systemctl daemon-reload");
@@ -166,7 +154,7 @@ fn preflight_names_the_pair_that_shares_mac_and_product_uuid() {
     // real interfaces, /sys/class/dmi/id/product_uuid).
     let mut ids = Vec::new();
     for node in ["node1", "node2", "node3"] {
-        copy_galley(&tb, node);
+        tb.install_galley(node);
         let (code, ev, err) = galley(
             &tb,
             node,

@@ -53,18 +53,6 @@ impl Node<'_> {
     }
 }
 
-fn copy_galley(tb: &testbed::Testbed, node: &str) {
-    let st = Command::new("scp")
-        .arg("-q")
-        .arg("-F")
-        .arg(tb.ssh_config())
-        .arg(env!("CARGO_BIN_EXE_galley"))
-        .arg(format!("{node}:/usr/local/bin/galley"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "scp galley to {node}");
-}
-
 fn statuses(r: &prim::Ran) -> Vec<String> {
     r.statuses().into_iter().map(|(_, s)| s).collect()
 }
@@ -72,7 +60,7 @@ fn statuses(r: &prim::Ran) -> Vec<String> {
 #[test]
 fn apt_and_systemctl_on_real_systemd() {
     let tb = testbed::Testbed::up(1, false).unwrap_or_else(|e| panic!("{e}"));
-    copy_galley(&tb, "node1");
+    tb.install_galley("node1");
     let n = Node {
         tb: &tb,
         name: "node1",

@@ -254,6 +254,21 @@ impl Testbed {
         run_script(&["poweroff", &dir, node.as_ref()]).map(|_| ())
     }
 
+    /// Copies the galley binary under test to `/usr/local/bin/galley` on a node, so a test can
+    /// run galley inside it.
+    pub fn install_galley(&self, node: impl AsRef<str>) {
+        let node = node.as_ref();
+        let st = Command::new("scp")
+            .arg("-q")
+            .arg("-F")
+            .arg(self.ssh_config())
+            .arg(env!("CARGO_BIN_EXE_galley"))
+            .arg(format!("{node}:/usr/local/bin/galley"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "scp galley to {node}");
+    }
+
     /// Tears the instance down now (also what `Drop` does); idempotent.
     pub fn down(&mut self) -> Result<(), String> {
         let dir = self.dir.to_string_lossy().into_owned();
