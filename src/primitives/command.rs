@@ -105,13 +105,9 @@ fn probe_guards(call: &Call, o: &RunOpts) -> RResult<(Option<bool>, Option<i32>)
     };
     let unless = match &o.unless {
         None => None,
-        Some(argv) if call.mode() == Mode::Plan => Some(
-            call.target
-                .host
-                .fixture()
-                .and_then(|f| f.command(argv))
-                .map_or(1, |c| c.rc),
-        ),
+        Some(argv) if call.mode() == Mode::Plan => {
+            Some(call.target.recorded(argv).map_or(1, |c| c.rc))
+        }
         Some(argv) => {
             let out = call
                 .target

@@ -174,13 +174,8 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
     call.action.commands.push(spec.argv.clone());
     let stdout = if call.mode() == Mode::Plan {
         // Plans contact nothing: a recorded output in the facts file answers, else it would apply.
-        match call
-            .target
-            .host
-            .fixture()
-            .and_then(|f| f.command(&spec.argv))
-        {
-            Some(c) => c.stdout.clone(),
+        match call.target.recorded(&spec.argv) {
+            Some(c) => c.stdout,
             None => return Ok(call.finish(Status::Changed)),
         }
     } else {
@@ -242,15 +237,9 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
     let spec = command_for(&call, &o, &args);
     call.action.commands.push(spec.argv.clone());
     let text = if call.mode() == Mode::Plan {
-        match call
-            .target
-            .host
-            .fixture()
-            .and_then(|f| f.command(&spec.argv))
-        {
-            Some(c) => c.stdout.clone(),
-            None => "{}".to_string(),
-        }
+        call.target
+            .recorded(&spec.argv)
+            .map_or_else(|| "{}".to_string(), |c| c.stdout)
     } else {
         let shown = display(&spec.argv);
         let out = match call.target.run(&call.run, spec, "kubectl") {
