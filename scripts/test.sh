@@ -23,6 +23,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Tier 4 needs the real Kubernetes binaries, built from Go modules once per machine and cached
+# (testbed/k8s-artifacts.sh; cold: see README, warm: instant).
+command -v go >/dev/null || { echo "scripts/test.sh: Go is needed for tier 4 (the polyglot machine has it)" >&2; exit 1; }
+bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" kubernetes >/dev/null
+
 cargo build --quiet --all-targets
 cargo test --all-targets -- --test-threads="${GALLEY_TEST_THREADS:-4}"
 

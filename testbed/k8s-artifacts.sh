@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Builds the real Kubernetes binaries (and the tools a cluster needs) from Go modules, for the
+# real-Kubernetes test tier. Nothing here is a stand-in: every binary is compiled from the
+# upstream module at the version named, with the version stamped in the way the upstream
+# release build stamps it (kubeadm reads its own version to choose the control-plane images).
+#
+#   bash testbed/k8s-artifacts.sh VERSION [COMPONENT...]   # e.g. v1.37.2; prints the bin dir
+#   bash testbed/k8s-artifacts.sh path VERSION             # prints the bin dir, builds nothing
+#
+# Components: kubernetes (kubeadm kubelet kubectl kube-apiserver kube-controller-manager
+# kube-scheduler kube-proxy), etcd, pause. With none named, all of them are built.
+#
+# Idempotent and cached per version in $GALLEY_K8S_CACHE (default /var/cache/galley-k8s):
+# each component is built into a temporary folder and renamed into place when complete, so an
+# interrupted build is never mistaken for a finished one and only the first run pays.
+set -euo pipefail
+
+CACHE="${GALLEY_K8S_CACHE:-/var/cache/galley-k8s}"
+# etcd as kubeadm pins it for the version above (constants.DefaultEtcdVersion); kept here so a
+# second version of Kubernetes reuses the same etcd build.
+ETCD_VERSION="${GALLEY_ETCD_VERSION:-v3.7.0}"
+
+die() { echo "k8s-artifacts: $*" >&2; exit 1; }
+
+[ $# -ge 1 ] || die "usage: k8s-artifacts.sh VERSION [COMPONENT...] | path VERSION"
+if [ "$1" = path ]; then
+    [ $# -eq 2 ] || die "usage: k8s-artifacts.sh path VERSION"
+    echo "$CACHE/$2/bin"
+    exit 0
+fi
+VERSION="$1"; shift
+[[ "$VERSION" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || die "VERSION must look like v1.37.2, not '$VERSION'"
+MINOR="${BASH_REMATCH[1]}"
+STAGING="v0.${MINOR}.${BASH_REMATCH[2]}"
+command -v go >/dev/null || die "go is not on PATH (Go 1.26 or newer builds Kubernetes 1.37)"
+
+OUT="$CACHE/$VERSION"
+BIN="$OUT/bin"
+mkdir -p "$BIN" "$CACHE/logs"
+export GOFLAGS="-trimpath -mod=mod"
+export CGO_ENABLED=0
+
+# One wrapper module that requires k8s.io/kubernetes and points each staging module (which the
+# kubernetes module replaces with ./staging, absent from its module zip) at its published
+# v0.N.x release.
+wrapper() {
+    local dir="$CACHE/src/kubernetes-$VERSION"
+    if [ ! -f "$dir/.ready" ]; then
+        rm -rf "$dir" && mkdir -p "$dir"
+        (
+            cd "$dir"
+            go mod download -json "k8s.io/kubernetes@$VERSION" >download.json
+            local kdir
+            kdir=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' download.json)
+            [ -d "$kdir" ] || die "k8s.io/kubernetes@$VERSION did not download"
+            {
+                echo "module galley.test/k8s-artifacts"
+                echo
+                sed -n 's/^go \(.*\)$/go \1/p' "$kdir/go.mod"
+                echo
+                echo "require k8s.io/kubernetes $VERSION"
+                echo
+                echo "replace ("
+                sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*$#\t\1 => \1 '"$STAGING"'#p' "$kdir/go.mod"
+                echo ")"
+            } >go.mod
+            printf 'package main\n\nimport _ "k8s.io/kubernetes/cmd/kubeadm/app"\n\nfunc main() {}\n' >main.go
+            go mod tidy >/dev/null
+        )
+        touch "$dir/.ready"
+    fi
+    echo "$dir"
+}
+
+ldflags_k8s() {
+    local commit=galley-build-from-module
+    local date=1970-01-01T00:00:00Z
+    local f=""
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        f+=" -X $pkg.gitVersion=$VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$MINOR"
+        f+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+    done
+    echo "-s -w$f"
+}
+
+build_kubernetes() {
+    local cmds=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
+    local done=1
+    for c in "${cmds[@]}"; do [ -x "$BIN/$c" ] || done=0; done
+    [ "$done" = 1 ] && return 0
+    local dir tmp
+    dir=$(wrapper)
+    tmp=$(mktemp -d "$OUT/.build-XXXXXX")
+    for c in "${cmds[@]}"; do
+        [ -x "$BIN/$c" ] && continue
+        echo "building $c $VERSION" >&2
+        (cd "$dir" && go build -ldflags "$(ldflags_k8s)" -o "$tmp/$c" "k8s.io/kubernetes/cmd/$c")
+        mv "$tmp/$c" "$BIN/$c"
+    done
+    rmdir "$tmp"
+}
+
+build_etcd() {
+    [ -x "$BIN/etcd" ] && [ -x "$BIN/etcdctl" ] && return 0
+    local shared="$CACHE/etcd-$ETCD_VERSION"
+    if [ ! -x "$shared/etcdctl" ]; then
+        local tmp
+        tmp=$(mktemp -d "$CACHE/.build-etcd-XXXXXX")
+        echo "building etcd $ETCD_VERSION" >&2
+        GOBIN="$tmp" go install -ldflags "-s -w" "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+        mv "$tmp/server" "$tmp/etcd"
+        GOBIN="$tmp" go install -ldflags "-s -w" "go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION"
+        mv "$tmp/v3" "$tmp/etcdctl" 2>/dev/null || true
+        rm -rf "$shared" && mv "$tmp" "$shared"
+    fi
+    cp "$shared/etcd" "$shared/etcdctl" "$BIN/"
+}
+
+build_pause() {
+    [ -x "$BIN/pause" ] && return 0
+    command -v gcc >/dev/null || die "gcc is needed to build pause (apt-get install gcc libc6-dev)"
+    local src
+    src="$(go env GOMODCACHE)/k8s.io/kubernetes@$VERSION/build/pause/linux/pause.c"
+    [ -f "$src" ] || go mod download "k8s.io/kubernetes@$VERSION"
+    gcc -Os -Wall -Werror -static -DVERSION="v$VERSION-galley" -o "$BIN/.pause.tmp" "$src"
+    strip "$BIN/.pause.tmp"
+    mv "$BIN/.pause.tmp" "$BIN/pause"
+}
+
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause)
+for c in "${components[@]}"; do
+    case "$c" in
+        kubernetes) build_kubernetes ;;
+        etcd) build_etcd ;;
+        pause) build_pause ;;
+        *) die "unknown component '$c' (kubernetes, etcd, pause)" ;;
+    esac
+done
+echo "$BIN"

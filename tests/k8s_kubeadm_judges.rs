@@ -1,0 +1,489 @@
+//! Tier 4, first part: the real kubeadm judges what the kubeadm recipe's plans would do.
+//!
+//! Plan snapshots only prove that the recipes do what we think kubeadm wants. Here every kubeadm
+//! command and every kubeadm configuration file in the plans of every topology is handed to the
+//! real kubeadm, built from `k8s.io/kubernetes` by `testbed/k8s-artifacts.sh` (no stand-in). Each
+//! host's steps replay in order inside their own mount and network namespaces (overlays on `/etc`,
+//! `/var/lib` and `/run`, a veth holding the host's address), so what kubeadm writes stays there:
+//! - every file whose content is a kubeadm configuration is checked by `kubeadm config validate`;
+//! - every `kubeadm` argv runs for real; `init`, `join` and `reset` get `--dry-run`, phases that only
+//!   write certificates, kubeconfigs and manifests really write them into the namespace;
+//! - a command may fail only for want of what a namespace cannot have (a container runtime, a live
+//!   API server, the discovery of a real cluster) and then is reported as such; kubeadm refusing
+//!   a flag, a mix of flags, or a configuration fails the test with kubeadm's own words.
+//!
+//! Secrets and placeholders in the plan (`********`, `<token>`) are replaced by well-formed values.
+
+mod recipes_support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use recipes_support::{plan, Job, PROFILES};
+
+plan_worker!();
+
+/// The release the artifacts are built for; plans are made for it.
+const K8S_VERSION: &str = "v1.37.2";
+
+fn kubeadm() -> PathBuf {
+    let dir = match std::env::var("GALLEY_K8S_BIN") {
+        Ok(d) => PathBuf::from(d),
+        Err(_) => {
+            let out = Command::new("bash")
+                .args(["testbed/k8s-artifacts.sh", "path", K8S_VERSION])
+                .current_dir(recipes_support::root())
+                .output()
+                .expect("bash testbed/k8s-artifacts.sh path");
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        }
+    };
+    let k = dir.join("kubeadm");
+    assert!(
+        k.is_file(),
+        "the real kubeadm is not built: {} is missing; build it with \
+         `bash testbed/k8s-artifacts.sh {K8S_VERSION} kubernetes` (scripts/test.sh does)",
+        k.display()
+    );
+    k
+}
+
+fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
+    v.get(k).and_then(|x| x.as_str()).unwrap_or("")
+}
+
+/// One step of a host's plan that kubeadm can judge.
+#[derive(Debug, Clone)]
+enum Step {
+    /// A file the plan writes, with the content its diff shows.
+    Write { path: String, content: String },
+    /// A kubeadm argv (without the program name).
+    Kubeadm(Vec<String>),
+}
+
+/// The content of a newly written file from its unified diff (`+` lines after the header).
+fn content_of(diff: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut body = false;
+    for l in diff.lines() {
+        if l.starts_with("@@") {
+            body = true;
+            continue;
+        }
+        if !body {
+            continue;
+        }
+        if let Some(rest) = l.strip_prefix('+') {
+            out.push_str(rest);
+            out.push('\n');
+        } else if l.starts_with(' ') || l.starts_with('-') {
+            // Not a new file: the diff does not show all of it.
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Well-formed stand-ins for what a plan cannot know or must not show.
+fn fill_secret(flag_or_key: &str) -> String {
+    let k = flag_or_key.trim_start_matches('-').to_ascii_lowercase();
+    if k.contains("hash") {
+        format!("sha256:{}", "0".repeat(64))
+    } else if k.contains("certificate") {
+        "1".repeat(64)
+    } else if k.contains("token") {
+        "abcdef.0123456789abcdef".into()
+    } else {
+        "galley-test-placeholder".into()
+    }
+}
+
+fn is_hidden(word: &str) -> bool {
+    word.contains("********") || (word.starts_with('<') && word.ends_with('>'))
+}
+
+fn fill_argv(argv: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, w) in argv.iter().enumerate() {
+        if let Some((flag, v)) = w.split_once('=').filter(|_| w.starts_with("--")) {
+            if is_hidden(v) {
+                out.push(format!("{flag}={}", fill_secret(flag)));
+                continue;
+            }
+        }
+        if is_hidden(w) {
+            let prev = if i > 0 { argv[i - 1].as_str() } else { "" };
+            out.push(fill_secret(prev));
+        } else {
+            out.push(w.clone());
+        }
+    }
+    out
+}
+
+fn fill_yaml(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.split_once(':') {
+            Some((k, v)) if is_hidden(v.trim().trim_matches('"')) => {
+                format!("{k}: \"{}\"", fill_secret(k.trim()))
+            }
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Each host's kubeadm steps in plan order, and each host's address.
+fn steps_by_host(events: &[serde_json::Value]) -> BTreeMap<String, Vec<Step>> {
+    let mut by_host: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+    for e in events.iter().filter(|e| s(e, "type") == "action") {
+        let host = s(e, "host").to_string();
+        let steps = by_host.entry(host).or_default();
+        match s(e, "primitive") {
+            "write_file" => {
+                let Some(content) = content_of(s(e, "diff")) else {
+                    continue;
+                };
+                if content.contains("kubeadm.k8s.io/") {
+                    let path = s(e, "summary")
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    steps.push(Step::Write {
+                        path,
+                        content: fill_yaml(&content),
+                    });
+                }
+            }
+            _ => {
+                for c in e["commands"].as_array().into_iter().flatten() {
+                    let argv: Vec<String> = c
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| a.as_str().unwrap_or("").to_string())
+                        .collect();
+                    if argv.first().map(String::as_str) == Some("kubeadm") {
+                        steps.push(Step::Kubeadm(fill_argv(&argv[1..])));
+                    }
+                }
+            }
+        }
+    }
+    by_host.retain(|_, v| !v.is_empty());
+    by_host
+}
+
+/// The argv that is run: `init`, `join` and `reset` only pretend.
+fn judged_argv(argv: &[String]) -> Vec<String> {
+    let mut a = argv.to_vec();
+    let top = a.first().cloned().unwrap_or_default();
+    let top = top.as_str();
+    let is_phase = a.get(1).map(String::as_str) == Some("phase");
+    if matches!(top, "init" | "join" | "reset") && !is_phase {
+        if !a.iter().any(|w| w == "--dry-run") {
+            a.push("--dry-run".into());
+        }
+        if top == "reset" && !a.iter().any(|w| w == "--force" || w == "-f") {
+            a.push("--force".into());
+        }
+    }
+    if matches!(top, "init" | "join")
+        && !is_phase
+        && !a
+            .iter()
+            .any(|w| w.starts_with("--ignore-preflight-errors"))
+    {
+        // The namespace has no runtime, no kubelet, no swap off: preflight would say so.
+        a.push("--ignore-preflight-errors=all".into());
+    }
+    a
+}
+
+/// What a failure that only a real node or cluster could avoid looks like.
+const NEEDS_A_LIVE_SYSTEM: &[(&str, &str)] = &[
+    ("failed to create new CRI runtime service", "needs a container runtime"),
+    ("validate CRI v1 runtime API", "needs a container runtime"),
+    (
+        "couldn't validate the identity of the API Server",
+        "needs a real cluster to discover",
+    ),
+    ("connection refused", "needs a live API server"),
+    ("dial tcp", "needs a live API server"),
+    ("no such host", "needs a live API server"),
+];
+
+/// kubeadm's words for a command line or a configuration it refuses.
+const REFUSALS: &[&str] = &[
+    "unknown flag",
+    "unknown shorthand flag",
+    "can not mix",
+    "strict decoding error",
+    "invalid configuration",
+    "unknown command",
+    "accepts ",
+    "required flag",
+    "is invalid",
+    "error unmarshaling",
+    "no kind",
+];
+
+#[derive(Debug)]
+struct Verdict {
+    what: String,
+    rc: i32,
+    output: String,
+}
+
+fn sh_quote(w: &str) -> String {
+    format!("'{}'", w.replace('\'', "'\\''"))
+}
+
+/// Replays one host's steps in fresh namespaces and returns each step's verdict.
+fn replay(kubeadm: &PathBuf, address: &str, steps: &[Step]) -> Vec<Verdict> {
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path().display().to_string();
+    let mut script = format!(
+        "set -u\nW={w}\n\
+         for d in etc var_lib run; do mkdir -p $W/$d/u $W/$d/w; done\n\
+         mount -t overlay overlay -o lowerdir=/etc,upperdir=$W/etc/u,workdir=$W/etc/w /etc || exit 90\n\
+         mount -t overlay overlay -o lowerdir=/var/lib,upperdir=$W/var_lib/u,workdir=$W/var_lib/w /var/lib || exit 90\n\
+         mount -t tmpfs none /run || exit 90\n\
+         ip link set lo up\n\
+         ip link add g0 type veth peer name g1 || exit 91\n\
+         ip addr add {address}/24 dev g0 && ip link set g0 up && ip link set g1 up || exit 91\n\
+         ip route add default via {gw} dev g0 || exit 91\n\
+         ip route add local 10.0.0.0/8 dev lo table local || exit 91\n\
+         export KUBEADM_INIT_DRYRUN_DIR=$W/dryrun; mkdir -p $W/dryrun\n",
+        gw = address.rsplit_once('.').map(|(n, _)| format!("{n}.1")).unwrap_or_default(),
+    );
+    let mut whats = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Write { path, content } => {
+                let file = work.path().join(format!("step{i}.yaml"));
+                std::fs::write(&file, content).unwrap();
+                let cmd = format!(
+                    "mkdir -p \"$(dirname {p})\" && cp {f} {p} && {k} config validate --config {p}",
+                    p = sh_quote(path),
+                    f = sh_quote(&file.display().to_string()),
+                    k = sh_quote(&kubeadm.display().to_string()),
+                );
+                whats.push(format!("kubeadm config validate --config {path}"));
+                script.push_str(&format!(
+                    "echo @@step {i}; ( {cmd} ) 2>&1 </dev/null; echo \"@@rc {i} $?\"\n"
+                ));
+            }
+            Step::Kubeadm(argv) => {
+                let a = judged_argv(argv);
+                whats.push(format!("kubeadm {}", a.join(" ")));
+                let words: Vec<String> = a.iter().map(|w| sh_quote(w)).collect();
+                script.push_str(&format!(
+                    "echo @@step {i}; timeout 120 {} {} 2>&1 </dev/null; echo \"@@rc {i} $?\"\n",
+                    sh_quote(&kubeadm.display().to_string()),
+                    words.join(" ")
+                ));
+                if a.first().map(String::as_str) == Some("init") && a.iter().any(|w| w == "--dry-run") {
+                    // A real init leaves the admin kubeconfig that later steps use.
+                    script.push_str(
+                        "[ -f $W/dryrun/admin.conf ] && cp $W/dryrun/admin.conf /etc/kubernetes/admin.conf\n",
+                    );
+                }
+            }
+        }
+    }
+    let out = Command::new("unshare")
+        .args(["--mount", "--net", "--propagation", "private", "bash", "-c"])
+        .arg(&script)
+        .output()
+        .expect("unshare (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !matches!(out.status.code(), Some(90) | Some(91)),
+        "could not set up the namespaces for {address}: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut verdicts = Vec::new();
+    for (i, what) in whats.into_iter().enumerate() {
+        let start = format!("@@step {i}\n");
+        let end_tag = format!("@@rc {i} ");
+        let body = text
+            .split_once(&start)
+            .map(|(_, b)| b)
+            .unwrap_or_default()
+            .to_string();
+        let (output, rc) = match body.split_once(&end_tag) {
+            Some((o, r)) => (
+                o.to_string(),
+                r.lines().next().unwrap_or("").trim().parse().unwrap_or(-1),
+            ),
+            None => (body, -1),
+        };
+        verdicts.push(Verdict { what, rc, output });
+    }
+    verdicts
+}
+
+/// Judges the plan of one topology on one profile; returns the report lines and the refusals.
+fn judge(topology: &str, profile: &str) -> (Vec<String>, Vec<String>) {
+    let k = kubeadm();
+    let job = Job {
+        recipe: "kubeadm".into(),
+        ..Job::new("kubeadm").profile(profile)
+    }
+    .topology(topology)
+    .set("k8s_version", K8S_VERSION.trim_start_matches('v'));
+    let p = plan(&job);
+    assert_eq!(
+        p.code,
+        0,
+        "{topology}/{profile}: the plan failed\n{}\n{}",
+        p.render(),
+        p.stderr
+    );
+    let addresses: BTreeMap<String, String> = job_addresses(&job);
+    let mut report = Vec::new();
+    let mut refused = Vec::new();
+    let by_host = steps_by_host(&p.events);
+    assert!(
+        by_host.values().flatten().any(|s| matches!(s, Step::Kubeadm(a) if a.first().map(String::as_str) == Some("init"))),
+        "{topology}/{profile}: the plan has no kubeadm init to judge"
+    );
+    for (host, steps) in &by_host {
+        let addr = addresses.get(host).cloned().unwrap_or("10.0.0.250".into());
+        for v in replay(&k, &addr, steps) {
+            let lower = v.output.to_ascii_lowercase();
+            let outcome = if v.rc == 0 {
+                "accepted".to_string()
+            } else if let Some(r) = REFUSALS.iter().find(|r| lower.contains(*r)) {
+                refused.push(format!(
+                    "{topology}/{profile} {host}: `{}` refused ({r}), exit {}:\n{}",
+                    v.what,
+                    v.rc,
+                    v.output.trim()
+                ));
+                "REFUSED".into()
+            } else if let Some((_, why)) =
+                NEEDS_A_LIVE_SYSTEM.iter().find(|(m, _)| v.output.contains(m))
+            {
+                format!("accepted up to the point where it {why}")
+            } else {
+                refused.push(format!(
+                    "{topology}/{profile} {host}: `{}` failed, exit {}:\n{}",
+                    v.what,
+                    v.rc,
+                    v.output.trim()
+                ));
+                "FAILED".into()
+            };
+            report.push(format!("{host}: {} -> {outcome}", v.what));
+        }
+    }
+    (report, refused)
+}
+
+fn job_addresses(job: &Job) -> BTreeMap<String, String> {
+    // The same numbering as recipes_support's inventory: 10.0.0.11 onwards, in first-seen order.
+    let mut seen: Vec<String> = Vec::new();
+    for (_, hosts) in &job.groups {
+        for h in hosts {
+            if !seen.contains(h) {
+                seen.push(h.clone());
+            }
+        }
+    }
+    seen.into_iter()
+        .enumerate()
+        .map(|(i, h)| (h, format!("10.0.0.{}", 11 + i)))
+        .collect()
+}
+
+fn judge_all(topology: &str) {
+    let mut all_refused = Vec::new();
+    for profile in PROFILES.iter().filter(|p| **p != "centos7") {
+        let (report, refused) = judge(topology, profile);
+        eprintln!("== {topology} on {profile}\n{}", report.join("\n"));
+        all_refused.extend(refused);
+    }
+    assert!(
+        all_refused.is_empty(),
+        "the real kubeadm {K8S_VERSION} refused what the plans would run:\n\n{}",
+        all_refused.join("\n\n")
+    );
+}
+
+#[test]
+fn kubeadm_accepts_the_single_node_plan() {
+    judge_all("single");
+}
+
+#[test]
+fn kubeadm_accepts_the_multi_node_plan() {
+    judge_all("multi");
+}
+
+#[test]
+fn kubeadm_accepts_the_ha_stacked_plan() {
+    judge_all("ha-stacked");
+}
+
+#[test]
+fn kubeadm_accepts_the_ha_external_etcd_plan() {
+    judge_all("ha-external-etcd");
+}
+
+/// The judge itself must be able to say no: a flag beside `--config` that kubeadm forbids, and
+/// a flag `images list` does not have, are refused by the real kubeadm.
+#[test]
+fn the_judge_refuses_what_kubeadm_refuses() {
+    let k = kubeadm();
+    let cfg = format!(
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: {K8S_VERSION}\n"
+    );
+    let steps = vec![
+        Step::Write {
+            path: "/etc/kubernetes/judge.yaml".into(),
+            content: cfg,
+        },
+        Step::Kubeadm(
+            ["init", "--config", "/etc/kubernetes/judge.yaml", "--certificate-key", "<key>"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        Step::Kubeadm(
+            [
+                "config",
+                "images",
+                "list",
+                "--kubernetes-version",
+                K8S_VERSION,
+                "--cri-socket",
+                "unix:///run/containerd/containerd.sock",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+    ];
+    let steps: Vec<Step> = steps
+        .into_iter()
+        .map(|s| match s {
+            Step::Kubeadm(a) => Step::Kubeadm(fill_argv(&a)),
+            w => w,
+        })
+        .collect();
+    let v = replay(&k, "10.0.0.11", &steps);
+    assert_eq!(v[0].rc, 0, "a minimal config validates: {}", v[0].output);
+    assert!(
+        v[1].output.contains("can not mix '--config' with arguments [certificate-key]"),
+        "{}",
+        v[1].output
+    );
+    assert!(
+        v[2].output.contains("unknown flag: --cri-socket"),
+        "{}",
+        v[2].output
+    );
+}
