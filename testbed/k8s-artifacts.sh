@@ -8,7 +8,9 @@
 #   bash testbed/k8s-artifacts.sh path VERSION             # prints the bin dir, builds nothing
 #
 # Components: kubernetes (kubeadm kubelet kubectl kube-apiserver kube-controller-manager
-# kube-scheduler kube-proxy), etcd, pause. With none named, all of them are built.
+# kube-scheduler kube-proxy), etcd (etcd, etcdctl), pause, coredns, cni (bridge, host-local,
+# loopback, portmap), crane, registry, containerd (containerd, containerd-shim-runc-v2, ctr).
+# With none named, all of them are built.
 #
 # Idempotent and cached per version in $GALLEY_K8S_CACHE (default /var/cache/galley-k8s):
 # each component is built into a temporary folder and renamed into place when complete, so an
@@ -19,6 +21,11 @@ CACHE="${GALLEY_K8S_CACHE:-/var/cache/galley-k8s}"
 # etcd as kubeadm pins it for the version above (constants.DefaultEtcdVersion); kept here so a
 # second version of Kubernetes reuses the same etcd build.
 ETCD_VERSION="${GALLEY_ETCD_VERSION:-v3.7.0}"
+COREDNS_VERSION=v1.14.6      # constants.CoreDNSVersion of kubeadm 1.37
+CNI_VERSION=v1.10.0          # github.com/containernetworking/plugins, newest release
+CRANE_VERSION=v0.22.1        # github.com/google/go-containerregistry
+REGISTRY_VERSION=v3.1.2      # github.com/distribution/distribution/v3
+CONTAINERD_VERSION=v2.4.2    # github.com/containerd/containerd/v2, newest release
 
 die() { echo "k8s-artifacts: $*" >&2; exit 1; }
 
@@ -100,20 +107,27 @@ build_kubernetes() {
     rmdir "$tmp"
 }
 
-build_etcd() {
-    [ -x "$BIN/etcd" ] && [ -x "$BIN/etcdctl" ] && return 0
-    local shared="$CACHE/etcd-$ETCD_VERSION"
-    if [ ! -x "$shared/etcdctl" ]; then
-        local tmp
-        tmp=$(mktemp -d "$CACHE/.build-etcd-XXXXXX")
-        echo "building etcd $ETCD_VERSION" >&2
-        GOBIN="$tmp" go install -ldflags "-s -w" "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-        mv "$tmp/server" "$tmp/etcd"
-        GOBIN="$tmp" go install -ldflags "-s -w" "go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION"
-        mv "$tmp/v3" "$tmp/etcdctl" 2>/dev/null || true
-        rm -rf "$shared" && mv "$tmp" "$shared"
+# Builds one main package of a module at a version into $CACHE/tools/NAME-VERSION (shared by
+# every Kubernetes version), then links it into $BIN. `go install pkg@version` refuses modules
+# whose go.mod has replace directives (etcd's, flannel's); a wrapper module that requires the
+# module ignores them and builds the same code at the published dependency versions.
+go_tool() { # NAME MODULE VERSION PACKAGE [TAGS]
+    local name=$1 module=$2 version=$3 package=$4 tags=${5:-}
+    local shared="$CACHE/tools/$name-$version"
+    if [ ! -x "$shared" ]; then
+        local dir="$CACHE/src/$(echo "$module@$version" | tr '/' '_')"
+        if [ ! -f "$dir/.ready" ]; then
+            rm -rf "$dir" && mkdir -p "$dir"
+            (cd "$dir" && go mod init galley.test/wrap >/dev/null 2>&1 &&
+                go mod edit -require="$module@$version" && go mod download "$module@$version")
+            touch "$dir/.ready"
+        fi
+        echo "building $name $version" >&2
+        mkdir -p "$CACHE/tools"
+        (cd "$dir" && go build -tags "$tags" -ldflags "-s -w" -o "$shared.tmp" "$package")
+        mv "$shared.tmp" "$shared"
     fi
-    cp "$shared/etcd" "$shared/etcdctl" "$BIN/"
+    ln -sf "$shared" "$BIN/$name"
 }
 
 build_pause() {
@@ -128,13 +142,32 @@ build_pause() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause)
+[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd)
 for c in "${components[@]}"; do
     case "$c" in
         kubernetes) build_kubernetes ;;
-        etcd) build_etcd ;;
+        etcd)
+            go_tool etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
+            go_tool etcdctl go.etcd.io/etcd/etcdctl/v3 "$ETCD_VERSION" go.etcd.io/etcd/etcdctl/v3 ;;
         pause) build_pause ;;
-        *) die "unknown component '$c' (kubernetes, etcd, pause)" ;;
+        coredns) go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION" github.com/coredns/coredns ;;
+        cni)
+            for p in main/bridge ipam/host-local main/loopback meta/portmap; do
+                go_tool "${p#*/}" github.com/containernetworking/plugins "$CNI_VERSION" \
+                    "github.com/containernetworking/plugins/plugins/$p"
+            done ;;
+        crane)
+            go_tool crane github.com/google/go-containerregistry "$CRANE_VERSION" \
+                github.com/google/go-containerregistry/cmd/crane ;;
+        registry)
+            go_tool registry github.com/distribution/distribution/v3 "$REGISTRY_VERSION" \
+                github.com/distribution/distribution/v3/cmd/registry ;;
+        containerd)
+            for p in containerd containerd-shim-runc-v2 ctr; do
+                go_tool "$p" github.com/containerd/containerd/v2 "$CONTAINERD_VERSION" \
+                    "github.com/containerd/containerd/v2/cmd/$p" "no_btrfs no_devmapper"
+            done ;;
+        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd)" ;;
     esac
 done
 echo "$BIN"

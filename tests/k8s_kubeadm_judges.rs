@@ -14,39 +14,19 @@
 //!
 //! Secrets and placeholders in the plan (`********`, `<token>`) are replaced by well-formed values.
 
+mod k8s_support;
 mod recipes_support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 
+use k8s_support::{node_prelude, run_node, sh_quote, K8S_VERSION};
 use recipes_support::{plan, Job, PROFILES};
 
 plan_worker!();
 
-/// The release the artifacts are built for; plans are made for it.
-const K8S_VERSION: &str = "v1.37.2";
-
 fn kubeadm() -> PathBuf {
-    let dir = match std::env::var("GALLEY_K8S_BIN") {
-        Ok(d) => PathBuf::from(d),
-        Err(_) => {
-            let out = Command::new("bash")
-                .args(["testbed/k8s-artifacts.sh", "path", K8S_VERSION])
-                .current_dir(recipes_support::root())
-                .output()
-                .expect("bash testbed/k8s-artifacts.sh path");
-            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-        }
-    };
-    let k = dir.join("kubeadm");
-    assert!(
-        k.is_file(),
-        "the real kubeadm is not built: {} is missing; build it with \
-         `bash testbed/k8s-artifacts.sh {K8S_VERSION} kubernetes` (scripts/test.sh does)",
-        k.display()
-    );
-    k
+    k8s_support::bin("kubeadm")
 }
 
 fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
@@ -193,9 +173,7 @@ fn judged_argv(argv: &[String]) -> Vec<String> {
     }
     if matches!(top, "init" | "join")
         && !is_phase
-        && !a
-            .iter()
-            .any(|w| w.starts_with("--ignore-preflight-errors"))
+        && !a.iter().any(|w| w.starts_with("--ignore-preflight-errors"))
     {
         // The namespace has no runtime, no kubelet, no swap off: preflight would say so.
         a.push("--ignore-preflight-errors=all".into());
@@ -205,7 +183,10 @@ fn judged_argv(argv: &[String]) -> Vec<String> {
 
 /// What a failure that only a real node or cluster could avoid looks like.
 const NEEDS_A_LIVE_SYSTEM: &[(&str, &str)] = &[
-    ("failed to create new CRI runtime service", "needs a container runtime"),
+    (
+        "failed to create new CRI runtime service",
+        "needs a container runtime",
+    ),
     ("validate CRI v1 runtime API", "needs a container runtime"),
     (
         "couldn't validate the identity of the API Server",
@@ -238,28 +219,11 @@ struct Verdict {
     output: String,
 }
 
-fn sh_quote(w: &str) -> String {
-    format!("'{}'", w.replace('\'', "'\\''"))
-}
-
 /// Replays one host's steps in fresh namespaces and returns each step's verdict.
 fn replay(kubeadm: &PathBuf, address: &str, steps: &[Step]) -> Vec<Verdict> {
     let work = tempfile::tempdir().expect("tempdir");
-    let w = work.path().display().to_string();
-    let mut script = format!(
-        "set -u\nW={w}\n\
-         for d in etc var_lib run; do mkdir -p $W/$d/u $W/$d/w; done\n\
-         mount -t overlay overlay -o lowerdir=/etc,upperdir=$W/etc/u,workdir=$W/etc/w /etc || exit 90\n\
-         mount -t overlay overlay -o lowerdir=/var/lib,upperdir=$W/var_lib/u,workdir=$W/var_lib/w /var/lib || exit 90\n\
-         mount -t tmpfs none /run || exit 90\n\
-         ip link set lo up\n\
-         ip link add g0 type veth peer name g1 || exit 91\n\
-         ip addr add {address}/24 dev g0 && ip link set g0 up && ip link set g1 up || exit 91\n\
-         ip route add default via {gw} dev g0 || exit 91\n\
-         ip route add local 10.0.0.0/8 dev lo table local || exit 91\n\
-         export KUBEADM_INIT_DRYRUN_DIR=$W/dryrun; mkdir -p $W/dryrun\n",
-        gw = address.rsplit_once('.').map(|(n, _)| format!("{n}.1")).unwrap_or_default(),
-    );
+    let mut script = node_prelude(work.path(), address);
+    script.push_str("export KUBEADM_INIT_DRYRUN_DIR=$W/dryrun; mkdir -p $W/dryrun\n");
     let mut whats = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         match step {
@@ -286,7 +250,9 @@ fn replay(kubeadm: &PathBuf, address: &str, steps: &[Step]) -> Vec<Verdict> {
                     sh_quote(&kubeadm.display().to_string()),
                     words.join(" ")
                 ));
-                if a.first().map(String::as_str) == Some("init") && a.iter().any(|w| w == "--dry-run") {
+                if a.first().map(String::as_str) == Some("init")
+                    && a.iter().any(|w| w == "--dry-run")
+                {
                     // A real init leaves the admin kubeconfig that later steps use.
                     script.push_str(
                         "[ -f $W/dryrun/admin.conf ] && cp $W/dryrun/admin.conf /etc/kubernetes/admin.conf\n",
@@ -295,17 +261,8 @@ fn replay(kubeadm: &PathBuf, address: &str, steps: &[Step]) -> Vec<Verdict> {
             }
         }
     }
-    let out = Command::new("unshare")
-        .args(["--mount", "--net", "--propagation", "private", "bash", "-c"])
-        .arg(&script)
-        .output()
-        .expect("unshare (util-linux) runs");
+    let out = run_node(&script);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        !matches!(out.status.code(), Some(90) | Some(91)),
-        "could not set up the namespaces for {address}: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut verdicts = Vec::new();
     for (i, what) in whats.into_iter().enumerate() {
         let start = format!("@@step {i}\n");
@@ -349,7 +306,9 @@ fn judge(topology: &str, profile: &str) -> (Vec<String>, Vec<String>) {
     let mut refused = Vec::new();
     let by_host = steps_by_host(&p.events);
     assert!(
-        by_host.values().flatten().any(|s| matches!(s, Step::Kubeadm(a) if a.first().map(String::as_str) == Some("init"))),
+        by_host.values().flatten().any(
+            |s| matches!(s, Step::Kubeadm(a) if a.first().map(String::as_str) == Some("init"))
+        ),
         "{topology}/{profile}: the plan has no kubeadm init to judge"
     );
     for (host, steps) in &by_host {
@@ -366,8 +325,9 @@ fn judge(topology: &str, profile: &str) -> (Vec<String>, Vec<String>) {
                     v.output.trim()
                 ));
                 "REFUSED".into()
-            } else if let Some((_, why)) =
-                NEEDS_A_LIVE_SYSTEM.iter().find(|(m, _)| v.output.contains(m))
+            } else if let Some((_, why)) = NEEDS_A_LIVE_SYSTEM
+                .iter()
+                .find(|(m, _)| v.output.contains(m))
             {
                 format!("accepted up to the point where it {why}")
             } else {
@@ -449,9 +409,15 @@ fn the_judge_refuses_what_kubeadm_refuses() {
             content: cfg,
         },
         Step::Kubeadm(
-            ["init", "--config", "/etc/kubernetes/judge.yaml", "--certificate-key", "<key>"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "init",
+                "--config",
+                "/etc/kubernetes/judge.yaml",
+                "--certificate-key",
+                "<key>",
+            ]
+            .map(String::from)
+            .to_vec(),
         ),
         Step::Kubeadm(
             [
@@ -477,7 +443,8 @@ fn the_judge_refuses_what_kubeadm_refuses() {
     let v = replay(&k, "10.0.0.11", &steps);
     assert_eq!(v[0].rc, 0, "a minimal config validates: {}", v[0].output);
     assert!(
-        v[1].output.contains("can not mix '--config' with arguments [certificate-key]"),
+        v[1].output
+            .contains("can not mix '--config' with arguments [certificate-key]"),
         "{}",
         v[1].output
     );
