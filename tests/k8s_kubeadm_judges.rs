@@ -18,7 +18,7 @@ mod k8s_support;
 mod recipes_support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use k8s_support::{node_prelude, run_node, sh_quote, K8S_VERSION};
 use recipes_support::{plan, Job, PROFILES};
@@ -220,7 +220,7 @@ struct Verdict {
 }
 
 /// Replays one host's steps in fresh namespaces and returns each step's verdict.
-fn replay(kubeadm: &PathBuf, address: &str, steps: &[Step]) -> Vec<Verdict> {
+fn replay(kubeadm: &Path, address: &str, steps: &[Step]) -> Vec<Verdict> {
     let work = tempfile::tempdir().expect("tempdir");
     let mut script = node_prelude(work.path(), address);
     script.push_str("export KUBEADM_INIT_DRYRUN_DIR=$W/dryrun; mkdir -p $W/dryrun\n");
