@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test tiers need on a fresh Debian 12 machine (as root), then runs every tier:
 # unit tests, integration tests against real processes/files/sshd/dnf, and the end-to-end suite
-# on the systemd-nspawn testbed. Usage: bash scripts/test.sh
+# on the systemd-nspawn testbed, and the real-Kubernetes tier.
+# Usage: bash scripts/test.sh          every tier
+#        bash scripts/test.sh k8s      tier 4 alone (the real Kubernetes binaries' tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +28,12 @@ fi
 # Tier 4 needs the real Kubernetes binaries, built from Go modules once per machine and cached
 # (testbed/k8s-artifacts.sh; cold: see README, warm: instant).
 command -v go >/dev/null || { echo "scripts/test.sh: Go is needed for tier 4 (the polyglot machine has it)" >&2; exit 1; }
-bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" kubernetes >/dev/null
+bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" kubernetes etcd >/dev/null
+
+if [ "${1:-}" = k8s ]; then
+    cargo test --test k8s_kubeadm_judges --test k8s_control_plane -- --test-threads=2
+    exit
+fi
 
 cargo build --quiet --all-targets
 cargo test --all-targets -- --test-threads="${GALLEY_TEST_THREADS:-4}"
