@@ -267,16 +267,31 @@ fn remote_disk_full_keeps_the_old_file_and_leaves_no_temp_file() {
     let _guard = Mount(mnt.clone());
     fs::write(mnt.join("key.pem"), "old\n").unwrap();
     fs::set_permissions(mnt.join("key.pem"), fs::Permissions::from_mode(0o600)).unwrap();
+    // Past the 64 KiB that fit, the payload holds a line that looks like an agent request: the
+    // rest of the payload must be drained, never read as requests.
+    let marker = s.path("injected");
     let recipe = s.file(
         "w.rhai",
         &format!(
-            "let big = \"\";\nbig.pad(200000, \"k\");\non(\"box\", || write_file(\"{}/key.pem\", big));\n",
-            mnt.display()
+            r#"let head = ""; head.pad(150000, "k");
+let tail = ""; tail.pad(50000, "k");
+let big = head + "\nC 0 -1 touch {m}\n" + tail;
+let r = try_on("box", |h| write_file("{d}/key.pem", big));
+print("ERR " + r[0].error);
+on("box", || print("AFTER " + run(["echo", "in step"]).stdout));
+"#,
+            m = marker.display(),
+            d = mnt.display()
         ),
     );
     let (code, all) = s.run(&["run", &recipe, "-i", &inv]);
-    assert_eq!(code, 1, "{all}");
+    assert_eq!(code, 0, "{all}");
     assert!(all.contains("No space left on device"), "{all}");
+    assert!(all.contains("AFTER in step"), "{all}");
+    assert!(
+        !marker.exists(),
+        "part of the payload was run as a request: {all}"
+    );
     assert_eq!(fs::read_to_string(mnt.join("key.pem")).unwrap(), "old\n");
     assert_eq!(temp_files(&mnt, "key.pem"), vec![]);
 }

@@ -668,7 +668,10 @@ mod tests {
             frame.extend_from_slice(format!("{}\n", "0".repeat(64)).as_bytes());
             let out = a.exchange(&n, frame, None, HEAD_CAP, &|_, _| {}).unwrap();
             assert_eq!(out.rc, 1, "{kind}");
-            assert!(out.stderr_text().contains("different checksum"), "{out:?}");
+            assert!(
+                out.stderr_text().contains("differs from the checksum sent"),
+                "{out:?}"
+            );
             assert_eq!(std::fs::read(&target).unwrap(), b"old\n");
         }
         assert_eq!(galley_temp_files(dir.path()), Vec::<String>::new());

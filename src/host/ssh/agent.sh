@@ -57,16 +57,19 @@ wr() { # text|bin len mode owner group path, then <len> bytes and a "<sha256>" l
     set +C; umask "$um"
   else printf '%s: no such directory\n' "$d" >&4
   fi
-  # The payload is read in full even when it has nowhere to go, so the session stays in step.
+  # The payload is read in full even when it has nowhere to go (no folder, a full disk), so
+  # none of it is ever taken for a request: the second cat drains what the first could not write.
   if [ "$1" = text ]; then IFS= read -r -N "$2" c; printf '%s' "$c" 2>&4 >>"$t"
-  else head -c "$2" 2>&4 >>"$t"; fi
+  else head -c "$2" | { cat 2>&4 >>"$t"; cat >/dev/null; }; fi
   IFS= read -r k || k=
-  [ "$t" = /dev/null ] && return
+  [ "$t" = /dev/null ] && { T=; return; }
   # Renamed only when whole: the length and the checksum sent after the payload both match.
   s=$(stat -c %s -- "$t" 2>&4 && sha256sum <"$t" 2>&4)
   if [ -z "$k" ]; then printf '%s: the transfer was cut off after %s of %s bytes\n' "$p" "${s%%"$_gnl"*}" "$2" >&4
+  elif [ "${s%%"$_gnl"*}" != "$2" ]; then
+    printf '%s: only %s of %s bytes could be written; the file was not changed\n' "$p" "${s%%"$_gnl"*}" "$2" >&4
   elif [ "$s" != "$2$_gnl$k  -" ]; then
-    printf '%s: received %s of %s bytes with a different checksum; the file was not changed\n' "$p" "${s%%"$_gnl"*}" "$2" >&4
+    printf '%s: the content written differs from the checksum sent; the file was not changed\n' "$p" >&4
   elif if [ -n "$3" ]; then chmod "$3" -- "$t" 2>&4
     elif [ -e "$p" ]; then chmod --reference="$p" -- "$t" 2>&4
     else chmod 644 -- "$t" 2>&4; fi &&
