@@ -424,7 +424,8 @@ fn file_exists(nc: NativeCallContext, path: &str) -> RResult<bool> {
 pub fn register(engine: &mut Engine) {
     const WRITE_DOC: &[&str] = &[
         "Writes a file atomically (temp file, fsync, rename). `ok` when content and metadata already match;",
-        "otherwise `changed`, with a diff. Options: mode (\"0644\"), owner, group, backup (keep the old file).",
+        "otherwise `changed`, with a diff. Options: mode (\"0644\"), owner, group, backup (keep the old file as",
+        "PATH.<secs>[.<n>].bak with its mode and owner).",
         "Restart a service only when its config changed: `if write_file(p, c).changed { ... }`.",
     ];
     reg(
@@ -443,7 +444,8 @@ pub fn register(engine: &mut Engine) {
     );
     const LINE_DOC: &[&str] = &[
         "Makes sure a line is in a file: appended when missing, or replacing the last line matching",
-        "`regex` when given. Same file options as write_file.",
+        "`regex` when given. Works on bytes: other lines and their endings (LF or CRLF) stay as they are.",
+        "One line: a line containing a line break is refused. Same file options as write_file.",
     ];
     reg(
         engine,
@@ -475,7 +477,7 @@ pub fn register(engine: &mut Engine) {
         DIR_DOC,
         |nc: NativeCallContext, p: &str, o: Map| ensure_dir(nc, p, Some(o)),
     );
-    reg(engine, "read_file", &["path: &str", "String"], &["The file's content as text (as this run predicts it in check/plan). Fails when missing."], read_file);
+    reg(engine, "read_file", &["path: &str", "String"], &["The file's content as text (as this run predicts it in check/plan). Fails when missing or over 32 MiB."], read_file);
     reg(
         engine,
         "file_exists",
