@@ -155,3 +155,56 @@ fn extract_unpacks_once() {
     );
     prim::apply(dir, &bad).code(1).has("tar");
 }
+
+#[test]
+fn extract_refuses_to_write_through_a_symlink_planted_in_dest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tar = |name: &str, src: &std::path::Path, entries: &[&str]| {
+        let st = std::process::Command::new("tar")
+            .arg("-cf")
+            .arg(dir.join(name))
+            .arg("-C")
+            .arg(src)
+            .args(entries)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    let outside = dir.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    // First archive: a symlink `evil` pointing out of dest.
+    let one = dir.join("one");
+    std::fs::create_dir(&one).unwrap();
+    std::os::unix::fs::symlink(&outside, one.join("evil")).unwrap();
+    tar("one.tar", &one, &["evil"]);
+    // Second archive: a file written through `evil/`, plus a new top-level entry so the
+    // extraction is not skipped as already done.
+    let two = dir.join("two");
+    std::fs::create_dir_all(two.join("evil")).unwrap();
+    std::fs::write(two.join("evil/pwned"), "owned\n").unwrap();
+    std::fs::write(two.join("new.txt"), "new\n").unwrap();
+    tar("two.tar", &two, &["evil/pwned", "new.txt"]);
+    let dest = dir.join("dest");
+    let recipe = format!(
+        "extract(\"{d}/one.tar\", \"{dest}\");\nextract(\"{d}/two.tar\", \"{dest}\");\n",
+        d = dir.display(),
+        dest = dest.display()
+    );
+    let r = prim::apply(dir, &recipe);
+    r.code(1)
+        .has(&format!("{}/evil is a symbolic link", dest.display()))
+        .has("writes evil/pwned through it");
+    assert!(
+        !outside.join("pwned").exists(),
+        "extract wrote outside dest through a planted symlink"
+    );
+    assert!(!dest.join("new.txt").exists(), "nothing is extracted");
+    // A symlink the archive itself names (not written through) is fine, again and again.
+    let recipe = format!(
+        "extract(\"{d}/one.tar\", \"{d}/d2\", #{{ creates: \"{d}/never\" }});\n",
+        d = dir.display()
+    );
+    prim::apply(dir, &recipe).code(0);
+    prim::apply(dir, &recipe).code(0);
+}

@@ -58,10 +58,27 @@ fn disk_full_during_write_keeps_the_old_file_and_leaves_no_temp_file() {
     assert_eq!(leftovers(&mnt), Vec::<String>::new());
 }
 
+/// galley's temp files for `data` written by process `pid`, with their sizes.
+fn temp_files_of(dir: &std::path::Path, pid: u32) -> Vec<(String, u64)> {
+    let prefix = format!(".data.galley-{pid}-");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .filter_map(|e| {
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().ok()?.len(),
+            ))
+        })
+        .collect()
+}
+
 #[test]
 fn sigkill_mid_write_leaves_old_or_new_never_a_mix() {
     let t = Test::new();
-    let target = t.path().join("data");
+    let dir = t.path().to_path_buf();
+    let target = dir.join("data");
     let size = 4 * 1024 * 1024;
     std::fs::write(&target, "a".repeat(size)).unwrap();
     let recipe = format!(
@@ -71,27 +88,66 @@ fn sigkill_mid_write_leaves_old_or_new_never_a_mix() {
     let t = t
         .file("k.rhai", &recipe)
         .args(&["run", "k.rhai", "--output", "json"]);
-    for delay_ms in [150u64, 260, 370, 480, 590] {
+    // Each round kills galley once its temp file is seen; a round counts when that temp file is
+    // still there after the kill: the kill landed inside the write, before the rename.
+    let (mut landed, mut rounds) = (0, 0);
+    while landed < 5 {
+        rounds += 1;
+        assert!(
+            rounds <= 40,
+            "only {landed} of {rounds} kills landed mid-write"
+        );
         let mut child = t
             .command()
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        let pid = child.id();
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while temp_files_of(&dir, pid).is_empty() {
+            assert!(
+                std::time::Instant::now() < until,
+                "no temp file `.data.galley-{pid}-*` appeared"
+            );
+            std::thread::sleep(Duration::from_micros(100));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
+        let left = temp_files_of(&dir, pid);
         let data = std::fs::read(&target).unwrap();
         assert_eq!(
             data.len(),
             size,
-            "truncated file after SIGKILL at {delay_ms} ms"
+            "truncated file after SIGKILL (round {rounds})"
         );
         let first = data[0];
         assert!(
             data.iter().all(|&b| b == first),
-            "mixed content after SIGKILL at {delay_ms} ms"
+            "mixed content after SIGKILL (round {rounds})"
         );
+        if !left.is_empty() {
+            landed += 1;
+            eprintln!("round {rounds}: killed mid-write, temp file left: {left:?}");
+        }
     }
+    assert!(!leftovers(&dir).is_empty());
+    // The next write to the same file removes the temp files whose writer is gone.
+    let again = format!("write_file(\"{}\", \"done\\n\");\n", target.display());
+    std::fs::write(dir.join("again.rhai"), again).unwrap();
+    let out = std::process::Command::new(common::galley_bin())
+        .args(["run", "again.rhai"])
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "done\n");
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
+    drop(t);
 }
 
 #[test]

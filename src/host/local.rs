@@ -2,14 +2,15 @@
 //! atomic replacement (temp file in the same folder, fsync, rename).
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use nix::unistd::{Gid, Group, Uid, User};
 
 use super::{
-    exec, CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult, ProgressFn,
+    exec, too_big, CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult,
+    ProgressFn, READ_MAX,
 };
 use crate::facts::{self, Facts};
 
@@ -96,6 +97,33 @@ fn inherit(meta: &FileMeta, old: Option<&fs::Metadata>) -> FileMeta {
     }
 }
 
+/// Removes `.NAME.galley-PID-*` temp files in `dir` left by a writer that is gone (killed
+/// mid-write): only galley's own naming, only when no process `PID` exists. Best effort.
+pub fn remove_stale_temp_files(dir: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{name}.galley-");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some((pid, _)) = rest.split_once('-') else {
+            continue;
+        };
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 impl Host for LocalHost {
     fn name(&self) -> &str {
         &self.name
@@ -106,11 +134,24 @@ impl Host for LocalHost {
     }
 
     fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>> {
-        match fs::read(path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(HostError::file(path, e)),
+        let f = match fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(HostError::file(path, e)),
+        };
+        let size = f.metadata().map_err(|e| HostError::file(path, e))?.len();
+        if size > READ_MAX {
+            return Err(too_big(path, Some(size)));
         }
+        // Bounded even when the size lied (a file growing, a special file).
+        let mut buf = Vec::with_capacity(size as usize);
+        f.take(READ_MAX + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| HostError::file(path, e))?;
+        if buf.len() as u64 > READ_MAX {
+            return Err(too_big(path, None));
+        }
+        Ok(Some(buf))
     }
 
     fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
@@ -141,8 +182,11 @@ impl Host for LocalHost {
         if old.as_ref().is_some_and(|m| m.is_dir()) {
             return Err(HostError::file(path, "is a directory"));
         }
+        remove_stale_temp_files(dir, &name);
+        // Named with our pid, so a later write can tell a temp file whose writer died (SIGKILL)
+        // from one being written now; created 0600 by tempfile, the final mode set below.
         let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.galley-"))
+            .prefix(&format!(".{name}.galley-{}-", std::process::id()))
             .tempfile_in(dir)
             .map_err(|e| {
                 HostError::file(

@@ -72,6 +72,25 @@ pub struct FileMeta {
     pub group: Option<String>,
 }
 
+/// The biggest file `read_file` returns (32 MiB, the size a recipe's string may reach): a
+/// bigger one is refused before it is read, never cut short.
+pub const READ_MAX: u64 = 32 * 1024 * 1024;
+
+/// The error for a file over `READ_MAX`, naming the limit and what to do instead.
+pub fn too_big(path: &str, size: Option<u64>) -> HostError {
+    let size = size.map_or("more than 32 MiB".to_string(), |s| {
+        format!("{:.1} MiB", s as f64 / (1024.0 * 1024.0))
+    });
+    HostError::file(
+        path,
+        format!(
+            "the file is {size}; galley reads files of up to 32 MiB (read_file, line_in_file, \
+             comparing or backing up an old file). Handle bigger files with commands, e.g. \
+             run([\"sha256sum\", path]) or sh(\"grep ... path\")"
+        ),
+    )
+}
+
 /// Live progress of a running command: elapsed time and its last output line.
 pub type ProgressFn<'a> = &'a (dyn Fn(Duration, &str) + Sync);
 
@@ -107,7 +126,8 @@ pub trait Host: Send + Sync {
     fn name(&self) -> &str;
     /// Runs an argv to completion (or timeout), with bounded capture of its output.
     fn run(&self, cmd: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput>;
-    /// The file's bytes, or `None` when it does not exist.
+    /// The file's bytes, or `None` when it does not exist. Whole or an error: a file over
+    /// `READ_MAX` is refused (`too_big`) before it is read.
     fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>>;
     /// The file's metadata, or `None` when it does not exist.
     fn stat(&self, path: &str) -> HostResult<Option<FileStat>>;

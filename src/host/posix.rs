@@ -1,7 +1,9 @@
-//! File operations for hosts reached only through commands (SSH): each is one POSIX shell
-//! round trip, with the path passed as an argument (never spliced into the script).
+//! File probes for hosts reached only through commands (SSH): parsing the `stat` answers, and a
+//! `stat` as one POSIX shell round trip with the path passed as an argument (never spliced into
+//! the script). Reads and writes are done by the SSH agent itself (`ssh/agent.sh`), which checks
+//! lengths and checksums; there is no shell fallback for them.
 
-use super::{CommandOutput, CommandSpec, FileMeta, FileStat, HostError, HostResult};
+use super::{CommandOutput, CommandSpec, FileStat, HostError, HostResult};
 
 /// Exit code the scripts below use for "no such file".
 const MISSING: i32 = 3;
@@ -25,18 +27,6 @@ fn script(body: &str, args: &[&str]) -> CommandSpec {
 fn failed(path: &str, out: &CommandOutput) -> HostError {
     let err = out.stderr_text();
     HostError::file(path, format!("exit {}: {}", out.rc, err.trim()))
-}
-
-pub fn read_file(run: Runner, path: &str) -> HostResult<Option<Vec<u8>>> {
-    let out = run(&script(
-        r#"[ -e "$1" ] || exit 3; exec cat -- "$1""#,
-        &[path],
-    ))?;
-    match out.rc {
-        0 => Ok(Some(out.stdout)),
-        MISSING => Ok(None),
-        _ => Err(failed(path, &out)),
-    }
 }
 
 pub fn stat(run: Runner, path: &str) -> HostResult<Option<FileStat>> {
@@ -90,53 +80,6 @@ pub fn parse_stat(line: &str) -> Option<FileStat> {
         group: it.next()?.to_string(),
         size: it.next()?.parse().ok()?,
     })
-}
-
-const WRITE: &str = r#"set -e
-p=$1; d=$(dirname -- "$p"); b=$(basename -- "$p")
-t=$(mktemp "$d/.$b.galley-XXXXXX")
-trap 'rm -f -- "$t"' EXIT
-cat > "$t"
-if [ -e "$p" ]; then chmod --reference="$p" -- "$t"; chown --reference="$p" -- "$t"; else chmod 644 -- "$t"; fi
-[ -z "$2" ] || chmod "$2" -- "$t"
-[ -z "$3" ] || chown "$3" -- "$t"
-[ -z "$4" ] || chgrp "$4" -- "$t"
-sync -- "$t" 2>/dev/null || true
-mv -f -- "$t" "$p"
-trap - EXIT"#;
-
-fn meta_args(meta: &FileMeta) -> [String; 3] {
-    [
-        meta.mode.map(|m| format!("{m:o}")).unwrap_or_default(),
-        meta.owner.clone().unwrap_or_default(),
-        meta.group.clone().unwrap_or_default(),
-    ]
-}
-
-pub fn write_file(run: Runner, path: &str, content: &[u8], meta: &FileMeta) -> HostResult<()> {
-    let [m, o, g] = meta_args(meta);
-    let mut spec = script(WRITE, &[path, &m, &o, &g]);
-    spec.stdin = Some(content.to_vec());
-    let out = run(&spec)?;
-    if out.rc != 0 {
-        return Err(failed(path, &out));
-    }
-    Ok(())
-}
-
-const MKDIR: &str = r#"set -e
-mkdir -p -- "$1"
-[ -z "$2" ] || chmod "$2" -- "$1"
-[ -z "$3" ] || chown "$3" -- "$1"
-[ -z "$4" ] || chgrp "$4" -- "$1""#;
-
-pub fn ensure_dir(run: Runner, path: &str, meta: &FileMeta) -> HostResult<()> {
-    let [m, o, g] = meta_args(meta);
-    let out = run(&script(MKDIR, &[path, &m, &o, &g]))?;
-    if out.rc != 0 {
-        return Err(failed(path, &out));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use rhai::{Dynamic, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::act::{act, is_local, probe, spec_of};
+use super::extract_links;
 use super::file::{meta_changes, predicted_stat};
 use super::{from_map, http, mode_of, reg, usage, Call, RResult, StepResult};
 use crate::engine::Mode;
@@ -367,6 +368,21 @@ fn extract_steps(
             .host
             .ensure_dir(dest, &FileMeta::default())
             .map_err(|e| e.to_string())?;
+    }
+    if !call.mode().predicts() {
+        let out = probe(
+            call,
+            &["tar".into(), "-tf".into(), archive.into()],
+            "tar -t",
+        )?;
+        if out.rc != 0 {
+            return Err(format!(
+                "cannot list {archive}: {}",
+                out.stderr_text().trim()
+            ));
+        }
+        let strip = o.strip_components.unwrap_or(0);
+        extract_links::refuse_symlinks(call, archive, dest, &out.stdout_text(), strip)?;
     }
     let mut argv: Vec<String> = vec![
         "tar".into(),

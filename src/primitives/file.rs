@@ -7,7 +7,7 @@ use similar::TextDiff;
 
 use super::{from_map, mode_of, reg, step, usage, Call, RResult, StepResult};
 use crate::engine::Ctx;
-use crate::host::{FileMeta, FileStat};
+use crate::host::{FileMeta, FileStat, READ_MAX};
 use crate::report::Status;
 
 #[derive(Debug, Default, Deserialize)]
@@ -16,7 +16,8 @@ struct FileOpts {
     mode: Option<Dynamic>,
     owner: Option<String>,
     group: Option<String>,
-    /// Keep the old content as `<path>.<unix time>.bak` before changing it.
+    /// Keep the old content as `<path>.<unix time>[.<n>].bak`, with its mode and owner, before
+    /// changing it.
     #[serde(default)]
     backup: bool,
     /// line_in_file: replace the last line matching this regex instead of appending.
@@ -80,30 +81,65 @@ pub fn decide_write(
     }
 }
 
-/// Pure: the new content after making sure `line` is present; `None` when already so.
-pub fn decide_line(content: &str, line: &str, regex: Option<&regex::Regex>) -> Option<String> {
-    let lines: Vec<&str> = content.lines().collect();
+/// One line of a file as bytes: its text and its ending (`\n`, `\r\n`, or none at the end).
+fn split_lines(content: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let mut lines = Vec::new();
+    let mut rest = content;
+    while !rest.is_empty() {
+        let (line, after) = match rest.iter().position(|b| *b == b'\n') {
+            Some(i) => rest.split_at(i + 1),
+            None => (rest, &b""[..]),
+        };
+        let body_len = if line.ends_with(b"\r\n") {
+            line.len() - 2
+        } else if line.ends_with(b"\n") {
+            line.len() - 1
+        } else {
+            line.len()
+        };
+        lines.push(line.split_at(body_len));
+        rest = after;
+    }
+    lines
+}
+
+/// Pure: the new content after making sure `line` is present; `None` when already so. Works on
+/// bytes: every other line (in any encoding) and every line ending (LF or CRLF) is kept as it
+/// is; an appended line ends like the file's first line does.
+pub fn decide_line(
+    content: &[u8],
+    line: &str,
+    regex: Option<&regex::bytes::Regex>,
+) -> Option<Vec<u8>> {
+    let lines = split_lines(content);
+    let want = line.as_bytes();
     let target = match regex {
-        Some(re) => lines.iter().rposition(|l| re.is_match(l)),
-        None => lines.iter().position(|l| *l == line),
+        Some(re) => lines.iter().rposition(|(l, _)| re.is_match(l)),
+        None => lines.iter().position(|(l, _)| *l == want),
     };
+    let eol: &[u8] = match lines.first() {
+        Some((_, e)) if *e == b"\r\n" => b"\r\n",
+        _ => b"\n",
+    };
+    let mut out = Vec::with_capacity(content.len() + want.len() + 2);
     match target {
-        Some(i) if lines[i] == line => None,
+        Some(i) if lines[i].0 == want => return None,
         Some(i) => {
-            let mut new: Vec<&str> = lines.clone();
-            new[i] = line;
-            Some(new.join("\n") + "\n")
+            for (j, (l, e)) in lines.iter().enumerate() {
+                out.extend_from_slice(if j == i { want } else { l });
+                out.extend_from_slice(e);
+            }
         }
         None => {
-            let mut out = content.to_string();
-            if !out.is_empty() && !out.ends_with('\n') {
-                out.push('\n');
+            out.extend_from_slice(content);
+            if !out.is_empty() && !out.ends_with(b"\n") {
+                out.extend_from_slice(eol);
             }
-            out.push_str(line);
-            out.push('\n');
-            Some(out)
+            out.extend_from_slice(want);
+            out.extend_from_slice(eol);
         }
     }
+    Some(out)
 }
 
 pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
@@ -176,15 +212,34 @@ pub fn ensure_content(
     if stat.as_ref().is_some_and(|s| s.is_dir) {
         return Err(format!("{path} is a directory"));
     }
+    // An old file over the read limit is not read: it cannot equal content a recipe holds
+    // (strings stop at the same size), so it is known to change.
+    let big = stat
+        .as_ref()
+        .filter(|s| s.size > READ_MAX && s.size != content.len() as u64);
     let old = match &stat {
-        Some(_) => call.target.read_file(path).map_err(|e| e.to_string())?,
-        None => None,
+        Some(_) if big.is_none() => call.target.read_file(path).map_err(|e| e.to_string())?,
+        _ => None,
     };
-    let change = decide_write(old.as_deref().zip(stat.as_ref()), content, meta);
+    let change = match (big, &stat) {
+        (Some(st), _) => FileChange {
+            create: false,
+            content: true,
+            meta: meta_changes(st, meta),
+        },
+        _ => decide_write(old.as_deref().zip(stat.as_ref()), content, meta),
+    };
     if !change.any() {
         return Ok(false);
     }
-    if change.create || change.content {
+    if let Some(st) = big {
+        let diff = format!(
+            "content of {path} replaced ({} → {} bytes)\n",
+            st.size,
+            content.len()
+        );
+        call.action.diff = Some(call.action.diff.take().unwrap_or_default() + diff.as_str());
+    } else if change.create || change.content {
         let diff = unified_diff(path, old.as_deref().unwrap_or_default(), content);
         call.action.diff = Some(match call.action.diff.take() {
             Some(before) => before + diff.as_str(),
@@ -201,20 +256,52 @@ pub fn ensure_content(
         call.target.overlay().set_file(path, content.to_vec(), st);
         return Ok(true);
     }
-    if let (true, Some(old)) = (backup && change.content, &old) {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        call.target
-            .host
-            .write_file(&format!("{path}.{secs}.bak"), old, &FileMeta::default())
-            .map_err(|e| format!("backup failed: {e}"))?;
+    if let (true, Some(st)) = (backup && change.content, &stat) {
+        let Some(old) = &old else {
+            return Err(format!(
+                "backup failed: {}",
+                crate::host::too_big(path, Some(st.size))
+            ));
+        };
+        backup_file(call, path, old, st)?;
     }
     call.target
         .host
         .write_file(path, content, meta)
         .map_err(|e| e.to_string())?;
     Ok(true)
+}
+
+/// Keeps `old` as `<path>.<unix time>.bak` (`.<time>.<n>.bak` when that name is taken, so two
+/// backups in one second both survive), with the old file's mode, owner and group: a backup of
+/// a 0600 secret is 0600 too.
+fn backup_file(call: &Call, path: &str, old: &[u8], st: &FileStat) -> Result<(), String> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let host = &call.target.host;
+    let mut name = format!("{path}.{secs}.bak");
+    let mut n = 0;
+    while host
+        .stat(&name)
+        .map_err(|e| format!("backup failed: {e}"))?
+        .is_some()
+    {
+        n += 1;
+        if n > 1000 {
+            return Err(format!(
+                "backup failed: {path}.{secs}.*.bak: 1000 backups in one second already exist"
+            ));
+        }
+        name = format!("{path}.{secs}.{n}.bak");
+    }
+    let meta = FileMeta {
+        mode: Some(st.mode),
+        owner: Some(st.owner.clone()),
+        group: Some(st.group.clone()),
+    };
+    host.write_file(&name, old, &meta)
+        .map_err(|e| format!("backup failed: {e}"))
 }
 
 /// A path argument must name something: empty, or with a NUL byte, it is a recipe error.
@@ -260,10 +347,16 @@ fn line_in_file(
     check_path("line_in_file", path)?;
     let o: FileOpts = from_map("line_in_file", opts)?;
     let meta = meta_of("line_in_file", &o)?;
+    if line.contains(['\n', '\r']) {
+        return Err(usage(format!(
+            "line_in_file: the line {line:?} contains a line break; line_in_file manages one \
+             line, so call it once per line, or write the whole file with write_file"
+        )));
+    }
     let re = o
         .regex
         .as_deref()
-        .map(regex::Regex::new)
+        .map(regex::bytes::Regex::new)
         .transpose()
         .map_err(|e| usage(format!("line_in_file: bad regex: {e}")))?;
     let call = Call::begin(&nc, "line_in_file", format!("{path}: {line}"))?;
@@ -272,9 +365,8 @@ fn line_in_file(
         .read_file(path)
         .map_err(|e| step(e.to_string()))?
         .unwrap_or_default();
-    let old = String::from_utf8_lossy(&old).into_owned();
     let new = decide_line(&old, line, re.as_ref()).unwrap_or(old);
-    converge_file(call, path, new.as_bytes(), &meta, o.backup)
+    converge_file(call, path, &new, &meta, o.backup)
 }
 
 fn ensure_dir(nc: NativeCallContext, path: &str, opts: Option<Map>) -> RResult<StepResult> {
@@ -332,7 +424,8 @@ fn file_exists(nc: NativeCallContext, path: &str) -> RResult<bool> {
 pub fn register(engine: &mut Engine) {
     const WRITE_DOC: &[&str] = &[
         "Writes a file atomically (temp file, fsync, rename). `ok` when content and metadata already match;",
-        "otherwise `changed`, with a diff. Options: mode (\"0644\"), owner, group, backup (keep the old file).",
+        "otherwise `changed`, with a diff. Options: mode (\"0644\"), owner, group, backup (keep the old file as",
+        "PATH.<secs>[.<n>].bak with its mode and owner).",
         "Restart a service only when its config changed: `if write_file(p, c).changed { ... }`.",
     ];
     reg(
@@ -351,7 +444,8 @@ pub fn register(engine: &mut Engine) {
     );
     const LINE_DOC: &[&str] = &[
         "Makes sure a line is in a file: appended when missing, or replacing the last line matching",
-        "`regex` when given. Same file options as write_file.",
+        "`regex` when given. Works on bytes: other lines and their endings (LF or CRLF) stay as they are.",
+        "One line: a line containing a line break is refused. Same file options as write_file.",
     ];
     reg(
         engine,
@@ -383,7 +477,7 @@ pub fn register(engine: &mut Engine) {
         DIR_DOC,
         |nc: NativeCallContext, p: &str, o: Map| ensure_dir(nc, p, Some(o)),
     );
-    reg(engine, "read_file", &["path: &str", "String"], &["The file's content as text (as this run predicts it in check/plan). Fails when missing."], read_file);
+    reg(engine, "read_file", &["path: &str", "String"], &["The file's content as text (as this run predicts it in check/plan). Fails when missing or over 32 MiB."], read_file);
     reg(
         engine,
         "file_exists",
@@ -441,22 +535,43 @@ mod tests {
 
     #[test]
     fn line_appended_when_missing() {
-        assert_eq!(decide_line("a\nb", "c", None).unwrap(), "a\nb\nc\n");
-        assert_eq!(decide_line("", "c", None).unwrap(), "c\n");
-        assert_eq!(decide_line("a\nc\n", "c", None), None);
+        assert_eq!(decide_line(b"a\nb", "c", None).unwrap(), b"a\nb\nc\n");
+        assert_eq!(decide_line(b"", "c", None).unwrap(), b"c\n");
+        assert_eq!(decide_line(b"a\nc\n", "c", None), None);
     }
 
     #[test]
     fn line_replaces_the_last_regex_match() {
-        let re = regex::Regex::new("^SELINUX=").unwrap();
-        let old = "# SELINUX=x\nSELINUX=enforcing\nSELINUXTYPE=targeted\n";
+        let re = regex::bytes::Regex::new("^SELINUX=").unwrap();
+        let old = b"# SELINUX=x\nSELINUX=enforcing\nSELINUXTYPE=targeted\n";
         assert_eq!(
             decide_line(old, "SELINUX=permissive", Some(&re)).unwrap(),
-            "# SELINUX=x\nSELINUX=permissive\nSELINUXTYPE=targeted\n"
+            b"# SELINUX=x\nSELINUX=permissive\nSELINUXTYPE=targeted\n"
         );
         assert_eq!(
-            decide_line("SELINUX=permissive\n", "SELINUX=permissive", Some(&re)),
+            decide_line(b"SELINUX=permissive\n", "SELINUX=permissive", Some(&re)),
             None
+        );
+    }
+
+    #[test]
+    fn lines_keep_their_bytes_and_endings() {
+        // Latin-1 bytes and CRLF survive; the appended line ends like the file's lines.
+        let old = b"caf\xe9=1\r\nkey=old\r\n";
+        assert_eq!(
+            decide_line(old, "new=1", None).unwrap(),
+            b"caf\xe9=1\r\nkey=old\r\nnew=1\r\n"
+        );
+        let re = regex::bytes::Regex::new("^key=").unwrap();
+        assert_eq!(
+            decide_line(old, "key=new", Some(&re)).unwrap(),
+            b"caf\xe9=1\r\nkey=new\r\n"
+        );
+        // A CRLF line is found as it is (its `\r` is not part of it).
+        assert_eq!(decide_line(old, "key=old", None), None);
+        assert_eq!(
+            decide_line(b"a\r\nb", "c", None).unwrap(),
+            b"a\r\nb\r\nc\r\n"
         );
     }
 

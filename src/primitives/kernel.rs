@@ -140,9 +140,10 @@ pub fn decide_selinux(want: SeMode, live: Option<SeMode>, config: Option<&str>) 
         (SeMode::Permissive | SeMode::Disabled, Some(SeMode::Enforcing)) => Some("0"),
         _ => None,
     };
-    let re = regex::Regex::new(r"^\s*SELINUX=").expect("static regex");
-    let config =
-        config.and_then(|c| decide_line(c, &format!("SELINUX={}", want.word()), Some(&re)));
+    let re = regex::bytes::Regex::new(r"^\s*SELINUX=").expect("static regex");
+    let config = config
+        .and_then(|c| decide_line(c.as_bytes(), &format!("SELINUX={}", want.word()), Some(&re)))
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
     SeChanges { setenforce, config }
 }
 
@@ -295,11 +296,10 @@ fn sysctl(
         }
         if o.persist != Some(false) {
             let old = text_of(call, &file)?.unwrap_or_default();
-            let re = regex::Regex::new(&format!(r"^\s*{}\s*=", regex::escape(key)))
+            let re = regex::bytes::Regex::new(&format!(r"^\s*{}\s*=", regex::escape(key)))
                 .map_err(|e| e.to_string())?;
-            if let Some(new) = decide_line(&old, &format!("{key} = {value}"), Some(&re)) {
-                changed |=
-                    ensure_content(call, &file, new.as_bytes(), &FileMeta::default(), false)?;
+            if let Some(new) = decide_line(old.as_bytes(), &format!("{key} = {value}"), Some(&re)) {
+                changed |= ensure_content(call, &file, &new, &FileMeta::default(), false)?;
             }
         }
         Ok(changed)

@@ -6,6 +6,7 @@ mod act;
 pub mod alternatives;
 pub mod command;
 pub mod download;
+mod extract_links;
 pub mod file;
 mod http;
 pub mod kernel;

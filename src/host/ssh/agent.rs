@@ -11,8 +11,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use sha2::Digest;
+
 use super::framer::Framer;
 use super::quote;
+use crate::host::capture::HEAD_CAP;
 use crate::host::exec::{interrupted, KILL_GRACE};
 use crate::host::{CommandOutput, CommandSpec, FileMeta, HostResult, ProgressFn};
 
@@ -261,7 +264,7 @@ impl Agent {
         if let Some(s) = &spec.stdin {
             frame.extend_from_slice(s);
         }
-        Ok(self.exchange(&n, frame, spec.timeout, progress))
+        Ok(self.exchange(&n, frame, spec.timeout, HEAD_CAP, progress))
     }
 
     /// A path's `stat`, plus its content when it is a small regular file, answered by the agent
@@ -269,7 +272,7 @@ impl Agent {
     pub fn stat_read(&mut self, path: &str, max: u64) -> HostResult<Result<CommandOutput, Lost>> {
         let n = nonce();
         let frame = format!("S {n} {max} {}\n", quote::word(path)?).into_bytes();
-        Ok(self.exchange(&n, frame, None, &|_, _| {}))
+        Ok(self.exchange(&n, frame, None, HEAD_CAP, &|_, _| {}))
     }
 
     /// Replaces a file atomically, done by the agent itself (no shell, no `mktemp`): short
@@ -294,7 +297,23 @@ impl Agent {
         )
         .into_bytes();
         frame.extend_from_slice(content);
-        Ok(self.exchange(&n, frame, None, &|_, _| {}))
+        // The checksum comes last: a transfer cut short (galley killed, connection dropped)
+        // never delivers it, and the agent then removes the temp file instead of renaming it.
+        let sum = sha2::Sha256::digest(content);
+        let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+        frame.extend_from_slice(hex.as_bytes());
+        frame.push(b'\n');
+        Ok(self.exchange(&n, frame, None, HEAD_CAP, &|_, _| {}))
+    }
+
+    /// The whole content of a file of at most `max` bytes (exit 4 when it is bigger, 3 when it
+    /// is missing), answered by the agent itself. Captured up to `max`, not the usual output
+    /// cap: the caller checks `truncated` (a file that grew while being read).
+    pub fn read(&mut self, path: &str, max: u64) -> HostResult<Result<CommandOutput, Lost>> {
+        let n = nonce();
+        let frame = format!("R {n} {max} {}\n", quote::word(path)?).into_bytes();
+        let cap = usize::try_from(max).unwrap_or(usize::MAX);
+        Ok(self.exchange(&n, frame, None, cap, &|_, _| {}))
     }
 
     /// Creates a folder and its parents, then applies `meta` to it (done by the agent itself).
@@ -305,7 +324,7 @@ impl Agent {
     ) -> HostResult<Result<CommandOutput, Lost>> {
         let n = nonce();
         let frame = format!("D {n} {} {}\n", meta_words(meta)?, quote::word(path)?).into_bytes();
-        Ok(self.exchange(&n, frame, None, &|_, _| {}))
+        Ok(self.exchange(&n, frame, None, HEAD_CAP, &|_, _| {}))
     }
 
     fn exchange(
@@ -313,6 +332,7 @@ impl Agent {
         n: &str,
         frame: Vec<u8>,
         timeout: Option<Duration>,
+        head_cap: usize,
         progress: ProgressFn,
     ) -> Result<CommandOutput, Lost> {
         // A session that died while idle is noticed here, before anything is sent.
@@ -336,7 +356,7 @@ impl Agent {
             started: false,
             ..l
         })?;
-        self.collect(n, timeout, start, written, progress)
+        self.collect(n, timeout, start, written, head_cap, progress)
     }
 
     fn collect(
@@ -345,9 +365,11 @@ impl Agent {
         timeout: Option<Duration>,
         start: Instant,
         written: mpsc::Receiver<bool>,
+        head_cap: usize,
         progress: ProgressFn,
     ) -> Result<CommandOutput, Lost> {
         let mut out = Framer::new(n, true, std::mem::take(&mut self.carry_out));
+        out.set_head_cap(head_cap);
         let mut err = Framer::new(n, false, std::mem::take(&mut self.carry_err));
         let mut last = String::new();
         let (mut term_at, mut kill_at): (Option<Instant>, Option<Instant>) = (None, None);
@@ -602,6 +624,109 @@ mod tests {
                 .any(|n| n.to_string_lossy().contains(".galley-")),
             "{left:?}"
         );
+        a.close();
+    }
+
+    fn galley_temp_files(d: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".galley-"))
+            .collect()
+    }
+
+    #[test]
+    fn a_write_cut_off_mid_payload_leaves_the_old_file() {
+        for kind in ['W', 'B'] {
+            let mut a = local_agent();
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("app.conf");
+            std::fs::write(&target, "old\n").unwrap();
+            // Half the announced bytes, then the input ends (galley killed, connection dropped).
+            let frame = format!("{kind} n1 1000 '' '' '' {}\n", target.display());
+            let mut bytes = frame.into_bytes();
+            bytes.extend_from_slice(&[b'x'; 500]);
+            a.send(&bytes).unwrap();
+            a.hang_up();
+            let _ = a.child.wait();
+            assert_eq!(std::fs::read(&target).unwrap(), b"old\n", "{kind}");
+            assert_eq!(galley_temp_files(dir.path()), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn a_write_whose_checksum_differs_is_refused() {
+        let mut a = local_agent();
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f");
+        std::fs::write(&target, "old\n").unwrap();
+        for kind in ['W', 'B'] {
+            let n = nonce();
+            let mut frame =
+                format!("{kind} {n} 4 '' '' '' {}\nnew\n", target.display()).into_bytes();
+            frame.extend_from_slice(format!("{}\n", "0".repeat(64)).as_bytes());
+            let out = a.exchange(&n, frame, None, HEAD_CAP, &|_, _| {}).unwrap();
+            assert_eq!(out.rc, 1, "{kind}");
+            assert!(
+                out.stderr_text().contains("differs from the checksum sent"),
+                "{out:?}"
+            );
+            assert_eq!(std::fs::read(&target).unwrap(), b"old\n");
+        }
+        assert_eq!(galley_temp_files(dir.path()), Vec::<String>::new());
+        assert_eq!(
+            a.write(&target.to_string_lossy(), b"new\n", &FileMeta::default())
+                .unwrap()
+                .unwrap()
+                .rc,
+            0
+        );
+        assert_eq!(std::fs::read(&target).unwrap(), b"new\n");
+        a.close();
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_writers_are_removed_live_ones_kept() {
+        let mut a = local_agent();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        dead.wait().unwrap();
+        let stale = d.join(format!(".f.galley-{dead_pid}-123"));
+        let live = d.join(format!(".f.galley-{}-456", std::process::id()));
+        let other = d.join(format!(".g.galley-{dead_pid}-1"));
+        for p in [&stale, &live, &other] {
+            std::fs::write(p, "partial").unwrap();
+        }
+        let out = a.write(&d.join("f").to_string_lossy(), b"x", &FileMeta::default());
+        assert_eq!(out.unwrap().unwrap().rc, 0);
+        assert!(!stale.exists(), "a dead writer's temp file is removed");
+        assert!(live.exists(), "a live writer's temp file is kept");
+        assert!(other.exists(), "another file's temp files are not touched");
+        a.close();
+    }
+
+    #[test]
+    fn reads_are_whole_or_refused() {
+        let mut a = local_agent();
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+        std::fs::write(&f, &data).unwrap();
+        let p = f.to_string_lossy().into_owned();
+        let out = a.read(&p, 100_000).unwrap().unwrap();
+        assert_eq!((out.rc, out.truncated), (0, 0));
+        assert_eq!(out.stdout, data);
+        let out = a.read(&p, 99_999).unwrap().unwrap();
+        assert_eq!(out.rc, 4);
+        assert!(
+            out.stderr_text()
+                .contains("100000 bytes, over the limit of 99999"),
+            "{out:?}"
+        );
+        assert_eq!(a.read(&format!("{p}.missing"), 10).unwrap().unwrap().rc, 3);
         a.close();
     }
 

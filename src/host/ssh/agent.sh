@@ -3,10 +3,13 @@
 #   C <nonce> <stdin-length|-1> <command line>   then that many stdin bytes: run a command in
 #       its own process group, in the background, so control lines still get through;
 #   S <nonce> <max> <path>                        stat a path (+ content up to <max> bytes);
-#   W|B <nonce> <length> <mode> <owner> <group> <path>   then <length> bytes: replace a file
-#       atomically (W: text read by the shell itself, B: any bytes);
+#   R <nonce> <max> <path>                        the whole content of a file, or exit 4 when it
+#       is over <max> bytes;
+#   W|B <nonce> <length> <mode> <owner> <group> <path>   then <length> bytes and a line with their
+#       sha256: replace a file atomically, only when all bytes came and the sum matches (W: text
+#       read by the shell itself, B: any bytes);
 #   D <nonce> <mode> <owner> <group> <path>       create a folder and its parents.
-# S, W, B and D are answered by the agent itself, without starting a shell: probes and small
+# S, R, W, B and D are answered by the agent itself, without starting a shell: probes and small
 # writes are most of a run's work. Every answer ends with "\n<nonce> <rc>\n" on stdout and
 # "\n<nonce>\n" on stderr. Control lines: "T" sends SIGTERM to the running command's group,
 # "K" SIGKILL (answered with "\n<nonce>! 137\n" / "\n<nonce>!\n"), "Z" kills what is left of the
@@ -18,8 +21,8 @@ _gnl='
 '
 um=$(umask)
 D=$(mktemp -d "${TMPDIR:-/tmp}/.galley.XXXXXX") || { echo "galley agent: mktemp -d failed" >&4; exit 1; }
-J= n=
-trap 'rm -rf "$D"' EXIT
+J= n= T=
+trap 'rm -rf -- "$D"; [ -z "$T" ] || rm -f -- "$T"' EXIT
 sig() { [ -n "$J" ] && kill -"$1" -- -"$J"; }
 # Requests answered by the agent itself; each sets r to an exit code.
 st() { # max path: stat line, then "+" and the content of a small regular file, or "-"
@@ -32,28 +35,58 @@ st() { # max path: stat line, then "+" and the content of a small regular file, 
     if [ "${#c}" = "${s##*|}" ]; then printf '+\n%s' "$c"; else printf '+\n'; cat -- "$p"; fi
   else printf -- '-\n'; fi
 }
-wr() { # text|bin len mode owner group path: atomic replace (temp file, sync, rename)
-  local LC_ALL=C p=$6 d t c
-  if [ "$1" = text ]; then IFS= read -r -N "$2" c; else head -c "$2" >"$D/in"; fi
+gc() { # dir name: remove temp files of galley's naming whose writer (a pid) is gone
+  local f k
+  [ -e /proc/$$ ] || return 0
+  for f in "$1/.$2.galley-"*; do
+    k=${f#"$1/.$2.galley-"}; k=${k%%-*}
+    case $k in '' | *[!0-9]*) ;; *) [ -e "/proc/$k" ] || rm -f -- "$f" ;; esac
+  done
+}
+wr() { # text|bin len mode owner group path, then <len> bytes and a "<sha256>" line
+  local LC_ALL=C p=$6 d f t c k s
   r=1
-  [ -d "$p" ] && { printf '%s: is a directory\n' "$p" >&4; return; }
   case $p in */*) d=${p%/*}; d=${d:-/} ;; *) d=. ;; esac
-  t=$d/.${p##*/}.galley-$$-$RANDOM
-  set -C
-  if [ "$1" = text ]; then printf '%s' "$c" 2>&4 >"$t"; else cat -- "$D/in" 2>&4 >"$t"; fi
-  local w=$?
-  set +C
-  [ "$w" = 0 ] || return
-  if [ -e "$p" ]; then
-    chmod --reference="$p" -- "$t" 2>&4 &&
-      { { [ -O "$p" ] && [ -G "$p" ]; } || chown --reference="$p" -- "$t" 2>&4; }
-  elif [ "$um" != 0022 ]; then chmod 644 -- "$t" 2>&4
-  fi &&
-    { [ -z "$3" ] || chmod "$3" -- "$t" 2>&4; } &&
+  f=${p##*/} t=/dev/null
+  if [ -d "$p" ]; then printf '%s: is a directory\n' "$p" >&4
+  elif [ -d "$d" ]; then
+    gc "$d" "$f"
+    # Created private (umask 077): a partial copy of a secret is never readable by others.
+    T=$d/.$f.galley-$$-$RANDOM; umask 077; set -C
+    : 2>&4 >"$T" && t=$T
+    set +C; umask "$um"
+  else printf '%s: no such directory\n' "$d" >&4
+  fi
+  # The payload is read in full even when it has nowhere to go (no folder, a full disk), so
+  # none of it is ever taken for a request: the second cat drains what the first could not write.
+  if [ "$1" = text ]; then IFS= read -r -N "$2" c; printf '%s' "$c" 2>&4 >>"$t"
+  else head -c "$2" | { cat 2>&4 >>"$t"; cat >/dev/null; }; fi
+  IFS= read -r k || k=
+  [ "$t" = /dev/null ] && { T=; return; }
+  # Renamed only when whole: the length and the checksum sent after the payload both match.
+  s=$(stat -c %s -- "$t" 2>&4 && sha256sum <"$t" 2>&4)
+  if [ -z "$k" ]; then printf '%s: the transfer was cut off after %s of %s bytes\n' "$p" "${s%%"$_gnl"*}" "$2" >&4
+  elif [ "${s%%"$_gnl"*}" != "$2" ]; then
+    printf '%s: only %s of %s bytes could be written; the file was not changed\n' "$p" "${s%%"$_gnl"*}" "$2" >&4
+  elif [ "$s" != "$2$_gnl$k  -" ]; then
+    printf '%s: the content written differs from the checksum sent; the file was not changed\n' "$p" >&4
+  elif if [ -n "$3" ]; then chmod "$3" -- "$t" 2>&4
+    elif [ -e "$p" ]; then chmod --reference="$p" -- "$t" 2>&4
+    else chmod 644 -- "$t" 2>&4; fi &&
+    { [ ! -e "$p" ] || { [ -O "$p" ] && [ -G "$p" ]; } || chown --reference="$p" -- "$t" 2>&4; } &&
     { [ -z "$4" ] || chown "$4" -- "$t" 2>&4; } &&
     { [ -z "$5" ] || chgrp "$5" -- "$t" 2>&4; } &&
-    { sync -- "$t" 2>/dev/null; mv -f -- "$t" "$p" 2>&4; } && r=0
+    sync -- "$t" 2>&4 && mv -f -- "$t" "$p" 2>&4; then r=0
+  fi
   [ "$r" = 0 ] || rm -f -- "$t"
+  T=
+}
+rd() { # max path: a whole regular file, or refused when over max bytes (never cut)
+  local LC_ALL=C s
+  [ -e "$2" ] || { r=3; return; }
+  s=$(stat -L -c %s -- "$2" 2>&4) || return
+  if [ "$s" -gt "$1" ]; then printf '%s is %s bytes, over the limit of %s\n' "$2" "$s" "$1" >&4; r=4
+  else cat -- "$2" 2>&4 && r=0; fi
 }
 mk() { # mode owner group path
   r=1
@@ -68,10 +101,11 @@ while IFS= read -r h; do
   T) sig TERM ;;
   Z) sig KILL ;;
   K) sig KILL; wait "$J"; J=; printf '\n%s! 137\n' "$n"; printf '\n%s!\n' "$n" >&4 ;;
-  [SWBD]\ *)
+  [SRWBD]\ *)
     [ -n "$J" ] && wait "$J"; J=
     o=${h%% *}; h=${h#* }; n=${h%% *}; eval "set -- ${h#* }"
-    case $o in S) st "$@" ;; W) wr text "$@" ;; B) wr bin "$@"; : >"$D/in" ;; D) mk "$@" ;; esac
+    r=1
+    case $o in S) st "$@" ;; R) rd "$@" ;; W) wr text "$@" ;; B) wr bin "$@" ;; D) mk "$@" ;; esac
     printf '\n%s %s\n' "$n" "$r"; printf '\n%s\n' "$n" >&4 ;;
   C\ *)
     [ -n "$J" ] && wait "$J"

@@ -85,6 +85,14 @@ impl Framer {
         }
     }
 
+    /// Keeps up to `cap` bytes from the start instead of the usual cap (a whole file read);
+    /// past it nothing is kept from the end, only counted.
+    pub fn set_head_cap(&mut self, cap: usize) {
+        if cap != HEAD_CAP {
+            self.capture = Capture::new(cap, 0);
+        }
+    }
+
     pub fn expect_forced(&mut self) {
         self.forced_only = true;
     }

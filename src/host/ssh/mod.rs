@@ -211,6 +211,13 @@ fn file_result(path: &str, out: &CommandOutput) -> HostResult<()> {
     ))
 }
 
+/// The size in the agent's "PATH is SIZE bytes, over the limit" message.
+fn big_size(out: &CommandOutput) -> Option<u64> {
+    let text = out.stderr_text();
+    let before = text.rsplit_once(" bytes, over the limit")?.0;
+    before.rsplit(' ').next()?.parse().ok()
+}
+
 impl Drop for SshHost {
     fn drop(&mut self) {
         self.shutdown();
@@ -232,7 +239,18 @@ impl Host for SshHost {
                 return Ok(content);
             }
         }
-        posix::read_file(&|c| self.exec(c, &|_, _| {}), path)
+        let out = self.with_session("read", |a| a.read(path, super::READ_MAX))?;
+        match out.rc {
+            0 if out.truncated == 0 => Ok(Some(out.stdout)),
+            // It grew past the limit between the agent's stat and its read.
+            0 => Err(super::too_big(path, None)),
+            3 => Ok(None),
+            4 => Err(super::too_big(path, big_size(&out))),
+            _ => Err(HostError::file(
+                path,
+                format!("exit {}: {}", out.rc, out.stderr_text().trim()),
+            )),
+        }
     }
 
     fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
