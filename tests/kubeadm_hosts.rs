@@ -269,3 +269,38 @@ fn inventory_vars_set_parameters_and_set_wins_over_them() {
     );
     assert!(err.contains("--set k8s_version="), "{err}");
 }
+
+#[test]
+fn a_ping_the_facts_say_fails_stops_the_plan_and_an_unanswered_one_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    for h in ["cp1", "w1", "w2"] {
+        let mut f = Fixture::load(&format!("{}/{h}.json", fixture("docker-nat"))).unwrap();
+        if h == "w2" {
+            f.commands.push(galley::facts::CommandFixture {
+                argv: ["ping", "-c", "1", "-W", "2", "192.168.56.11"]
+                    .map(String::from)
+                    .to_vec(),
+                rc: 1,
+                stdout: String::new(),
+                stderr: "1 packets transmitted, 0 received".into(),
+            });
+        }
+        std::fs::write(
+            dir.path().join(format!("{h}.json")),
+            serde_json::to_string(&f).unwrap(),
+        )
+        .unwrap();
+    }
+    let job = docker_nat().facts(&dir.path().display().to_string());
+    let p = plan(&job);
+    assert_eq!(p.code, 1, "{}", p.render());
+    let err = p.error().unwrap_or_default();
+    assert!(
+        err.contains("w2 cannot reach cp1 (192.168.56.11)"),
+        "{err}\n{}",
+        p.render()
+    );
+    assert!(p
+        .render()
+        .contains("unknown w1 run: ping -c 1 -W 2 192.168.56.11\n"));
+}

@@ -428,6 +428,7 @@ impl Agent {
             timed_out,
             interrupted: stopped && !timed_out,
             duration: start.elapsed(),
+            unknown: false,
         })
     }
 }
