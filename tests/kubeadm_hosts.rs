@@ -304,3 +304,32 @@ fn a_ping_the_facts_say_fails_stops_the_plan_and_an_unanswered_one_is_unknown() 
         .render()
         .contains("unknown w1 run: ping -c 1 -W 2 192.168.56.11\n"));
 }
+
+/// Two real testbed nodes' facts (tests/fixtures/facts/testbed-docker-flannel/README.md):
+/// Docker's bridges, flannel's interfaces, a shared NAT address on the default route, cgroup v1.
+fn testbed_nodes() -> Job {
+    Job::new("kubeadm")
+        .facts(&fixture("testbed-docker-flannel"))
+        .group("control_plane", &["node1"])
+        .group("workers", &["node2"])
+        .set("topology", "multi")
+        .set("cni", "flannel")
+}
+
+#[test]
+fn captured_testbed_nodes_advertise_their_own_address_and_get_fail_cgroup_v1_false() {
+    let p = ok(&testbed_nodes()
+        .address("node1", "10.213.96.11")
+        .address("node2", "10.213.96.12"));
+    let text = p.render();
+    assert!(text.contains("advertiseAddress: 10.213.96.11"), "{text}");
+    assert!(text.contains("kubeadm join 10.213.96.11:6443"), "{text}");
+    assert!(text.contains("+failCgroupV1: false"), "{text}");
+    for line in kubeadm_lines(&p) {
+        for wrong in ["172.17.", "172.18.", "10.0.2.15", "10.244."] {
+            assert!(!line.contains(wrong), "{wrong} used: {line}");
+        }
+    }
+    // Named by addresses the nodes do not have, both fall back to the NAT default route.
+    refused(&testbed_nodes(), &["would all advertise 10.0.2.15"]);
+}
