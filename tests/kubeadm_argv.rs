@@ -279,6 +279,18 @@ fn the_book_profile_and_the_other_runtimes() {
 }
 
 #[test]
+fn reset_on_a_formed_cluster() {
+    let n = check(
+        "reset",
+        Job::new("reset")
+            .facts(&fixture("converged-rocky9.json"))
+            .group("control_plane", &["cp1"])
+            .group("workers", &["w1", "w2"]),
+    );
+    assert_eq!(n, 3, "one kubeadm reset per node");
+}
+
+#[test]
 fn a_rerun_on_a_formed_cluster_with_control_planes_to_join() {
     // cp1 is formed (the converged facts), cp2/cp3 are not: the certificates are uploaded again.
     let dir = tempfile::tempdir().unwrap();
