@@ -37,6 +37,8 @@ pub struct RunOptions {
 pub struct SetupError(pub String);
 
 /// Makes a profile's host distinct per inventory host: name, address, MAC and product_uuid.
+/// The address goes on the default-route interface (else the first that is not loopback), the
+/// one a real host's traffic to the others leaves by.
 pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Fixture {
     let n = index + 1;
     f.facts.hostname = entry.name.clone();
@@ -44,7 +46,14 @@ pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Fixture {
         "00000000-0000-4000-8000-{:012x}",
         0x9a11e7000000u64 + n as u64
     );
-    if let Some(i) = f.facts.interfaces.iter_mut().find(|i| i.name != "lo") {
+    let route = f.facts.default_interface.clone();
+    let pick = f
+        .facts
+        .interfaces
+        .iter()
+        .position(|i| !route.is_empty() && i.name == route)
+        .or_else(|| f.facts.interfaces.iter().position(|i| i.name != "lo"));
+    if let Some(i) = pick.map(|p| &mut f.facts.interfaces[p]) {
         i.mac = format!("52:54:00:00:{:02x}:{:02x}", n / 256, n % 256);
         let addr = entry
             .address
@@ -222,4 +231,38 @@ fn unused_sets(opts: &RunOptions, declared: bool) -> Option<String> {
             opts.sets[0].0
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Interface;
+
+    #[test]
+    fn personalize_puts_the_address_on_the_default_route_interface() {
+        let mut f = Fixture::default();
+        let iface = |name: &str, addr: &str| Interface {
+            name: name.into(),
+            mac: "02:42:ac:11:00:02".into(),
+            addresses: vec![addr.into()],
+        };
+        f.facts.interfaces = vec![
+            iface("docker0", "172.17.0.1/16"),
+            iface("eth0", "10.0.2.15/24"),
+            iface("lo", "127.0.0.1/8"),
+        ];
+        f.facts.default_interface = "eth0".into();
+        let entry = HostEntry {
+            name: "w1".into(),
+            address: Some("192.168.56.12".into()),
+            ..Default::default()
+        };
+        let p = personalize(f.clone(), &entry, 1);
+        assert_eq!(p.facts.interfaces[0].addresses, ["172.17.0.1/16"]);
+        assert_eq!(p.facts.interfaces[1].addresses, ["192.168.56.12/24"]);
+        // Without a default route: the first interface that is not loopback, as before.
+        f.facts.default_interface.clear();
+        let p = personalize(f, &entry, 1);
+        assert_eq!(p.facts.interfaces[0].addresses, ["192.168.56.12/24"]);
+    }
 }

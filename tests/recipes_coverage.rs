@@ -64,42 +64,169 @@ fn job_for(id: &str) -> (&'static str, Job) {
 /// ID → what its plan must contain (the book's command, file or setting, as the plan shows it).
 fn table() -> BTreeMap<&'static str, &'static [&'static str]> {
     BTreeMap::from([
-        ("D1", &["yum-utils", "device-mapper-persistent-data", "lvm2"][..]),
-        ("D2", &["https://download.docker.com/linux/centos/docker-ce.repo"][..]),
-        ("D3", &["containerd.io-1.2.10", "docker-ce-19.03.4", "docker-ce-cli-19.03.4"][..]),
-        ("D4", &["/etc/docker/daemon.json", "\"log-driver\": \"json-file\"", "\"max-size\": \"100m\"", "\"storage-driver\": \"overlay2\"", "overlay2.override_kernel_check=true"][..]),
-        ("D5", &["/etc/systemd/system/docker.service.d", "daemon-reload", "restart docker"][..]),
-        ("D6", &["\"exec-opts\": [\"native.cgroupdriver=systemd\"]"][..]),
+        (
+            "D1",
+            &["yum-utils", "device-mapper-persistent-data", "lvm2"][..],
+        ),
+        (
+            "D2",
+            &["https://download.docker.com/linux/centos/docker-ce.repo"][..],
+        ),
+        (
+            "D3",
+            &[
+                "containerd.io-1.2.10",
+                "docker-ce-19.03.4",
+                "docker-ce-cli-19.03.4",
+            ][..],
+        ),
+        (
+            "D4",
+            &[
+                "/etc/docker/daemon.json",
+                "\"log-driver\": \"json-file\"",
+                "\"max-size\": \"100m\"",
+                "\"storage-driver\": \"overlay2\"",
+                "overlay2.override_kernel_check=true",
+            ][..],
+        ),
+        (
+            "D5",
+            &[
+                "/etc/systemd/system/docker.service.d",
+                "daemon-reload",
+                "restart docker",
+            ][..],
+        ),
+        (
+            "D6",
+            &["\"exec-opts\": [\"native.cgroupdriver=systemd\"]"][..],
+        ),
         ("M1", &["vmx|svm", "/proc/cpuinfo"][..]),
-        ("M2", &["https://dl.k8s.io/v1.16.6/kubernetes-server-linux-amd64.tar.gz", "kubernetes/server/bin/kubectl /usr/bin/kubectl"][..]),
-        ("M3", &["epel-release", "qemu-kvm", "libvirt-python", "libguestfs-tools", "virt-install", "enable --now libvirtd"][..]),
+        (
+            "M2",
+            &[
+                "https://dl.k8s.io/v1.16.6/kubernetes-server-linux-amd64.tar.gz",
+                "kubernetes/server/bin/kubectl /usr/bin/kubectl",
+            ][..],
+        ),
+        (
+            "M3",
+            &[
+                "epel-release",
+                "qemu-kvm",
+                "libvirt-python",
+                "libguestfs-tools",
+                "virt-install",
+                "enable --now libvirtd",
+            ][..],
+        ),
         ("M4", &["minikube-1.6.2.rpm", "rpm -ivh"][..]),
         ("M5", &["minikube start --vm-driver=kvm2"][..]),
         ("M6", &["minikube status"][..]),
-        ("M7", &["kubectl create deployment hello-minikube --image="][..]),
+        (
+            "M7",
+            &["kubectl create deployment hello-minikube --image="][..],
+        ),
         ("K1", &["golang", "docker-ce-19.03.4"][..]),
-        ("K2", &["GO111MODULE=on", "go get sigs.k8s.io/kind@v0.7.0"][..]),
+        (
+            "K2",
+            &["GO111MODULE=on", "go get sigs.k8s.io/kind@v0.7.0"][..],
+        ),
         ("K3", &["export PATH=$GOPATH/bin:$PATH"][..]),
         ("K4", &["kind create cluster"][..]),
         ("K5", &["kubectl get pods --all-namespaces"][..]),
-        ("P1", &["ping -c 1 -W 2 10.0.0.12", "ping -c 1 -W 2 10.0.0.11"][..]),
+        (
+            "P1",
+            &["ping -c 1 -W 2 10.0.0.12", "ping -c 1 -W 2 10.0.0.11"][..],
+        ),
         ("P2", &["hostname, MAC and product_uuid differ"][..]),
         ("P3", &["iptables", "legacy backend"][..]),
         ("P4", &["ss -Htln"][..]),
         ("P5", &["swapoff"][..]),
-        ("I1", &["/etc/yum.repos.d/kubernetes.repo", "baseurl=https://packages.cloud.google.com/yum/repos/kubernetes-el7-x86_64", "repo_gpgcheck=1", "https://packages.cloud.google.com/yum/doc/rpm-package-key.gpg"][..]),
+        (
+            "I1",
+            &[
+                "/etc/yum.repos.d/kubernetes.repo",
+                "baseurl=https://packages.cloud.google.com/yum/repos/kubernetes-el7-x86_64",
+                "repo_gpgcheck=1",
+                "https://packages.cloud.google.com/yum/doc/rpm-package-key.gpg",
+            ][..],
+        ),
         ("I2", &["$ setenforce 0", "+SELINUX=permissive"][..]),
-        ("I3", &["kubelet-1.16.6", "kubeadm-1.16.6", "kubectl-1.16.6", "--disableexcludes=kubernetes"][..]),
+        (
+            "I3",
+            &[
+                "kubelet-1.16.6",
+                "kubeadm-1.16.6",
+                "kubectl-1.16.6",
+                "--disableexcludes=kubernetes",
+            ][..],
+        ),
         ("I4", &["enable --now kubelet"][..]),
-        ("I5", &["https://dl.k8s.io/release/v1.16.6/bin/linux/amd64/kubeadm", "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"][..]),
+        (
+            "I5",
+            &[
+                "https://dl.k8s.io/release/v1.16.6/bin/linux/amd64/kubeadm",
+                "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+            ][..],
+        ),
         ("S1", &["kubeadm config images list"][..]),
-        ("S2", &["kubeadm init --control-plane-endpoint 10.0.0.11:6443 --pod-network-cidr 192.168.0.0/16 --cri-socket /var/run/dockershim.sock --apiserver-advertise-address 10.0.0.11"][..]),
-        ("S3", &["export KUBECONFIG=/etc/kubernetes/admin.conf", "/etc/kubernetes/admin.conf /home/admin/.kube/config"][..]),
-        ("S4", &["https://docs.projectcalico.org/v3.8/manifests/calico.yaml"][..]),
-        ("S5", &["taint nodes --all node-role.kubernetes.io/master-"][..]),
-        ("J1", &["kubeadm token create --print-join-command", "w1 run: kubeadm join 10.0.0.11:6443 --token", "--discovery-token-ca-cert-hash"][..]),
-        ("H1", &["timeout 5 bash -c", "--upload-certs --certificate-key", "--control-plane --certificate-key", "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf"][..]),
-        ("H2", &["kubeadm init phase certs etcd-ca", "kubeadm init phase etcd local", "external:", "/etc/kubernetes/pki/apiserver-etcd-client.key", "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs"][..]),
+        // The book's four init flags, as kubeadm's config file (kubeadm takes no flags beside it).
+        (
+            "S2",
+            &[
+                "controlPlaneEndpoint: \"10.0.0.11:6443\"",
+                "podSubnet: 192.168.0.0/16",
+                "criSocket: /var/run/dockershim.sock",
+                "advertiseAddress: 10.0.0.11",
+                "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml",
+            ][..],
+        ),
+        (
+            "S3",
+            &[
+                "export KUBECONFIG=/etc/kubernetes/admin.conf",
+                "/etc/kubernetes/admin.conf /home/admin/.kube/config",
+            ][..],
+        ),
+        (
+            "S4",
+            &["https://docs.projectcalico.org/v3.8/manifests/calico.yaml"][..],
+        ),
+        (
+            "S5",
+            &["taint nodes --all node-role.kubernetes.io/master-"][..],
+        ),
+        (
+            "J1",
+            &[
+                "kubeadm token create --print-join-command",
+                "w1 run: kubeadm join 10.0.0.11:6443 --token",
+                "--discovery-token-ca-cert-hash",
+            ][..],
+        ),
+        (
+            "H1",
+            &[
+                "timeout 5 bash -c",
+                "certificateKey: \"<certificate-key>\"",
+                "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs",
+                "--control-plane --certificate-key",
+                "/etc/haproxy/haproxy.cfg",
+                "/etc/keepalived/keepalived.conf",
+            ][..],
+        ),
+        (
+            "H2",
+            &[
+                "kubeadm init phase certs etcd-ca",
+                "kubeadm init phase etcd local",
+                "external:",
+                "/etc/kubernetes/pki/apiserver-etcd-client.key",
+                "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs",
+            ][..],
+        ),
     ])
 }
 

@@ -65,10 +65,10 @@ fn docker_runtime_with_a_kubelet_without_dockershim() {
             .profile("rocky9")
             .topology("single")
             .set("runtime", "docker")
-            .set("k8s_version", "1.31.4"),
+            .set("k8s_version", "1.35.4"),
         &[
             "runtime=docker needs Kubernetes before 1.24",
-            "1.31.4",
+            "1.35.4",
             "cri-dockerd",
         ],
     );

@@ -8,7 +8,7 @@ use common::Test;
 /// Runs `body` (after the imports) as a plan and returns what it printed with `print`.
 fn eval(body: &str) -> Vec<String> {
     let script = format!(
-        "import \"runtimes/containerd\" as containerd;\nimport \"k8s/preflight\" as preflight;\nimport \"k8s/cni\" as cni;\nimport \"versions\" as versions;\n{body}\n"
+        "import \"runtimes/containerd\" as containerd;\nimport \"k8s/preflight\" as preflight;\nimport \"k8s/cni\" as cni;\nimport \"versions\" as versions;\nimport \"os\" as os;\nimport \"k8s/kubeadm\" as kubeadm;\n{body}\n"
     );
     let ran = Test::new()
         .file("t.rhai", &script)
@@ -115,7 +115,7 @@ fn identity_clashes_name_every_host_sharing_a_value() {
         ];
         for c in preflight::clashes(ids) { print(c); }
         print(preflight::clashes([ids[0], ids[1]]).len());
-        print(preflight::virtual_interface("cali12ab") && preflight::virtual_interface("lo") && !preflight::virtual_interface("eth0"));
+        print(os::virtual_interface("cali12ab") && os::virtual_interface("lo") && !os::virtual_interface("eth0"));
         "#,
     );
     assert_eq!(
@@ -186,6 +186,49 @@ fn versions_compare_numerically() {
             "1.35",
             "1.16.6 19.03.4 3.8",
             "1.18.0"
+        ]
+    );
+}
+
+#[test]
+fn containerd_sandbox_image_is_set_in_each_config_format_once() {
+    let out = eval(&format!(
+        "let a = containerd::with_sandbox({0}, \"m.example/pause:3.10.2\"); print(a); print(containerd::with_sandbox(a, \"m.example/pause:3.10.2\") == a);\n\
+         let b = containerd::with_sandbox({1}, \"m.example/pause:3.10.2\"); print(b); print(containerd::with_sandbox(b, \"m.example/pause:3.10.2\") == b);",
+        rhai_str(V2),
+        rhai_str(V3)
+    ));
+    assert_eq!(
+        out[0],
+        V2.replace("registry.k8s.io/pause:3.8", "m.example/pause:3.10.2")
+    );
+    assert_eq!(out[1], "true");
+    assert_eq!(
+        out[2],
+        format!("{V3}\n[plugins.'io.containerd.cri.v1.images'.pinned_images]\n  sandbox = \"m.example/pause:3.10.2\"\n")
+    );
+    assert_eq!(out[3], "true");
+}
+
+#[test]
+fn kubeadm_argv_knows_each_subcommands_flags_and_the_config_rule() {
+    let out = eval(
+        r#"
+        for p in kubeadm::problems("config images list", ["--kubernetes-version", "v1.37.2", "--cri-socket", "x"]) { print(p); }
+        for p in kubeadm::problems("init", ["--config", "f", "--upload-certs", "--certificate-key", "k"]) { print(p); }
+        print(kubeadm::problems("init", ["--config", "f", "--upload-certs", "--skip-phases=addon/kube-proxy"]).len());
+        print(kubeadm::problems("config images pull", ["--cri-socket", "x", "--config", "f"]).len());
+        print(kubeadm::argv("join", ["10.0.0.11:6443", "--token", "t", "--cri-socket", "s"]));
+        "#,
+    );
+    assert_eq!(
+        out,
+        vec![
+            "kubeadm config images list has no --cri-socket flag",
+            "kubeadm init refuses --config beside [\"--certificate-key\"]: put those settings in the config file",
+            "0",
+            "0",
+            "[\"kubeadm\", \"join\", \"10.0.0.11:6443\", \"--token\", \"t\", \"--cri-socket\", \"s\"]",
         ]
     );
 }

@@ -1,5 +1,7 @@
 //! `params(#{...})`: a recipe declares its parameters and defaults once; `--set key=value`
 //! overrides are coerced to each default's type, and an unknown key is an error naming the known.
+//! Inventory vars named like a parameter set it too: `--set` over host vars over group vars over
+//! the defaults (the inventory merges host over group vars before this sees them).
 
 use rhai::{Array, Dynamic, Map};
 
@@ -21,6 +23,61 @@ pub fn resolve(defaults: &Map, sets: &[(String, String)]) -> Result<Map, String>
             )
         })?;
         out.insert(key.as_str().into(), value);
+    }
+    Ok(out)
+}
+
+/// The parameters the targeted hosts' inventory vars set: for each declared key some host has as
+/// a var, the value those hosts agree on (a run-wide parameter cannot differ per host), coerced
+/// like `--set`. `hosts`: (name, merged vars) in inventory order.
+pub fn from_inventory(
+    defaults: &Map,
+    hosts: &[(&str, &std::collections::BTreeMap<String, serde_json::Value>)],
+) -> Result<Map, String> {
+    let mut out = Map::new();
+    for (key, default) in defaults {
+        let mut values: Vec<(String, Vec<&str>)> = Vec::new();
+        for (name, vars) in hosts {
+            let Some(v) = vars.get(key.as_str()) else {
+                continue;
+            };
+            let raw = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            match values.iter_mut().find(|(r, _)| *r == raw) {
+                Some((_, names)) => names.push(name),
+                None => values.push((raw, vec![name])),
+            }
+        }
+        match values.as_slice() {
+            [] => {}
+            [(raw, names)] => {
+                let value = coerce(default, raw).map_err(|want| {
+                    format!(
+                        "inventory var {key}={raw} (hosts {}): parameter `{key}` expects {want} (its default is {})",
+                        names.join(", "),
+                        show(default)
+                    )
+                })?;
+                out.insert(key.clone(), value);
+            }
+            several => {
+                let list: Vec<String> = several
+                    .iter()
+                    .map(|(raw, names)| format!("{raw:?} on {}", names.join(", ")))
+                    .collect();
+                return Err(format!(
+                    "inventory var `{key}` sets this recipe's parameter `{key}` differently per host ({}); it holds for the whole run: give it one value (a group var on all), or --set {key}=VALUE",
+                    list.join("; ")
+                ));
+            }
+        }
     }
     Ok(out)
 }
@@ -118,6 +175,30 @@ mod tests {
     fn unknown_key_lists_the_known_ones() {
         let e = resolve(&defaults(), &set("k8s_verison", "1")).unwrap_err();
         assert_eq!(e, "unknown parameter `k8s_verison` in --set; this recipe's parameters are: hosts, k8s_version, ratio, replicas, yum_update");
+    }
+
+    #[test]
+    fn inventory_vars_set_declared_parameters_and_must_agree() {
+        use std::collections::BTreeMap;
+        let mut a = BTreeMap::new();
+        a.insert("k8s_version".to_string(), serde_json::json!("1.36.3"));
+        a.insert("replicas".to_string(), serde_json::json!(4));
+        a.insert("unrelated".to_string(), serde_json::json!("x"));
+        let mut b = BTreeMap::new();
+        b.insert("k8s_version".to_string(), serde_json::json!("1.36.3"));
+        let m = from_inventory(&defaults(), &[("cp1", &a), ("w1", &b)]).unwrap();
+        assert_eq!(m["k8s_version"].to_string(), "1.36.3");
+        assert_eq!(m["replicas"].as_int().unwrap(), 4);
+        assert!(!m.contains_key("unrelated"));
+        b.insert("k8s_version".to_string(), serde_json::json!("1.35.4"));
+        let e = from_inventory(&defaults(), &[("cp1", &a), ("w1", &b)]).unwrap_err();
+        assert!(e.contains("\"1.36.3\" on cp1; \"1.35.4\" on w1"), "{e}");
+        a.insert("replicas".to_string(), serde_json::json!("many"));
+        let e = from_inventory(&defaults(), &[("cp1", &a)]).unwrap_err();
+        assert!(
+            e.starts_with("inventory var replicas=many (hosts cp1)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ s cpus; nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo
 s meminfo; grep -E '^(MemTotal|SwapTotal):' /proc/meminfo
 s links; for d in /sys/class/net/*; do [ -e "$d/address" ] && echo "${d##*/} $(cat "$d/address")"; done
 s addrs; ip -o addr show 2>/dev/null | awk '{print $2, $4}'
+s route; ip -4 route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit }}'
+s cgroup; stat -fc %T /sys/fs/cgroup 2>/dev/null
 s product_uuid; cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/galley/product_uuid 2>/dev/null
 s init; [ -d /run/systemd/system ] && echo systemd || cat /proc/1/comm 2>/dev/null
 s pkg; for p in dnf yum apt-get; do command -v $p >/dev/null 2>&1 && echo $p; done
@@ -145,6 +147,18 @@ pub fn parse(text: &str) -> Facts {
         } else {
             pkg.to_string()
         },
+        default_interface: first("route"),
+        cgroup: cgroup_version(&first("cgroup")),
+    }
+}
+
+/// The cgroup version from the file system type of /sys/fs/cgroup: `cgroup2fs` is the unified
+/// hierarchy (v2); `tmpfs` holds the v1 controllers; anything else is not known.
+fn cgroup_version(fs_type: &str) -> String {
+    match fs_type {
+        "cgroup2fs" => "v2".into(),
+        "tmpfs" => "v1".into(),
+        _ => String::new(),
     }
 }
 
@@ -152,7 +166,7 @@ pub fn parse(text: &str) -> Facts {
 mod tests {
     use super::*;
 
-    const CENTOS7: &str = "==os-release\nNAME=\"CentOS Linux\"\nVERSION_ID=\"7\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n==arch\nx86_64\n==hostname\ncp1\n==kernel\n3.10.0-1160.el7.x86_64\n==flags\nflags\t\t: fpu vme vmx sse\n==kvm\nyes\n==cpus\n4\n==meminfo\nMemTotal:        8000000 kB\nSwapTotal:       2097148 kB\n==links\nlo 00:00:00:00:00:00\neth0 52:54:00:aa:bb:cc\n==addrs\nlo 127.0.0.1/8\neth0 10.0.0.11/24\neth0 fe80::1/64\n==product_uuid\nABCD-1\n==init\nsystemd\n==pkg\nyum\n";
+    const CENTOS7: &str = "==os-release\nNAME=\"CentOS Linux\"\nVERSION_ID=\"7\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n==arch\nx86_64\n==hostname\ncp1\n==kernel\n3.10.0-1160.el7.x86_64\n==flags\nflags\t\t: fpu vme vmx sse\n==kvm\nyes\n==cpus\n4\n==meminfo\nMemTotal:        8000000 kB\nSwapTotal:       2097148 kB\n==links\nlo 00:00:00:00:00:00\neth0 52:54:00:aa:bb:cc\n==addrs\nlo 127.0.0.1/8\neth0 10.0.0.11/24\neth0 fe80::1/64\n==route\neth0\n==cgroup\ntmpfs\n==product_uuid\nABCD-1\n==init\nsystemd\n==pkg\nyum\n";
 
     #[test]
     fn parses_a_centos7_host() {
@@ -172,6 +186,8 @@ mod tests {
         );
         assert_eq!(f.product_uuid, "abcd-1");
         assert_eq!(f.pkg_manager, "yum");
+        assert_eq!(f.default_interface, "eth0");
+        assert_eq!(f.cgroup, "v1");
         assert_eq!(f.primary_address().as_deref(), Some("10.0.0.11"));
     }
 
@@ -184,6 +200,12 @@ mod tests {
             (f.os.family.as_str(), f.pkg_manager.as_str()),
             ("debian", "apt")
         );
+    }
+
+    #[test]
+    fn cgroup_v2_is_cgroup2fs() {
+        assert_eq!(parse("==cgroup\ncgroup2fs\n").cgroup, "v2");
+        assert_eq!(parse("==cgroup\n").cgroup, "");
     }
 
     #[test]

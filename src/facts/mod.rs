@@ -59,6 +59,13 @@ pub struct Facts {
     pub init: String,
     /// `dnf`, `yum`, `apt` or empty.
     pub pkg_manager: String,
+    /// The interface of the IPv4 default route (`eth0`), empty when there is none or it is not
+    /// known (facts files from before it was gathered).
+    #[serde(default)]
+    pub default_interface: String,
+    /// `v2` (unified hierarchy: /sys/fs/cgroup is cgroup2fs), `v1`, or empty when not known.
+    #[serde(default)]
+    pub cgroup: String,
 }
 
 impl Facts {

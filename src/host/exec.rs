@@ -121,6 +121,7 @@ pub fn run_local(spec: &CommandSpec, progress: ProgressFn) -> HostResult<Command
         timed_out,
         interrupted,
         duration: start.elapsed(),
+        unknown: false,
     })
 }
 

@@ -43,6 +43,8 @@ pub struct CommandOutput {
     pub timed_out: bool,
     pub interrupted: bool,
     pub duration: Duration,
+    /// A simulated host had no answer for this command (plan): rc 0 and no output stand in.
+    pub unknown: bool,
 }
 
 impl CommandOutput {

@@ -34,11 +34,14 @@ impl Host for SimHost {
         &self.name
     }
 
-    /// Only read-only commands reach a simulated host; their output comes from the fixture,
-    /// and a command the fixture does not know succeeds with empty output.
+    /// Only read-only commands reach a simulated host; their output, exit code included (a
+    /// facts file can say a command fails), comes from the fixture. A command the fixture does
+    /// not know is marked `unknown`: rc 0 and no output stand in, and the step shows as unknown
+    /// ("would check"), never as a success the plan made up.
     fn run(&self, cmd: &CommandSpec, _progress: ProgressFn) -> HostResult<CommandOutput> {
         let found = self.fixture.command(&cmd.argv);
         Ok(CommandOutput {
+            unknown: found.is_none(),
             rc: found.map_or(0, |c| c.rc),
             stdout: found
                 .map(|c| c.stdout.clone().into_bytes())

@@ -208,7 +208,10 @@ pub fn run_parsed(
         }
         return Err(err);
     }
-    let status = if o.readonly {
+    let status = if out.unknown {
+        call.action.summary = format!("{shown} (would check: the facts do not answer it)");
+        Status::Unknown
+    } else if o.readonly {
         Status::Ok
     } else {
         Status::Changed

@@ -16,7 +16,16 @@ fn params_fn(nc: NativeCallContext, defaults: Map) -> RResult<Map> {
             "params() is called more than once; declare all parameters in one params(#{...})",
         ));
     }
-    let resolved = params::resolve(&defaults, &run.sets).map_err(usage)?;
+    // Inventory vars first, then --set over them.
+    let hosts: Vec<(&str, &std::collections::BTreeMap<String, serde_json::Value>)> = run
+        .order
+        .iter()
+        .filter_map(|n| run.targets.get(n))
+        .map(|t| (t.entry.name.as_str(), &t.entry.vars))
+        .collect();
+    let mut base = defaults.clone();
+    base.extend(params::from_inventory(&defaults, &hosts).map_err(usage)?);
+    let resolved = params::resolve(&base, &run.sets).map_err(usage)?;
     *seen = Some(resolved.clone());
     if run.show_only {
         *seen = Some(defaults);

@@ -176,6 +176,7 @@ fn count(c: &mut Counts, s: Status) {
         Status::Changed => c.changed += 1,
         Status::Failed => c.failed += 1,
         Status::Skipped => c.skipped += 1,
+        Status::Unknown => c.unknown += 1,
     }
 }
 

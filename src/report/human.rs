@@ -22,6 +22,7 @@ fn status_code(s: Status) -> &'static str {
         Status::Changed => "33",
         Status::Failed => "31;1",
         Status::Skipped => "36",
+        Status::Unknown => "35",
     }
 }
 
@@ -135,9 +136,14 @@ pub fn recap(
             if c.failed > 0 { "31;1" } else { "0" },
             color && c.failed > 0,
         );
+        let unknown = if c.unknown > 0 {
+            format!(" unknown={}", c.unknown)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {host:<width$}  ok={} changed={} {failed} skipped={}",
+            "  {host:<width$}  ok={} changed={} {failed} skipped={}{unknown}",
             c.ok, c.changed, c.skipped
         );
         if let Some(e) = errors.get(host) {

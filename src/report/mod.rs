@@ -24,6 +24,8 @@ pub enum Status {
     Failed,
     /// Not run: a guard (`creates`, `unless`) said so, or check mode cannot run it.
     Skipped,
+    /// Plan only: a probe the facts file does not answer; the plan cannot tell (would check).
+    Unknown,
 }
 
 impl Status {
@@ -33,6 +35,7 @@ impl Status {
             Status::Changed => "changed",
             Status::Failed => "failed",
             Status::Skipped => "skipped",
+            Status::Unknown => "unknown",
         }
     }
 }
@@ -75,6 +78,8 @@ pub struct Counts {
     pub changed: u32,
     pub failed: u32,
     pub skipped: u32,
+    /// Plan probes the facts did not answer.
+    pub unknown: u32,
 }
 
 impl Counts {
@@ -84,6 +89,7 @@ impl Counts {
             Status::Changed => self.changed += 1,
             Status::Failed => self.failed += 1,
             Status::Skipped => self.skipped += 1,
+            Status::Unknown => self.unknown += 1,
         }
     }
 }

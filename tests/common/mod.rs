@@ -126,7 +126,7 @@ impl Ran {
             .filter_map(|l| {
                 let t = l.trim_start();
                 let (status, rest) = t.split_once(' ')?;
-                matches!(status, "ok" | "changed" | "failed" | "skipped")
+                matches!(status, "ok" | "changed" | "failed" | "skipped" | "unknown")
                     .then(|| (status.to_string(), rest.to_string()))
             })
             .collect()

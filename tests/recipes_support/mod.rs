@@ -30,6 +30,12 @@ pub struct Job {
     pub groups: Vec<(String, Vec<String>)>,
     #[serde(default)]
     pub mode_check: bool,
+    /// Inventory addresses other than the default 10.0.0.<11 + index>: (host, address).
+    #[serde(default)]
+    pub addresses: Vec<(String, String)>,
+    /// Inventory host vars: (host, key, value).
+    #[serde(default)]
+    pub vars: Vec<(String, String, String)>,
 }
 
 impl Job {
@@ -54,6 +60,16 @@ impl Job {
     pub fn group(mut self, g: &str, hosts: &[&str]) -> Job {
         self.groups
             .push((g.into(), hosts.iter().map(|h| h.to_string()).collect()));
+        self
+    }
+    /// The inventory names `host` by `address`.
+    pub fn address(mut self, host: &str, address: &str) -> Job {
+        self.addresses.push((host.into(), address.into()));
+        self
+    }
+    /// A host var in the inventory (the merged value the host sees).
+    pub fn var(mut self, host: &str, key: &str, value: &str) -> Job {
+        self.vars.push((host.into(), key.into(), value.into()));
         self
     }
     /// The inventories the tests use, by topology.
@@ -90,11 +106,22 @@ impl Job {
                     e.groups.push(g.clone());
                     continue;
                 }
+                let address = self.addresses.iter().find(|(n, _)| n == h).map_or_else(
+                    || format!("10.0.0.{}", 11 + hosts.len()),
+                    |(_, a)| a.clone(),
+                );
+                let vars = self
+                    .vars
+                    .iter()
+                    .filter(|(n, _, _)| n == h)
+                    .map(|(_, k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
                 hosts.push(HostEntry {
                     name: h.clone(),
-                    address: Some(format!("10.0.0.{}", 11 + hosts.len())),
+                    address: Some(address),
                     user: Some("root".into()),
                     groups: vec![g.clone()],
+                    vars,
                     ..Default::default()
                 });
             }

@@ -450,6 +450,7 @@ impl Agent {
             timed_out,
             interrupted: stopped && !timed_out,
             duration: start.elapsed(),
+            unknown: false,
         })
     }
 }
