@@ -40,6 +40,21 @@ enum Step {
     Write { path: String, content: String },
     /// A kubeadm argv (without the program name).
     Kubeadm(Vec<String>),
+    /// A file the plan copies from another host (`(PATH of HOST, created by an earlier step)`):
+    /// the judge copies what kubeadm really made on that host.
+    Copy {
+        path: String,
+        from_host: String,
+        from_path: String,
+    },
+}
+
+/// A plan's placeholder for a file copied from another host: `(PATH of HOST, created by ...)`.
+fn copied_from(content: &str) -> Option<(String, String)> {
+    let inner = content.trim().strip_prefix('(')?;
+    let (path, rest) = inner.split_once(" of ")?;
+    let (host, _) = rest.split_once(", created by an earlier step)")?;
+    Some((path.to_string(), host.to_string()))
 }
 
 /// The content of a newly written file from its unified diff (`+` lines after the header).
@@ -120,18 +135,27 @@ fn steps_by_host(events: &[serde_json::Value]) -> BTreeMap<String, Vec<Step>> {
     let mut by_host: BTreeMap<String, Vec<Step>> = BTreeMap::new();
     for e in events.iter().filter(|e| s(e, "type") == "action") {
         let host = s(e, "host").to_string();
-        let steps = by_host.entry(host).or_default();
+        let steps = by_host.entry(host.clone()).or_default();
         match s(e, "primitive") {
             "write_file" => {
                 let Some(content) = content_of(s(e, "diff")) else {
                     continue;
                 };
-                if content.contains("kubeadm.k8s.io/") {
-                    let path = s(e, "summary")
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_string();
+                let path = s(e, "summary")
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                if let Some((from_path, from_host)) = copied_from(&content) {
+                    if from_host == host && from_path == path {
+                        continue; // the file is already where kubeadm made it
+                    }
+                    steps.push(Step::Copy {
+                        path,
+                        from_host,
+                        from_path,
+                    });
+                } else if content.contains("kubeadm.k8s.io/") {
                     steps.push(Step::Write {
                         path,
                         content: fill_yaml(&content),
@@ -219,16 +243,36 @@ struct Verdict {
     output: String,
 }
 
-/// Replays one host's steps in fresh namespaces and returns each step's verdict.
-fn replay(kubeadm: &Path, address: &str, steps: &[Step]) -> Vec<Verdict> {
-    let work = tempfile::tempdir().expect("tempdir");
-    let mut script = node_prelude(work.path(), address);
+/// Where a file a replayed host wrote ended up: its overlays' upper folders.
+fn written_by(work: &Path, path: &str) -> PathBuf {
+    if let Some(rest) = path.strip_prefix("/etc/") {
+        work.join("etc/u").join(rest)
+    } else if let Some(rest) = path.strip_prefix("/var/lib/") {
+        work.join("var_lib/u").join(rest)
+    } else {
+        panic!("the judge can only copy files under /etc or /var/lib, not {path}")
+    }
+}
+
+/// Replays one host's steps in fresh namespaces and returns each step's verdict. `done` holds
+/// the work folders of the hosts already replayed, for the files the plan copies from them.
+fn replay(
+    kubeadm: &Path,
+    address: &str,
+    steps: &[Step],
+    work: &Path,
+    done: &BTreeMap<String, tempfile::TempDir>,
+) -> Vec<Verdict> {
+    let mut script = node_prelude(work, address);
     script.push_str("export KUBEADM_INIT_DRYRUN_DIR=$W/dryrun; mkdir -p $W/dryrun\n");
+    // The endpoint name the test inventories use resolves to an address nobody answers on, so
+    // a step that needs the live API server is refused at once instead of waiting on DNS.
+    script.push_str("echo '10.0.0.250 k8s-api.example.internal' >>/etc/hosts\n");
     let mut whats = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         match step {
             Step::Write { path, content } => {
-                let file = work.path().join(format!("step{i}.yaml"));
+                let file = work.join(format!("step{i}.yaml"));
                 std::fs::write(&file, content).unwrap();
                 let cmd = format!(
                     "mkdir -p \"$(dirname {p})\" && cp {f} {p} && {k} config validate --config {p}",
@@ -241,12 +285,25 @@ fn replay(kubeadm: &Path, address: &str, steps: &[Step]) -> Vec<Verdict> {
                     "echo @@step {i}; ( {cmd} ) 2>&1 </dev/null; echo \"@@rc {i} $?\"\n"
                 ));
             }
+            Step::Copy {
+                path,
+                from_host,
+                from_path,
+            } => {
+                let src = written_by(done[from_host].path(), from_path);
+                whats.push(format!("copy {from_path} of {from_host} to {path}"));
+                script.push_str(&format!(
+                    "echo @@step {i}; ( mkdir -p \"$(dirname {p})\" && cp {s} {p} ) 2>&1; echo \"@@rc {i} $?\"\n",
+                    p = sh_quote(path),
+                    s = sh_quote(&src.display().to_string()),
+                ));
+            }
             Step::Kubeadm(argv) => {
                 let a = judged_argv(argv);
                 whats.push(format!("kubeadm {}", a.join(" ")));
                 let words: Vec<String> = a.iter().map(|w| sh_quote(w)).collect();
                 script.push_str(&format!(
-                    "echo @@step {i}; timeout 120 {} {} 2>&1 </dev/null; echo \"@@rc {i} $?\"\n",
+                    "echo @@step {i}; timeout 60 {} {} 2>&1 </dev/null; echo \"@@rc {i} $?\"\n",
                     sh_quote(&kubeadm.display().to_string()),
                     words.join(" ")
                 ));
@@ -311,9 +368,27 @@ fn judge(topology: &str, profile: &str) -> (Vec<String>, Vec<String>) {
         ),
         "{topology}/{profile}: the plan has no kubeadm init to judge"
     );
-    for (host, steps) in &by_host {
+    // A host replays after every host it copies files from.
+    let mut done: BTreeMap<String, tempfile::TempDir> = BTreeMap::new();
+    let mut pending: Vec<(&String, &Vec<Step>)> = by_host.iter().collect();
+    while !pending.is_empty() {
+        let next = pending
+            .iter()
+            .position(|(_, steps)| {
+                steps.iter().all(|st| match st {
+                    Step::Copy { from_host, .. } => done.contains_key(from_host),
+                    _ => true,
+                })
+            })
+            .unwrap_or_else(|| {
+                panic!("{topology}/{profile}: hosts copy files from each other in a circle")
+            });
+        let (host, steps) = pending.remove(next);
         let addr = addresses.get(host).cloned().unwrap_or("10.0.0.250".into());
-        for v in replay(&k, &addr, steps) {
+        let work = tempfile::tempdir().expect("tempdir");
+        let verdicts = replay(&k, &addr, steps, work.path(), &done);
+        done.insert(host.clone(), work);
+        for v in verdicts {
             let lower = v.output.to_ascii_lowercase();
             let outcome = if v.rc == 0 {
                 "accepted".to_string()
@@ -440,7 +515,8 @@ fn the_judge_refuses_what_kubeadm_refuses() {
             w => w,
         })
         .collect();
-    let v = replay(&k, "10.0.0.11", &steps);
+    let work = tempfile::tempdir().unwrap();
+    let v = replay(&k, "10.0.0.11", &steps, work.path(), &BTreeMap::new());
     assert_eq!(v[0].rc, 0, "a minimal config validates: {}", v[0].output);
     assert!(
         v[1].output

@@ -55,6 +55,7 @@ pub fn node_prelude(work: &Path, address: &str) -> String {
          mount -t overlay overlay -o lowerdir=/etc,upperdir=$W/etc/u,workdir=$W/etc/w /etc || exit 90\n\
          mount -t overlay overlay -o lowerdir=/var/lib,upperdir=$W/var_lib/u,workdir=$W/var_lib/w /var/lib || exit 90\n\
          mount -t tmpfs none /run || exit 90\n\
+         rm -f /etc/resolv.conf && echo 'nameserver 127.0.0.1' >/etc/resolv.conf || exit 90\n\
          ip link set lo up\n\
          ip link add g0 type veth peer name g1 || exit 91\n\
          ip addr add {address}/24 dev g0 && ip link set g0 up && ip link set g1 up || exit 91\n\
