@@ -86,12 +86,12 @@ pub fn check(a: CheckArgs) -> i32 {
         eprintln!("{}", diagnostics::render(p, &run.sources));
     }
     if problems.is_empty() {
-        println!(
+        crate::report::stdout::line(&format!(
             "ok: {} compiles; {} functions, imports: {}",
             r.source,
             ast.iter_functions().count(),
             lint::imports(&ast).join(", ")
-        );
+        ));
         0
     } else {
         2

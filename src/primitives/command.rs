@@ -77,8 +77,14 @@ pub fn argv_of(primitive: &str, argv: Array) -> RResult<Vec<String>> {
     Ok(out)
 }
 
+/// An argv as a shell would read it, for people. Each word is redacted before it is quoted:
+/// quoting splits a word such as `it's$x` into pieces (`"it's"'$x'`) that masking the joined
+/// line could no longer recognise.
 pub fn display(argv: &[String]) -> String {
-    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+    let words: Vec<String> = argv.iter().map(|w| redact::redact(w)).collect();
+    let line =
+        shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "));
+    redact::redact(&line)
 }
 
 fn spec(argv: Vec<String>, o: &RunOpts) -> CommandSpec {
@@ -193,7 +199,14 @@ pub fn run_parsed(
         Err(e) => return Err(call.fail(e.to_string())),
     };
     if o.secret && !out.stdout.is_empty() {
-        let _ = redact::add(&out.stdout_text());
+        redact::add(&out.stdout_text()).map_err(|_| {
+            usage(format!(
+                "{primitive}: the output of this `secret: true` command is too short to be redacted \
+                 safely (under {} characters), so it cannot be kept secret; print a longer value \
+                 or drop `secret: true`",
+                redact::MIN_SECRET_LEN
+            ))
+        })?;
     }
     if out.timed_out || out.interrupted || (out.rc != 0 && o.check != Some(false)) {
         let text = failure_text(&shown, &out, o.timeout);

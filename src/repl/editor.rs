@@ -96,11 +96,11 @@ pub fn run(session: &mut Session) -> i32 {
     if let Some(h) = &history {
         let _ = editor.load_history(h.path());
     }
-    println!(
+    crate::report::stdout::line(&format!(
         "galley repl: {} mode, on {} — :help for help, Tab completes, Ctrl-D leaves",
         session.mode().as_str(),
         session.selection_name()
-    );
+    ));
     loop {
         let line = match editor.readline(&session.prompt()) {
             Ok(l) => l,

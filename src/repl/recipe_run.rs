@@ -66,7 +66,7 @@ impl Session {
         });
         run.sources.add(&recipe.source, &recipe.text);
         let before = self.reporter.actions().len();
-        println!("{} {}", run.mode.as_str(), recipe.name);
+        crate::report::stdout::line(&format!("{} {}", run.mode.as_str(), recipe.name));
         let (result, stopped) = interrupt::evaluating(|| {
             engine
                 .compile(&recipe.text)
@@ -96,7 +96,7 @@ impl Session {
             }
         };
         let c = counts_of(&self.reporter.actions()[before..]);
-        println!(
+        crate::report::stdout::line(&format!(
             "{}: ok={} changed={} failed={} skipped={}{}",
             recipe.name,
             c.ok,
@@ -108,7 +108,7 @@ impl Session {
             } else {
                 format!(" (exit code {code})")
             }
-        );
+        ));
         self.kept
             .push(super::save::Kept::Note(format!(":run {spec}")));
         code

@@ -363,8 +363,10 @@ fn recipe_names() -> Vec<String> {
 fn show_value(v: &Dynamic, host: Option<&str>) {
     let text = render::value(v).map(|t| t.trim_end_matches('\n').to_string());
     match (text, host) {
-        (Some(text), None) => println!("{text}"),
-        (Some(text), Some(h)) => println!("{h}: {}", text.replace('\n', "\n  ")),
+        (Some(text), None) => crate::report::stdout::line(&text),
+        (Some(text), Some(h)) => {
+            crate::report::stdout::line(&format!("{h}: {}", text.replace('\n', "\n  ")))
+        }
         (None, _) => {}
     }
 }
