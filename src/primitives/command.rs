@@ -74,7 +74,42 @@ pub fn argv_of(primitive: &str, argv: Array) -> RResult<Vec<String>> {
             "{primitive}: argv is empty; give the program and its arguments, e.g. [\"ls\", \"-l\"]"
         )));
     }
+    no_nul(primitive, "argv", &out)?;
     Ok(out)
+}
+
+/// Refuses words no program can receive (a C string ends at NUL); the word is shown escaped.
+fn no_nul(primitive: &str, what: &str, words: &[String]) -> RResult<()> {
+    match words.iter().position(|w| w.contains('\0')) {
+        Some(i) => Err(usage(format!(
+            "{primitive}: {what} element {} ({:?}) contains a NUL byte, which no program can receive",
+            i + 1,
+            crate::report::redact::redact(&words[i])
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks the options a command is run with before anything runs: an empty `unless` argv and
+/// NUL bytes (in `unless`, `env` or `cwd`) are recipe errors, not failures of the host.
+fn check_opts(primitive: &str, o: &RunOpts) -> RResult<()> {
+    if let Some(unless) = &o.unless {
+        if unless.is_empty() {
+            return Err(usage(format!(
+                "{primitive}: `unless` is empty; give the argv of a check command that exits 0 \
+                 when the work is done, e.g. [\"test\", \"-e\", \"/etc/done\"]"
+            )));
+        }
+        no_nul(primitive, "unless", unless)?;
+    }
+    if let Some(env) = &o.env {
+        let words: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        no_nul(primitive, "env", &words)?;
+    }
+    if let Some(cwd) = &o.cwd {
+        no_nul(primitive, "cwd", std::slice::from_ref(cwd))?;
+    }
+    Ok(())
 }
 
 /// An argv as a shell would read it, for people. Each word is redacted before it is quoted:
@@ -172,6 +207,8 @@ pub fn run_parsed(
     summary: String,
     o: RunOpts,
 ) -> RResult<StepResult> {
+    no_nul(primitive, "argv", &argv)?;
+    check_opts(primitive, &o)?;
     let shown = if o.secret {
         "[secret command]".to_string()
     } else {
