@@ -370,3 +370,31 @@ fn a_closed_stdout_ends_every_command_quietly() {
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+/// Both stdout and stderr a pipe nobody reads (`2>&1 | head` after head quit): an error that
+/// ends the run must not panic while reporting itself.
+#[test]
+fn a_closed_stderr_does_not_panic_either() {
+    use std::os::unix::process::ExitStatusExt;
+    for (recipe, args) in [
+        ("fail(\"no\");\n", &["run", "f.rhai"][..]),
+        ("let x = ;\n", &["run", "f.rhai"][..]),
+        ("let x = ;\n", &["check", "f.rhai"][..]),
+        ("", &["run", "f.rhai", "--set", "nope"][..]),
+    ] {
+        let t = Test::new().file("f.rhai", recipe).args(args);
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let err = write.try_clone().unwrap();
+        let status = t
+            .command()
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::from(err))
+            .status()
+            .unwrap();
+        assert!(
+            status.signal().is_none() && matches!(status.code(), Some(1 | 2 | 141)),
+            "{args:?}: {status:?}"
+        );
+    }
+}

@@ -53,7 +53,7 @@ pub fn check(a: CheckArgs) -> i32 {
         Ok(ast) => ast,
         Err(e) => {
             let d = diagnostics::diagnose(&e.into(), &r.source, &run.sources, None);
-            eprintln!("{}", diagnostics::render(&d, &run.sources));
+            crate::report::stdout::err_line(&diagnostics::render(&d, &run.sources));
             return 2;
         }
     };
@@ -83,7 +83,7 @@ pub fn check(a: CheckArgs) -> i32 {
         ));
     }
     for p in &problems {
-        eprintln!("{}", diagnostics::render(p, &run.sources));
+        crate::report::stdout::err_line(&diagnostics::render(p, &run.sources));
     }
     if problems.is_empty() {
         crate::report::stdout::line(&format!(

@@ -124,7 +124,7 @@ pub fn facts(a: FactsArgs) -> i32 {
         let facts = match r {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: {}: {e}", entry.name);
+                crate::report::stdout::err_line(&format!("error: {}: {e}", entry.name));
                 failed += 1;
                 continue;
             }
@@ -133,7 +133,7 @@ pub fn facts(a: FactsArgs) -> i32 {
             match save(dir, &entry.name, &facts) {
                 Ok(p) => crate::report::stdout::line(&format!("{}: saved {p}", entry.name)),
                 Err(e) => {
-                    eprintln!("error: {}: {e}", entry.name);
+                    crate::report::stdout::err_line(&format!("error: {}: {e}", entry.name));
                     failed += 1;
                 }
             }

@@ -162,6 +162,6 @@ pub fn main() -> i32 {
 
 /// Prints a usage-level error and returns exit code 2.
 pub fn usage_error(message: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {}", redact(&message.to_string()));
+    crate::report::stdout::err_line(&format!("error: {}", redact(&message.to_string())));
     2
 }

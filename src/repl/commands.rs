@@ -18,7 +18,7 @@ impl Session {
         let cmd = match meta::parse(line) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::report::stdout::err_line(&format!("error: {e}"));
                 return Flow::Continue(2);
             }
         };
@@ -42,7 +42,7 @@ impl Session {
         match result {
             Ok(()) => Flow::Continue(0),
             Err(e) => {
-                eprintln!("error: {}", redact(&e));
+                crate::report::stdout::err_line(&format!("error: {}", redact(&e)));
                 Flow::Continue(2)
             }
         }

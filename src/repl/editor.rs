@@ -67,7 +67,10 @@ fn open_history() -> Option<History> {
     match History::open(&path) {
         Ok(h) => Some(h),
         Err(e) => {
-            eprintln!("warning: no history file ({}: {e})", path.display());
+            crate::report::stdout::err_line(&format!(
+                "warning: no history file ({}: {e})",
+                path.display()
+            ));
             None
         }
     }
@@ -84,7 +87,7 @@ pub fn run(session: &mut Session) -> i32 {
     let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: cannot start the line editor: {e}");
+            crate::report::stdout::err_line(&format!("error: cannot start the line editor: {e}"));
             return 2;
         }
     };
@@ -107,7 +110,7 @@ pub fn run(session: &mut Session) -> i32 {
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("error: reading input: {e}");
+                crate::report::stdout::err_line(&format!("error: reading input: {e}"));
                 return 1;
             }
         };
@@ -137,6 +140,6 @@ fn record(h: &History, line: &str) {
         }
     });
     if let Err(e) = result {
-        eprintln!("warning: history {}: {e}", h.path().display());
+        crate::report::stdout::err_line(&format!("warning: history {}: {e}", h.path().display()));
     }
 }

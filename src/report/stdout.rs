@@ -3,7 +3,8 @@
 //! The first failed write marks stdout closed and calls the hook the binary installs (which stops
 //! the run as an interrupt does); later writes are dropped, and the process exits 141 — the code
 //! a shell reports for a program ended by SIGPIPE. SIGPIPE itself stays ignored so that a child
-//! or an SSH connection that goes away is an error galley reports, not a silent death.
+//! or an SSH connection that goes away is an error galley reports, not a silent death. Messages
+//! for stderr go through `err_line`, which never panics either (`2>&1 | head`).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,4 +51,10 @@ pub fn bytes(data: &[u8]) {
             hook();
         }
     }
+}
+
+/// Writes a line to stderr; a closed stderr is ignored (there is nowhere left to say so).
+pub fn err_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
 }
