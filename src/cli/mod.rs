@@ -32,7 +32,7 @@ const EXAMPLES: &str = "Examples:
   galley fork kubeadm ./my-kubeadm              copy a recipe to edit
   galley check ./my-kubeadm/kubeadm.rhai        compile and lint without running
 
-Exit codes: 0 success, 1 a step failed, 2 usage/recipe error, 130 interrupted.";
+Exit codes: 0 success, 1 a step failed, 2 usage/recipe error, 130 interrupted, 141 stdout closed.";
 
 #[derive(Parser, Debug)]
 #[command(name = "galley", version, about = ABOUT, after_help = EXAMPLES)]
