@@ -109,3 +109,118 @@ pub fn remote_quoting(data: &[u8]) {
         .collect();
     assert_eq!(&got[..got.len() - 1], &words[..], "line {line:?}");
 }
+
+/// A random secret inside a random value, through every output channel: the JSON event of an
+/// action and of a log line, the human action line (summary, error and diff), Rhai's display
+/// (`print`) and debug display of a map and an array holding it, the REPL's display, and the
+/// shell-quoted command line. None may show the secret. Input: secret, then what goes before
+/// and after it in the value, separated by U+001F.
+pub fn secret_escaping(data: &[u8]) {
+    use galley::report::{self, redact, Action, Status};
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(3, '\u{1f}');
+    let secret = parts.next().unwrap_or("").trim();
+    let (before, after) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    // A secret holding the mask's own character can reappear next to a mask (documented).
+    if secret.contains('*') {
+        return;
+    }
+    redact::forget_all();
+    if redact::add(secret).is_err() || secret.is_empty() {
+        return;
+    }
+    let value = format!("{before}{secret}{after}");
+    let argv = vec!["echo".to_string(), value.clone(), "--flag".to_string()];
+    let shown = galley::primitives::command::display(&argv);
+    let mut action = Action::new("local", "run", shown.clone());
+    action.status = Status::Failed;
+    action.commands.push(argv.clone());
+    action.error = Some(format!("command `{shown}` failed: {value}"));
+    action.diff = Some(galley::primitives::file::unified_diff(
+        "/f",
+        b"old\n",
+        format!("{value}\n").as_bytes(),
+    ));
+
+    let mut map = rhai::Map::new();
+    map.insert("p".into(), value.clone().into());
+    map.insert(value.as_str().into(), rhai::Dynamic::from(1 as rhai::INT));
+    let array: rhai::Array = vec![value.clone().into(), rhai::Dynamic::from(map.clone())];
+    let map = rhai::Dynamic::from(map);
+    let array = rhai::Dynamic::from(array);
+    // What print() and debug() hand to the reporter: Rhai's own formatting, unredacted.
+    let printed = [
+        map.to_string(),
+        format!("{map:?}"),
+        array.to_string(),
+        format!("{array:?}"),
+    ];
+
+    let mut outputs = vec![
+        ("shell-quoted display", shown.clone()),
+        (
+            "JSON action event",
+            report::json_line(report::action_value(&action)),
+        ),
+        (
+            "human action line",
+            report::action_text(&action, false, true),
+        ),
+        (
+            "live line",
+            report::live_text("local", "run", std::time::Duration::ZERO, &value),
+        ),
+    ];
+    for p in &printed {
+        outputs.push(("printed value", redact::redact(p)));
+        outputs.push((
+            "JSON log event",
+            report::json_line(serde_json::json!({ "type": "log", "message": p })),
+        ));
+    }
+    for v in [&map, &array, &rhai::Dynamic::from(value.clone())] {
+        outputs.push((
+            "REPL display",
+            galley::repl::render::value(v).unwrap_or_default(),
+        ));
+    }
+    // The secret as each escaping writes it, computed here independently of galley's redaction.
+    let debug = format!("{secret:?}");
+    let json = serde_json::to_string(secret).unwrap();
+    let forms = [secret, &debug[1..debug.len() - 1], &json[1..json.len() - 1]];
+    for (channel, out) in &outputs {
+        for form in forms {
+            assert!(
+                !out.contains(form),
+                "{channel} shows the secret {secret:?} as {form:?}: {out:?}"
+            );
+        }
+        // Decoded again the way a reader would: JSON strings, shell words.
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(out) {
+            assert!(
+                !v.to_string().contains(&json[1..json.len() - 1])
+                    && !json_strings(&v).iter().any(|s| s.contains(secret)),
+                "{channel} decodes to the secret {secret:?}: {out:?}"
+            );
+        }
+    }
+    for word in shlex::split(&shown).unwrap_or_default() {
+        assert!(
+            !word.contains(secret),
+            "shell word {word:?} holds the secret {secret:?}"
+        );
+    }
+}
+
+fn json_strings(v: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().flat_map(json_strings).collect(),
+        Value::Object(m) => m
+            .iter()
+            .flat_map(|(k, v)| std::iter::once(k.clone()).chain(json_strings(v)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}

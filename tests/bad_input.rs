@@ -110,6 +110,48 @@ const CASES: &[(&str, &str, &[&str], &str)] = &[
         &[],
         "Module not found: k8s/nope",
     ),
+    (
+        "sleep too long",
+        "sleep(1e300);\n",
+        &[],
+        "sleep: 1e300 seconds is too long",
+    ),
+    (
+        "wait_ready huge timeout",
+        "wait_ready(#{ file: \"/nonexistent-galley\", timeout: 1e300 });\n",
+        &[],
+        "wait_ready: timeout 1e300 seconds is too long",
+    ),
+    (
+        "wait_ready huge interval",
+        "wait_ready(#{ file: \"/nonexistent-galley\", interval: 1e300 });\n",
+        &[],
+        "wait_ready: interval 1e300 seconds is too long",
+    ),
+    (
+        "huge --timeout",
+        "let x = 1;\n",
+        &["--timeout", "18446744073709551615"],
+        "--timeout",
+    ),
+    (
+        "download bad mode",
+        "download(\"http://127.0.0.1:1/x\", \"/tmp/galley-never-x\", #{ mode: \"999\" });\n",
+        &["--plan"],
+        "download: mode `999` is not an octal file mode",
+    ),
+    (
+        "unless empty",
+        "run([\"true\"], #{ unless: [] });\n",
+        &[],
+        "run: `unless` is empty",
+    ),
+    (
+        "argv with a NUL",
+        "run([\"echo\", \"a\\x00b\"]);\n",
+        &[],
+        "run: argv element 2 (\"a\\0b\") contains a NUL byte",
+    ),
 ];
 
 #[test]
@@ -135,6 +177,11 @@ fn every_bad_input_gets_a_clear_error_and_exit_2() {
         assert!(
             !r.stderr.contains("panicked"),
             "{name}: panic\n{}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains('\0') && !r.stderr.contains("Runtime error: #{"),
+            "{name}: raw NUL or internal error value\n{}",
             r.stderr
         );
     }
@@ -240,4 +287,114 @@ fn an_inventory_naming_an_unknown_host_is_a_located_error() {
         .run()
         .code(2)
         .stderr_has("inv.toml:4: group `web` lists unknown host `b`");
+}
+
+#[test]
+fn a_missing_cwd_is_reported_as_the_missing_folder() {
+    let r = Test::new()
+        .file(
+            "c.rhai",
+            "run([\"true\"], #{ cwd: \"/nonexistent-galley-dir\" });\n",
+        )
+        .args(&["run", "c.rhai"])
+        .run();
+    r.code(1)
+        .stderr_has("cwd `/nonexistent-galley-dir` does not exist");
+    assert!(!r.stderr.contains("not found"), "{}", r.stderr);
+}
+
+#[test]
+fn a_syntax_error_on_a_huge_line_shows_a_cut_line() {
+    let mut recipe = String::from("let x = \"");
+    recipe.push_str(&"y".repeat(5_000_000));
+    recipe.push_str("\" +;\n");
+    let r = Test::new()
+        .file("big.rhai", &recipe)
+        .args(&["run", "big.rhai"])
+        .run();
+    r.code(2).stderr_has("big.rhai:1:");
+    assert!(
+        r.stderr.contains('^'),
+        "{}",
+        &r.stderr[..r.stderr.len().min(2000)]
+    );
+    assert!(
+        r.stderr.len() < 4096,
+        "the message is {} bytes long",
+        r.stderr.len()
+    );
+}
+
+#[test]
+fn an_inventory_host_range_too_large_is_refused() {
+    Test::new()
+        .file("inv.ini", "[web]\nh[0:999999999999]\n")
+        .file("n.rhai", "let x = 1;\n")
+        .args(&["plan", "n.rhai", "-i", "inv.ini"])
+        .run()
+        .code(2)
+        .stderr_has("inv.ini:2: host range `[0:999999999999]` in `h[0:999999999999]` gives 1000000000000 hosts; at most 100000 are allowed");
+}
+
+/// Each command with its stdout a pipe whose reader has already gone: galley must end quietly
+/// (killed by SIGPIPE, or exit 141 or 0), never panic.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let loud = "for i in 0..100000 { print(`line ${i}`); }\n";
+    let cases: &[&[&str]] = &[
+        &["plan", "docker"],
+        &["plan", "p.rhai"],
+        &["plan", "p.rhai", "--output", "json"],
+        &["run", "p.rhai"],
+        &["list"],
+        &["show", "docker"],
+        &["defs"],
+        &["completions", "bash"],
+        &["check", "p.rhai"],
+    ];
+    for args in cases {
+        let t = Test::new().file("p.rhai", loud).args(args);
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let out = t
+            .command()
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let quiet = out.status.signal() == Some(13) || matches!(out.status.code(), Some(0 | 141));
+        assert!(quiet, "{args:?}: {:?}\n{stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
+/// Both stdout and stderr a pipe nobody reads (`2>&1 | head` after head quit): an error that
+/// ends the run must not panic while reporting itself.
+#[test]
+fn a_closed_stderr_does_not_panic_either() {
+    use std::os::unix::process::ExitStatusExt;
+    for (recipe, args) in [
+        ("fail(\"no\");\n", &["run", "f.rhai"][..]),
+        ("let x = ;\n", &["run", "f.rhai"][..]),
+        ("let x = ;\n", &["check", "f.rhai"][..]),
+        ("", &["run", "f.rhai", "--set", "nope"][..]),
+    ] {
+        let t = Test::new().file("f.rhai", recipe).args(args);
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let err = write.try_clone().unwrap();
+        let status = t
+            .command()
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::from(err))
+            .status()
+            .unwrap();
+        assert!(
+            status.signal().is_none() && matches!(status.code(), Some(1 | 2 | 141)),
+            "{args:?}: {status:?}"
+        );
+    }
 }

@@ -151,6 +151,22 @@ fn history_file_is_private_and_holds_no_secret() {
 }
 
 #[test]
+fn history_keeps_no_secret_typed_as_a_literal_with_an_escape() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = repl(dir.path(), &[]);
+    enter(&mut p, "fn login(p) { secret(p); p.len() }", PROMPT);
+    enter(&mut p, r#"login("my\"pass-word9")"#, PROMPT);
+    enter(&mut p, "let after = 1;", PROMPT);
+    quit(p);
+    let text = std::fs::read_to_string(dir.path().join("state/galley/history")).unwrap();
+    assert!(text.contains("let after = 1;"), "{text}");
+    assert!(
+        !text.contains("pass-word9"),
+        "a secret typed with an escape reached the history file:\n{text}"
+    );
+}
+
+#[test]
 fn check_mode_makes_write_file_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("made-by-check.txt");

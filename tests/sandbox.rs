@@ -78,6 +78,7 @@ const PRIMITIVES: &[&str] = &[
     "secret",
     "selinux",
     "sh",
+    "sleep",
     "swapoff",
     "sysctl",
     "systemctl",

@@ -53,7 +53,7 @@ pub fn check(a: CheckArgs) -> i32 {
         Ok(ast) => ast,
         Err(e) => {
             let d = diagnostics::diagnose(&e.into(), &r.source, &run.sources, None);
-            eprintln!("{}", diagnostics::render(&d, &run.sources));
+            crate::report::stdout::err_line(&diagnostics::render(&d, &run.sources));
             return 2;
         }
     };
@@ -83,15 +83,15 @@ pub fn check(a: CheckArgs) -> i32 {
         ));
     }
     for p in &problems {
-        eprintln!("{}", diagnostics::render(p, &run.sources));
+        crate::report::stdout::err_line(&diagnostics::render(p, &run.sources));
     }
     if problems.is_empty() {
-        println!(
+        crate::report::stdout::line(&format!(
             "ok: {} compiles; {} functions, imports: {}",
             r.source,
             ast.iter_functions().count(),
             lint::imports(&ast).join(", ")
-        );
+        ));
         0
     } else {
         2

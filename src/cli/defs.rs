@@ -39,7 +39,7 @@ pub fn defs(a: DefsArgs) -> i32 {
         .write_to_dir(&a.dir)
     {
         Ok(()) => {
-            println!("wrote definitions to {}", a.dir.display());
+            crate::report::stdout::line(&format!("wrote definitions to {}", a.dir.display()));
             0
         }
         Err(e) => super::usage_error(format!("{}: {e}", a.dir.display())),

@@ -65,7 +65,7 @@ fn gather_all(hosts: &[HostEntry], forks: usize) -> Vec<Result<Facts, String>> {
 }
 
 fn human(name: &str, f: &Facts) {
-    println!(
+    crate::report::stdout::line(&format!(
         "{name}: {} ({}) {}, kernel {}, {} cpus, {} MB memory, {} MB swap, init {}, packages {}",
         if f.os.name.is_empty() {
             &f.os.id
@@ -84,12 +84,12 @@ fn human(name: &str, f: &Facts) {
         } else {
             &f.pkg_manager
         },
-    );
+    ));
     for i in f.interfaces.iter().filter(|i| i.name != "lo") {
-        println!("  {} {} {}", i.name, i.mac, i.addresses.join(" "));
+        crate::report::stdout::line(&format!("  {} {} {}", i.name, i.mac, i.addresses.join(" ")));
     }
     if !f.product_uuid.is_empty() {
-        println!("  product_uuid {}", f.product_uuid);
+        crate::report::stdout::line(&format!("  product_uuid {}", f.product_uuid));
     }
 }
 
@@ -124,16 +124,16 @@ pub fn facts(a: FactsArgs) -> i32 {
         let facts = match r {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: {}: {e}", entry.name);
+                crate::report::stdout::err_line(&format!("error: {}: {e}", entry.name));
                 failed += 1;
                 continue;
             }
         };
         if let Some(dir) = &a.save {
             match save(dir, &entry.name, &facts) {
-                Ok(p) => println!("{}: saved {p}", entry.name),
+                Ok(p) => crate::report::stdout::line(&format!("{}: saved {p}", entry.name)),
                 Err(e) => {
-                    eprintln!("error: {}: {e}", entry.name);
+                    crate::report::stdout::err_line(&format!("error: {}: {e}", entry.name));
                     failed += 1;
                 }
             }
@@ -147,10 +147,7 @@ pub fn facts(a: FactsArgs) -> i32 {
         }
     }
     if a.json && a.save.is_none() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        );
+        crate::report::stdout::line(&serde_json::to_string_pretty(&json).unwrap_or_default());
     }
     i32::from(failed > 0)
 }

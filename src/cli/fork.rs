@@ -60,7 +60,7 @@ fn write_new(path: &Path, text: &str, force: bool) -> Result<(), String> {
         std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
     }
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
+    crate::report::stdout::line(&format!("wrote {}", path.display()));
     Ok(())
 }
 
@@ -95,6 +95,9 @@ pub fn fork(a: ForkArgs) -> i32 {
             return super::usage_error(e);
         }
     }
-    println!("run it with: galley run {} --plan", files[0].0.display());
+    crate::report::stdout::line(&format!(
+        "run it with: galley run {} --plan",
+        files[0].0.display()
+    ));
     0
 }

@@ -13,14 +13,14 @@ pub struct ListArgs {
 }
 
 pub fn list(a: ListArgs) -> i32 {
-    println!("bundled recipes:");
+    crate::report::stdout::line("bundled recipes:");
     let names = embedded::recipe_names();
     let width = names.iter().map(String::len).max().unwrap_or(0);
     for name in &names {
-        println!(
+        crate::report::stdout::line(&format!(
             "  {name:<width$}  {}",
             summary(embedded::recipe(name).unwrap_or_default())
-        );
+        ));
     }
     let mut local: Vec<_> = std::fs::read_dir(&a.dir)
         .into_iter()
@@ -31,10 +31,10 @@ pub fn list(a: ListArgs) -> i32 {
         .collect();
     local.sort();
     if !local.is_empty() {
-        println!("recipes in {}:", a.dir);
+        crate::report::stdout::line(&format!("recipes in {}:", a.dir));
         for p in local {
             let text = std::fs::read_to_string(&p).unwrap_or_default();
-            println!("  {}  {}", p.display(), summary(&text));
+            crate::report::stdout::line(&format!("  {}  {}", p.display(), summary(&text)));
         }
     }
     0

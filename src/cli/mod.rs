@@ -18,6 +18,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::host::exec::INTERRUPTED;
 use crate::report::redact::redact;
+use crate::report::stdout;
 
 const ABOUT: &str = "Provisioning recipes in Rhai: Docker, Minikube, Kind and kubeadm clusters, over the SSH you already have.";
 
@@ -31,7 +32,7 @@ const EXAMPLES: &str = "Examples:
   galley fork kubeadm ./my-kubeadm              copy a recipe to edit
   galley check ./my-kubeadm/kubeadm.rhai        compile and lint without running
 
-Exit codes: 0 success, 1 a step failed, 2 usage/recipe error, 130 interrupted.";
+Exit codes: 0 success, 1 a step failed, 2 usage/recipe error, 130 interrupted, 141 stdout closed.";
 
 #[derive(Parser, Debug)]
 #[command(name = "galley", version, about = ABOUT, after_help = EXAMPLES)]
@@ -83,13 +84,20 @@ impl Write for RedactingStderr {
     }
 }
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
+/// `-v`/`-vv`/`-vvv` raise galley's own targets only: other crates' traces (the HTTP and TLS
+/// libraries dump whole requests, URL tokens included, in hex) appear only when RUST_LOG asks
+/// for them by name or level.
+fn filter_for(verbose: u8) -> &'static str {
+    match verbose {
         0 => "warn",
-        1 => "galley=info",
-        2 => "galley=debug",
-        _ => "trace",
-    };
+        1 => "warn,galley=info",
+        2 => "warn,galley=debug",
+        _ => "warn,galley=trace",
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = filter_for(verbose);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
@@ -126,7 +134,9 @@ pub fn main() -> i32 {
     if !matches!(cli.command, Command::Repl(_)) {
         install_interrupt_handler(); // the REPL interrupts only while it evaluates
     }
-    match cli.command {
+    // A reader that goes away stops the run the way Ctrl-C does (commands killed, no more steps).
+    stdout::on_close(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
+    let code = match cli.command {
         Command::Run(a) => run::run(a, false),
         Command::Plan(a) => run::run(a, true),
         Command::List(a) => list::list(a),
@@ -137,14 +147,21 @@ pub fn main() -> i32 {
         Command::Repl(a) => repl::repl(a),
         Command::Facts(a) => facts::facts(a),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "galley", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "galley", &mut script);
+            stdout::bytes(&script);
             0
         }
+    };
+    if stdout::closed() {
+        stdout::CLOSED_EXIT
+    } else {
+        code
     }
 }
 
 /// Prints a usage-level error and returns exit code 2.
 pub fn usage_error(message: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {}", redact(&message.to_string()));
+    crate::report::stdout::err_line(&format!("error: {}", redact(&message.to_string())));
     2
 }

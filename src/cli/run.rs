@@ -23,10 +23,13 @@ pub struct RunArgs {
     /// Output format: human lines, or one JSON object per event (docs/output.md).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub output: Format,
-    /// Wall-clock budget for the whole run, in seconds.
-    #[arg(long, value_name = "SECONDS")]
+    /// Wall-clock budget for the whole run, in seconds (at most a year).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT))]
     pub timeout: Option<u64>,
 }
+
+/// Longest `--timeout`: a year. More is a mistake, and overflows the clock arithmetic.
+const MAX_TIMEOUT: u64 = 365 * 24 * 3600;
 
 pub fn run(a: RunArgs, plan: bool) -> i32 {
     let opts = match a.mode.options(plan) {

@@ -27,7 +27,7 @@ pub fn show(a: ShowArgs) -> i32 {
         Err(e) => return super::usage_error(e),
     };
     for line in recipe::header(&r.text) {
-        println!("{line}");
+        crate::report::stdout::line(&line);
     }
     let opts = RunOptions {
         recipe: a.recipe.clone(),
@@ -41,28 +41,32 @@ pub fn show(a: ShowArgs) -> i32 {
     if outcome.exit_code != 0 {
         return outcome.exit_code;
     }
-    println!("\nparameters (--set key=value):");
+    crate::report::stdout::line("\nparameters (--set key=value):");
     match outcome.params {
         Some(p) if !p.is_empty() => {
             let width = p.keys().map(|k| k.len()).max().unwrap_or(0);
             for (k, v) in p {
-                println!("  {:<width$}  {}", k.as_str(), show_value(&v));
+                crate::report::stdout::line(&format!(
+                    "  {:<width$}  {}",
+                    k.as_str(),
+                    show_value(&v)
+                ));
             }
         }
-        _ => println!("  (none)"),
+        _ => crate::report::stdout::line("  (none)"),
     }
     let engine = rhai::Engine::new();
     let imports = engine
         .compile(&r.text)
         .map(|ast| lint::imports(&ast))
         .unwrap_or_default();
-    println!(
+    crate::report::stdout::line(&format!(
         "\nimports: {}",
         if imports.is_empty() {
             "(none)".to_string()
         } else {
             imports.join(", ")
         }
-    );
+    ));
     0
 }

@@ -188,6 +188,10 @@ impl Sources {
     }
 }
 
+/// Widest source excerpt shown under an error, in characters; a longer line is cut around the
+/// caret (a syntax error on a 5 MB line must not print 5 MB).
+const SNIPPET_WIDTH: usize = 120;
+
 fn snippet(out: &mut String, f: &Frame, sources: &Sources) {
     let Some(text) = sources.get(&f.source) else {
         return;
@@ -195,14 +199,41 @@ fn snippet(out: &mut String, f: &Frame, sources: &Sources) {
     let Some(line) = text.lines().nth(f.line - 1) else {
         return;
     };
+    let (line, caret) = excerpt(line, f.column.saturating_sub(1));
     let num = f.line.to_string();
     let pad = " ".repeat(num.len());
     let caret_pad: String = line
         .chars()
-        .take(f.column.saturating_sub(1))
+        .take(caret)
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     out.push_str(&format!("{pad} |\n{num} | {line}\n{pad} | {caret_pad}^\n"));
+}
+
+/// The line to show (redacted whole first, so a cut cannot split a secret) and the caret's
+/// position in it, in characters: all of it when short, else a window around the caret.
+fn excerpt(line: &str, column: usize) -> (String, usize) {
+    let before: String = line.chars().take(column).collect();
+    let caret = redact(&before).chars().count();
+    let line = redact(line);
+    let n = line.chars().count();
+    let caret = caret.min(n);
+    if n <= SNIPPET_WIDTH {
+        return (line, caret);
+    }
+    let start = caret
+        .saturating_sub(SNIPPET_WIDTH / 2)
+        .min(n - SNIPPET_WIDTH);
+    let end = start + SNIPPET_WIDTH;
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(start).take(SNIPPET_WIDTH));
+    if end < n {
+        shown.push('…');
+    }
+    (shown, caret - start + usize::from(start > 0))
 }
 
 /// Renders a diagnostic the way a compiler would, with secrets redacted.
@@ -219,4 +250,23 @@ pub fn render(d: &Diagnostic, sources: &Sources) -> String {
         ));
     }
     redact(out.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        assert_eq!(excerpt("let x = 1 +;", 11), ("let x = 1 +;".into(), 11));
+        let line = format!("{}^{}", "a".repeat(5000), "b".repeat(5000));
+        let (shown, caret) = excerpt(&line, 5000);
+        assert_eq!(shown.chars().count(), SNIPPET_WIDTH + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        assert_eq!(shown.chars().nth(caret), Some('^'));
+        let (end, caret) = excerpt(&line, 10_000);
+        assert!(end.starts_with('…') && !end.ends_with('…'));
+        assert_eq!(end.chars().nth(caret), Some('b'));
+        assert_eq!(caret, SNIPPET_WIDTH);
+    }
 }

@@ -61,6 +61,7 @@ impl Capture {
 /// Reads a stream to its end into a capture, remembering the last complete line for progress.
 pub fn drain(mut reader: impl Read, capture: &Mutex<Capture>, last_line: &Mutex<String>) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut lines = LastLine::default();
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => return,
@@ -70,19 +71,74 @@ pub fn drain(mut reader: impl Read, capture: &Mutex<Capture>, last_line: &Mutex<
         };
         let chunk = &buf[..n];
         capture.lock().unwrap().push(chunk);
-        if let Some(line) = last_nonempty_line(chunk) {
+        if let Some(line) = lines.feed(chunk) {
             *last_line.lock().unwrap() = line;
         }
     }
 }
 
-pub fn last_nonempty_line(chunk: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(chunk);
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(120).collect())
+/// Longest output line shown as progress; longer ones are not shown at all, since any cut made
+/// before redaction could split a secret and show its first half.
+pub const MAX_PROGRESS_LINE: usize = 16 * 1024;
+
+/// Finds the last complete, non-empty output line across reads. Only whole lines (ended by `\n`
+/// or `\r`) are offered: a line cut at a read boundary could hold half a secret, which
+/// redaction would not recognise.
+#[derive(Default)]
+pub struct LastLine {
+    partial: Vec<u8>,
+    /// The line being read has already passed `MAX_PROGRESS_LINE`.
+    overlong: bool,
+}
+
+impl LastLine {
+    /// Takes the next bytes of the stream; returns the last whole non-empty line they complete.
+    pub fn feed(&mut self, chunk: &[u8]) -> Option<String> {
+        let Some(end) = chunk.iter().rposition(|b| *b == b'\n' || *b == b'\r') else {
+            self.push_partial(chunk);
+            return None;
+        };
+        let mut found = None;
+        let mut start = 0;
+        for (i, b) in chunk[..=end].iter().enumerate() {
+            if *b != b'\n' && *b != b'\r' {
+                continue;
+            }
+            let piece = &chunk[start..i];
+            start = i + 1;
+            let line = if self.partial.is_empty() && !self.overlong {
+                piece.to_vec()
+            } else {
+                let mut whole = std::mem::take(&mut self.partial);
+                whole.extend_from_slice(piece);
+                if std::mem::take(&mut self.overlong) {
+                    continue;
+                }
+                whole
+            };
+            if line.len() > MAX_PROGRESS_LINE {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if !text.is_empty() {
+                found = Some(text.to_string());
+            }
+        }
+        self.push_partial(&chunk[end + 1..]);
+        found
+    }
+
+    fn push_partial(&mut self, bytes: &[u8]) {
+        if self.overlong {
+            return;
+        }
+        self.partial.extend_from_slice(bytes);
+        if self.partial.len() > MAX_PROGRESS_LINE {
+            self.partial.clear();
+            self.overlong = true;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +174,24 @@ mod tests {
 
     #[test]
     fn last_line_skips_blank_lines() {
-        assert_eq!(last_nonempty_line(b"one\ntwo\n\n"), Some("two".into()));
-        assert_eq!(last_nonempty_line(b"\n\n"), None);
+        assert_eq!(
+            LastLine::default().feed(b"one\ntwo\n\n"),
+            Some("two".into())
+        );
+        assert_eq!(LastLine::default().feed(b"\n\n"), None);
+    }
+
+    #[test]
+    fn last_line_is_only_ever_a_whole_line() {
+        let mut l = LastLine::default();
+        assert_eq!(l.feed(b"done\nhalf of a li"), Some("done".into()));
+        assert_eq!(l.feed(b"ne that"), None);
+        assert_eq!(
+            l.feed(b" ends\rnext"),
+            Some("half of a line that ends".into())
+        );
+        let long = vec![b'x'; MAX_PROGRESS_LINE + 10];
+        assert_eq!(l.feed(&long), None);
+        assert_eq!(l.feed(b"tail\nshort\n"), Some("short".into()));
     }
 }

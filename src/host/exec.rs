@@ -85,12 +85,33 @@ fn build(spec: &CommandSpec) -> HostResult<Command> {
     Ok(cmd)
 }
 
-/// Runs `spec` locally: the process gets its own group, which is killed on timeout or Ctrl-C.
-pub fn run_local(spec: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput> {
-    let mut child = build(spec)?.spawn().map_err(|source| HostError::Spawn {
+/// Why a command could not start. A missing `cwd` gives the same error as a missing program
+/// (ENOENT from the exec), so it is told apart here.
+fn spawn_error(spec: &CommandSpec, source: std::io::Error) -> HostError {
+    if let Some(cwd) = &spec.cwd {
+        if !std::path::Path::new(cwd).is_dir() {
+            let why = if std::path::Path::new(cwd).exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            };
+            return HostError::Other(format!(
+                "cannot start `{}`: its cwd `{cwd}` {why}",
+                spec.argv[0]
+            ));
+        }
+    }
+    HostError::Spawn {
         program: spec.argv[0].clone(),
         source,
-    })?;
+    }
+}
+
+/// Runs `spec` locally: the process gets its own group, which is killed on timeout or Ctrl-C.
+pub fn run_local(spec: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput> {
+    let mut child = build(spec)?
+        .spawn()
+        .map_err(|source| spawn_error(spec, source))?;
     let start = Instant::now();
     if let (Some(data), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         thread::spawn(move || {

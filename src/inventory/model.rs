@@ -335,6 +335,10 @@ pub fn host_and_port(pattern: &str) -> Result<(String, Option<u16>), String> {
 }
 
 /// Expands Ansible host ranges: `www[01:03].example.com`, `db-[a:c]`, `n[0:10:5]`.
+/// Most hosts one range pattern may expand to: far more than any inventory, far less than what
+/// `h[0:999999999999]` would allocate before failing.
+pub const MAX_RANGE_HOSTS: u64 = 100_000;
+
 pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     let (Some(open), Some(close)) = (pattern.find('['), pattern.find(']')) else {
         return Ok(vec![pattern.to_string()]);
@@ -358,6 +362,12 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
         return Err(bad());
     }
     let items: Vec<String> = if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
+        let count = if b >= a { (b - a) / step as u64 + 1 } else { 0 };
+        if count > MAX_RANGE_HOSTS {
+            return Err(format!(
+                "host range `[{spec}]` in `{pattern}` gives {count} hosts; at most {MAX_RANGE_HOSTS} are allowed"
+            ));
+        }
         let width = if start.starts_with('0') {
             start.len()
         } else {
@@ -385,6 +395,11 @@ pub fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for i in items {
         out.extend(expand_range(&format!("{head}{i}{tail}"))?);
+        if out.len() as u64 > MAX_RANGE_HOSTS {
+            return Err(format!(
+                "the host ranges in `{pattern}` give more than {MAX_RANGE_HOSTS} hosts"
+            ));
+        }
     }
     Ok(out)
 }
@@ -405,6 +420,9 @@ mod tests {
         assert_eq!(expand_range("plain").unwrap(), ["plain"]);
         assert_eq!(expand_range("[::1]").unwrap(), ["[::1]"]);
         assert!(expand_range("x[1:b]").is_err());
+        let huge = expand_range("h[0:999999999999]").unwrap_err();
+        assert!(huge.contains("gives 1000000000000 hosts"), "{huge}");
+        assert!(expand_range("h[0:999]-[0:999]").is_err());
     }
 
     #[test]

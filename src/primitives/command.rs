@@ -74,11 +74,52 @@ pub fn argv_of(primitive: &str, argv: Array) -> RResult<Vec<String>> {
             "{primitive}: argv is empty; give the program and its arguments, e.g. [\"ls\", \"-l\"]"
         )));
     }
+    no_nul(primitive, "argv", &out)?;
     Ok(out)
 }
 
+/// Refuses words no program can receive (a C string ends at NUL); the word is shown escaped.
+fn no_nul(primitive: &str, what: &str, words: &[String]) -> RResult<()> {
+    match words.iter().position(|w| w.contains('\0')) {
+        Some(i) => Err(usage(format!(
+            "{primitive}: {what} element {} ({:?}) contains a NUL byte, which no program can receive",
+            i + 1,
+            crate::report::redact::redact(&words[i])
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks the options a command is run with before anything runs: an empty `unless` argv and
+/// NUL bytes (in `unless`, `env` or `cwd`) are recipe errors, not failures of the host.
+fn check_opts(primitive: &str, o: &RunOpts) -> RResult<()> {
+    if let Some(unless) = &o.unless {
+        if unless.is_empty() {
+            return Err(usage(format!(
+                "{primitive}: `unless` is empty; give the argv of a check command that exits 0 \
+                 when the work is done, e.g. [\"test\", \"-e\", \"/etc/done\"]"
+            )));
+        }
+        no_nul(primitive, "unless", unless)?;
+    }
+    if let Some(env) = &o.env {
+        let words: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        no_nul(primitive, "env", &words)?;
+    }
+    if let Some(cwd) = &o.cwd {
+        no_nul(primitive, "cwd", std::slice::from_ref(cwd))?;
+    }
+    Ok(())
+}
+
+/// An argv as a shell would read it, for people. Each word is redacted before it is quoted:
+/// quoting splits a word such as `it's$x` into pieces (`"it's"'$x'`) that masking the joined
+/// line could no longer recognise.
 pub fn display(argv: &[String]) -> String {
-    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+    let words: Vec<String> = argv.iter().map(|w| redact::redact(w)).collect();
+    let line =
+        shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "));
+    redact::redact(&line)
 }
 
 fn spec(argv: Vec<String>, o: &RunOpts) -> CommandSpec {
@@ -166,6 +207,8 @@ pub fn run_parsed(
     summary: String,
     o: RunOpts,
 ) -> RResult<StepResult> {
+    no_nul(primitive, "argv", &argv)?;
+    check_opts(primitive, &o)?;
     let shown = if o.secret {
         "[secret command]".to_string()
     } else {
@@ -193,7 +236,14 @@ pub fn run_parsed(
         Err(e) => return Err(call.fail(e.to_string())),
     };
     if o.secret && !out.stdout.is_empty() {
-        let _ = redact::add(&out.stdout_text());
+        redact::add(&out.stdout_text()).map_err(|_| {
+            usage(format!(
+                "{primitive}: the output of this `secret: true` command is too short to be redacted \
+                 safely (under {} characters), so it cannot be kept secret; print a longer value \
+                 or drop `secret: true`",
+                redact::MIN_SECRET_LEN
+            ))
+        })?;
     }
     if out.timed_out || out.interrupted || (out.rc != 0 && o.check != Some(false)) {
         let text = failure_text(&shown, &out, o.timeout);

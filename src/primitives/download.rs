@@ -258,6 +258,9 @@ fn download(
     if let Some(s) = &o.sha256 {
         normalize_sha(s).map_err(|e| usage(format!("download: sha256 {e}")))?;
     }
+    if let Some(m) = &o.mode {
+        mode_of("download", m)?; // a recipe error (exit 2), before anything is fetched
+    }
     let mut call = Call::begin(&nc, "download", format!("{url} → {dest}"))?;
     match fetch_into(&mut call, url, dest, &o) {
         Ok(true) => Ok(call.finish(Status::Changed)),

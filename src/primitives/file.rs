@@ -8,6 +8,7 @@ use similar::TextDiff;
 use super::{from_map, mode_of, reg, step, usage, Call, RResult, StepResult};
 use crate::engine::Ctx;
 use crate::host::{FileMeta, FileStat, READ_MAX};
+use crate::report::redact::redact;
 use crate::report::Status;
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,12 +143,17 @@ pub fn decide_line(
     Some(out)
 }
 
+/// The diff of redacted contents: a secret is masked before the diff splits it into `+`/`-`
+/// lines, where a multi-line secret's short lines would no longer be recognised.
 pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
     match (std::str::from_utf8(old), std::str::from_utf8(new)) {
-        (Ok(a), Ok(b)) => TextDiff::from_lines(a, b)
-            .unified_diff()
-            .header(&format!("{path} (before)"), &format!("{path} (after)"))
-            .to_string(),
+        (Ok(a), Ok(b)) => {
+            let (a, b) = (redact(a), redact(b));
+            TextDiff::from_lines(&a, &b)
+                .unified_diff()
+                .header(&format!("{path} (before)"), &format!("{path} (after)"))
+                .to_string()
+        }
         _ => format!(
             "binary content of {path} differs ({} → {} bytes)",
             old.len(),

@@ -18,7 +18,7 @@ impl Session {
         let cmd = match meta::parse(line) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::report::stdout::err_line(&format!("error: {e}"));
                 return Flow::Continue(2);
             }
         };
@@ -42,7 +42,7 @@ impl Session {
         match result {
             Ok(()) => Flow::Continue(0),
             Err(e) => {
-                eprintln!("error: {}", redact(&e));
+                crate::report::stdout::err_line(&format!("error: {}", redact(&e)));
                 Flow::Continue(2)
             }
         }
@@ -51,11 +51,11 @@ impl Session {
     fn help(&self, name: Option<&str>) -> Result<(), String> {
         let docs = Docs::collect(&self.engine, &self.fns);
         match name {
-            None => println!("{}", docs.overview()),
-            Some(n) => println!(
-                "{}",
-                docs.about(n)
-                    .ok_or_else(|| format!("no function, module or meta-command named `{n}`"))?
+            None => crate::report::stdout::line(&docs.overview()),
+            Some(n) => crate::report::stdout::line(
+                &docs
+                    .about(n)
+                    .ok_or_else(|| format!("no function, module or meta-command named `{n}`"))?,
             ),
         }
         Ok(())
@@ -68,7 +68,7 @@ impl Session {
             Mode::Check => "probing real hosts read-only; changes are recorded, not made",
             Mode::Plan => "no host contacted; facts from a profile or file",
         };
-        println!("mode {}: {note}", mode.as_str());
+        crate::report::stdout::line(&format!("mode {}: {note}", mode.as_str()));
         Ok(())
     }
 
@@ -81,7 +81,7 @@ impl Session {
             _ => Selection::Group(name.to_string(), members.clone()),
         };
         self.kept.push(Kept::Note(format!(":host {name}")));
-        println!("current host: {name} ({})", members.join(", "));
+        crate::report::stdout::line(&format!("current host: {name} ({})", members.join(", ")));
         Ok(())
     }
 
@@ -112,7 +112,7 @@ impl Session {
                 out.push_str(&format!("  {g}: {}\n", members.join(", ")));
             }
         }
-        println!("{}", out.trim_end());
+        crate::report::stdout::line(out.trim_end());
     }
 
     fn facts(&self) -> Result<(), String> {
@@ -124,9 +124,9 @@ impl Session {
             let value = rhai::serde::to_dynamic(&facts).map_err(|e| e.to_string())?;
             let text = render::pretty(&value, 0);
             if several {
-                println!("{}:\n{text}", t.name());
+                crate::report::stdout::line(&format!("{}:\n{text}", t.name()));
             } else {
-                println!("{text}");
+                crate::report::stdout::line(&text);
             }
         }
         Ok(())
@@ -136,25 +136,25 @@ impl Session {
     fn plan(&self) {
         let actions = self.reporter.actions();
         if actions.is_empty() {
-            println!("no actions recorded yet");
+            crate::report::stdout::line("no actions recorded yet");
             return;
         }
         let mut counts = Counts::default();
         for (i, a) in actions.iter().enumerate() {
             if let Some((_, mode)) = self.segments.iter().rev().find(|(at, _)| *at == i) {
-                println!("-- {} --", mode.as_str());
+                crate::report::stdout::line(&format!("-- {} --", mode.as_str()));
             }
-            println!("{}", redact(&action_line(a)));
+            crate::report::stdout::line(&redact(&action_line(a)));
             count(&mut counts, a.status);
         }
-        println!(
+        crate::report::stdout::line(&format!(
             "{} actions: ok={} changed={} failed={} skipped={}",
             actions.len(),
             counts.ok,
             counts.changed,
             counts.failed,
             counts.skipped
-        );
+        ));
     }
 
     fn save(&self, path: &str, overwrite: bool) -> Result<(), String> {
@@ -165,7 +165,9 @@ impl Session {
             .iter()
             .filter(|k| matches!(k, Kept::Statement(_)))
             .count();
-        println!("saved {n} statements to {path}; run it with `galley run {path}`");
+        crate::report::stdout::line(&format!(
+            "saved {n} statements to {path}; run it with `galley run {path}`"
+        ));
         Ok(())
     }
 }

@@ -67,7 +67,10 @@ fn open_history() -> Option<History> {
     match History::open(&path) {
         Ok(h) => Some(h),
         Err(e) => {
-            eprintln!("warning: no history file ({}: {e})", path.display());
+            crate::report::stdout::err_line(&format!(
+                "warning: no history file ({}: {e})",
+                path.display()
+            ));
             None
         }
     }
@@ -84,7 +87,7 @@ pub fn run(session: &mut Session) -> i32 {
     let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: cannot start the line editor: {e}");
+            crate::report::stdout::err_line(&format!("error: cannot start the line editor: {e}"));
             return 2;
         }
     };
@@ -96,18 +99,18 @@ pub fn run(session: &mut Session) -> i32 {
     if let Some(h) = &history {
         let _ = editor.load_history(h.path());
     }
-    println!(
+    crate::report::stdout::line(&format!(
         "galley repl: {} mode, on {} — :help for help, Tab completes, Ctrl-D leaves",
         session.mode().as_str(),
         session.selection_name()
-    );
+    ));
     loop {
         let line = match editor.readline(&session.prompt()) {
             Ok(l) => l,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("error: reading input: {e}");
+                crate::report::stdout::err_line(&format!("error: reading input: {e}"));
                 return 1;
             }
         };
@@ -137,6 +140,6 @@ fn record(h: &History, line: &str) {
         }
     });
     if let Err(e) = result {
-        eprintln!("warning: history {}: {e}", h.path().display());
+        crate::report::stdout::err_line(&format!("warning: history {}: {e}", h.path().display()));
     }
 }

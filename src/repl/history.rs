@@ -1,7 +1,9 @@
 //! The prompt's history file, in the user's state folder with mode 0600. An entry that mentions
 //! a secret — it calls `secret(`, or holds a value registered as secret — is never written (not
 //! even masked: a masked line is no use to run again); entries written before a value became
-//! secret are purged once it is. The file is in rustyline's `#V2` format so the editor loads it.
+//! secret are purged once it is. A secret typed as a string literal is looked for both as typed
+//! and as the literal's value (`"my\"pass"` holds `my"pass`), read by Rhai's own tokenizer.
+//! The file is in rustyline's `#V2` format so the editor loads it.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -29,7 +31,26 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// Whether an entry may be written to the file.
 pub fn keep(entry: &str) -> bool {
-    !entry.trim().is_empty() && !entry.contains("secret(") && !is_secret(entry)
+    !entry.trim().is_empty()
+        && !entry.contains("secret(")
+        && !is_secret(entry)
+        && !literals(entry).iter().any(|l| is_secret(l))
+}
+
+/// The values of the string (and character) literals in an entry, escapes resolved.
+fn literals(entry: &str) -> Vec<String> {
+    use rhai::Token;
+    let engine = rhai::Engine::new_raw();
+    let inputs = [entry];
+    let (tokens, _) = engine.lex(&inputs);
+    tokens
+        .map(|(t, _)| t)
+        .take_while(|t| *t != Token::EOF)
+        .filter_map(|t| match t {
+            Token::StringConstant(s) | Token::InterpolatedString(s) => Some(s.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 pub struct History {
@@ -159,6 +180,14 @@ mod tests {
         assert_eq!(h.entries().unwrap(), vec!["let x = 1;"]);
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_secret_typed_with_escapes_stays_out() {
+        crate::report::redact::add("my\"pass-word9-unit").unwrap();
+        assert!(!keep(r#"login("my\"pass-word9-unit")"#));
+        assert!(!keep(r#"login("my\x22pass-word9-unit")"#));
+        assert!(keep(r#"login("other")"#));
     }
 
     #[test]

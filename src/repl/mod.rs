@@ -30,7 +30,10 @@ pub fn main(opts: RunOptions) -> i32 {
     let mut session = match Session::new(opts) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {}", crate::report::redact::redact(&e));
+            crate::report::stdout::err_line(&format!(
+                "error: {}",
+                crate::report::redact::redact(&e)
+            ));
             return 2;
         }
     };

@@ -19,7 +19,7 @@ pub fn run(session: &mut Session, input: impl BufRead) -> i32 {
         let line = match line {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: reading stdin: {e}");
+                crate::report::stdout::err_line(&format!("error: reading stdin: {e}"));
                 return 2;
             }
         };

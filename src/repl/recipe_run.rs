@@ -44,7 +44,7 @@ impl Session {
         let recipe = match recipe::load(spec) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::report::stdout::err_line(&format!("error: {e}"));
                 return 2;
             }
         };
@@ -52,7 +52,7 @@ impl Session {
         let run = match self.recipe_ctx(sets, recipe.dir.clone()) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::report::stdout::err_line(&format!("error: {e}"));
                 return 2;
             }
         };
@@ -66,7 +66,7 @@ impl Session {
         });
         run.sources.add(&recipe.source, &recipe.text);
         let before = self.reporter.actions().len();
-        println!("{} {}", run.mode.as_str(), recipe.name);
+        crate::report::stdout::line(&format!("{} {}", run.mode.as_str(), recipe.name));
         let (result, stopped) = interrupt::evaluating(|| {
             engine
                 .compile(&recipe.text)
@@ -79,15 +79,15 @@ impl Session {
         let declared = run.params.lock().unwrap().is_some();
         let code = match result {
             Ok(()) if had_sets && !declared => {
-                eprintln!(
+                crate::report::stdout::err_line(&format!(
                     "error: parameters given, but {spec} declares none (it never calls params())"
-                );
+                ));
                 2
             }
             Ok(()) => 0,
             Err(e) => {
                 let d = diagnostics::diagnose(&e, &recipe.source, &run.sources, None);
-                eprintln!("{}", diagnostics::render(&d, &run.sources));
+                crate::report::stdout::err_line(&diagnostics::render(&d, &run.sources));
                 if stopped {
                     130
                 } else {
@@ -96,7 +96,7 @@ impl Session {
             }
         };
         let c = counts_of(&self.reporter.actions()[before..]);
-        println!(
+        crate::report::stdout::line(&format!(
             "{}: ok={} changed={} failed={} skipped={}{}",
             recipe.name,
             c.ok,
@@ -108,7 +108,7 @@ impl Session {
             } else {
                 format!(" (exit code {code})")
             }
-        );
+        ));
         self.kept
             .push(super::save::Kept::Note(format!(":run {spec}")));
         code

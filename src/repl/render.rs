@@ -1,5 +1,6 @@
 //! How the prompt shows a value: a command's Result as status, exit code and output; maps and
-//! arrays pretty-printed (short ones on one line); text as it is. Always redacted.
+//! arrays pretty-printed (short ones on one line); text as it is. Always redacted, and each
+//! string is redacted before it is quoted, so escaping (`"` → `\"`) cannot hide a secret.
 
 use rhai::{Array, Dynamic, Map};
 
@@ -28,6 +29,7 @@ pub fn value(v: &Dynamic) -> Option<String> {
 pub fn result(r: &StepResult) -> String {
     let mut s = format!("{} on {} (rc {})", r.status, r.host, r.rc);
     for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+        let text = redact(text);
         if !text.trim().is_empty() {
             s.push_str(&format!("\n{name}:"));
             for l in text.trim_end().lines() {
@@ -45,14 +47,14 @@ fn inline(v: &Dynamic) -> String {
     } else if let Some(m) = v.read_lock::<Map>() {
         let items: Vec<String> = m
             .iter()
-            .map(|(k, v)| format!("{}: {}", key(k), inline(v)))
+            .map(|(k, v)| format!("{}: {}", key(&redact(k)), inline(v)))
             .collect();
         format!("#{{{}}}", items.join(", "))
     } else if let Some(a) = v.read_lock::<Array>() {
         let items: Vec<String> = a.iter().map(inline).collect();
         format!("[{}]", items.join(", "))
     } else if v.is_string() {
-        format!("{:?}", v.to_string())
+        format!("{:?}", redact(&v.to_string()))
     } else if v.is_char() {
         format!("{:?}", v.as_char().unwrap_or_default())
     } else {
@@ -84,7 +86,7 @@ pub fn pretty(v: &Dynamic, indent: usize) -> String {
     if let Some(m) = v.read_lock::<Map>() {
         let items: Vec<String> = m
             .iter()
-            .map(|(k, v)| format!("{pad}{}: {},", key(k), pretty(v, indent + 1)))
+            .map(|(k, v)| format!("{pad}{}: {},", key(&redact(k)), pretty(v, indent + 1)))
             .collect();
         return format!("#{{\n{}\n{close}}}", items.join("\n"));
     }

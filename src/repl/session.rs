@@ -244,7 +244,9 @@ impl Session {
                 self.imports.retain(|(_, a)| *a != alias);
                 self.imports.push((path.clone(), alias.clone()));
                 if let Err(e) = self.register_import(&path, &alias) {
-                    eprintln!("warning: `{alias}::` will not resolve in later inputs: {e}");
+                    crate::report::stdout::err_line(&format!(
+                        "warning: `{alias}::` will not resolve in later inputs: {e}"
+                    ));
                 }
             }
             self.kept.push(Kept::Statement(text.trim_end().to_string()));
@@ -256,10 +258,10 @@ impl Session {
     fn show_error(&self, e: EvalAltResult, source: &str, stopped: bool) -> i32 {
         let e = relocate(e, &self.fn_sources);
         let d = diagnostics::diagnose(&e, source, &self.run.sources, None);
-        eprintln!("{}", diagnostics::render(&d, &self.run.sources));
+        crate::report::stdout::err_line(&diagnostics::render(&d, &self.run.sources));
         if stopped {
             if d.kind != diagnostics::Kind::Interrupted {
-                eprintln!("interrupted: stopped by Ctrl-C");
+                crate::report::stdout::err_line("interrupted: stopped by Ctrl-C");
             }
             return 130;
         }
@@ -304,7 +306,9 @@ impl Session {
         self.opts = opts;
         for (path, alias) in self.imports.clone() {
             if let Err(e) = self.register_import(&path, &alias) {
-                eprintln!("warning: import \"{path}\" as {alias}: {e}");
+                crate::report::stdout::err_line(&format!(
+                    "warning: import \"{path}\" as {alias}: {e}"
+                ));
             }
         }
         self.base_functions = functions_of(&self.engine);
@@ -363,8 +367,10 @@ fn recipe_names() -> Vec<String> {
 fn show_value(v: &Dynamic, host: Option<&str>) {
     let text = render::value(v).map(|t| t.trim_end_matches('\n').to_string());
     match (text, host) {
-        (Some(text), None) => println!("{text}"),
-        (Some(text), Some(h)) => println!("{h}: {}", text.replace('\n', "\n  ")),
+        (Some(text), None) => crate::report::stdout::line(&text),
+        (Some(text), Some(h)) => {
+            crate::report::stdout::line(&format!("{h}: {}", text.replace('\n', "\n  ")))
+        }
         (None, _) => {}
     }
 }

@@ -2,6 +2,7 @@
 //! command runs long, and a recap per host.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
@@ -40,35 +41,41 @@ pub fn start(mode: Mode, recipe: &str, color: bool) {
         Mode::Check => " (check: probing real hosts, changing nothing)",
         Mode::Plan => " (plan: no host contacted)",
     };
-    println!(
-        "{}",
-        paint(&format!("{} {recipe}{note}", mode.as_str()), "1", color)
-    );
+    super::stdout::line(&paint(
+        &format!("{} {recipe}{note}", mode.as_str()),
+        "1",
+        color,
+    ));
 }
 
 pub fn action(a: &Action, color: bool, show_diff: bool) {
+    super::stdout::text(&action_text(a, color, show_diff));
+}
+
+/// An action's lines as printed: the status line, its error and, on request, its diff; each
+/// line redacted before it is painted.
+pub fn action_text(a: &Action, color: bool, show_diff: bool) -> String {
     let status = paint(
         &format!("{:>8}", a.status.as_str()),
         status_code(a.status),
         color,
     );
-    let mut out = std::io::stdout().lock();
     let line = format!(
-        "{status} {} {} {} ({})",
+        "{} {} {} ({})",
         a.host,
         a.primitive,
         a.summary,
         dur(a.duration)
     );
-    let _ = writeln!(out, "{}", redact(&line));
+    let mut out = format!("{status} {}\n", redact(&line));
     if let Some(err) = &a.error {
-        for l in err.lines() {
-            let _ = writeln!(out, "         {}", redact(l));
+        for l in redact(err).lines() {
+            let _ = writeln!(out, "         {l}");
         }
     }
     if show_diff {
         if let Some(diff) = &a.diff {
-            for l in diff.lines() {
+            for l in redact(diff).lines() {
                 let code = if l.starts_with('+') {
                     "32"
                 } else if l.starts_with('-') {
@@ -76,11 +83,11 @@ pub fn action(a: &Action, color: bool, show_diff: bool) {
                 } else {
                     "2"
                 };
-                let _ = writeln!(out, "         {}", paint(&redact(l), code, color));
+                let _ = writeln!(out, "         {}", paint(l, code, color));
             }
         }
     }
-    let _ = out.flush();
+    out
 }
 
 pub fn log(host: &str, level: Level, message: &str, color: bool) {
@@ -89,21 +96,26 @@ pub fn log(host: &str, level: Level, message: &str, color: bool) {
         Level::Warn => ("warn", "33"),
         Level::Error => ("error", "31"),
     };
-    println!(
+    super::stdout::line(&format!(
         "{} {host} {}",
         paint(&format!("{tag:>8}"), code, color),
         redact(message)
-    );
+    ));
 }
 
+/// Longest live line, in characters.
+pub const LIVE_WIDTH: usize = 150;
+
 pub fn live(host: &str, what: &str, elapsed: Duration, last: &str) {
-    let line: String = format!("  … {host} {what} {:.0}s {last}", elapsed.as_secs_f64())
-        .chars()
-        .take(150)
-        .collect();
     let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\r\x1b[K{}", redact(&line));
+    let _ = write!(err, "\r\x1b[K{}", live_text(host, what, elapsed, last));
     let _ = err.flush();
+}
+
+/// The live line: redacted whole, then cut to the width (a cut first could split a secret).
+pub fn live_text(host: &str, what: &str, elapsed: Duration, last: &str) -> String {
+    let line = format!("  … {host} {what} {:.0}s {last}", elapsed.as_secs_f64());
+    redact(&line).chars().take(LIVE_WIDTH).collect()
 }
 
 pub fn clear_live() {
@@ -119,7 +131,7 @@ pub fn recap(
     errors: &BTreeMap<String, String>,
     color: bool,
 ) {
-    let mut out = std::io::stdout().lock();
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "{}",
@@ -151,11 +163,12 @@ pub fn recap(
                 out,
                 "  {:<width$}  {}",
                 "",
-                redact(e.lines().next().unwrap_or(""))
+                redact(e).lines().next().unwrap_or("")
             );
         }
     }
     if mode != Mode::Apply {
         let _ = writeln!(out, "  nothing was changed ({} mode)", mode.as_str());
     }
+    super::stdout::text(&out);
 }

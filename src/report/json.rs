@@ -1,24 +1,27 @@
 //! `--output json`: one JSON object per line on stdout. The schema is in docs/output.md; every
-//! string passes through redaction first.
+//! string is redacted before it is serialised (JSON escaping would hide a secret holding `"`,
+//! `\` or a tab from masking done afterwards), and the line once more.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{redact::redact, Action, Counts, Level};
+use super::{redact, Action, Counts, Level};
 use crate::engine::Mode;
 
 pub fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
 }
 
+/// The line an event is written as: strings redacted, then serialised, then redacted again.
+pub fn line(mut value: Value) -> String {
+    redact::redact_json(&mut value);
+    redact::redact(&value.to_string())
+}
+
 fn emit(value: Value) {
-    let line = redact(&value.to_string());
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+    super::stdout::line(&line(value));
 }
 
 pub fn start(mode: Mode, recipe: &str) {
@@ -28,13 +31,17 @@ pub fn start(mode: Mode, recipe: &str) {
 }
 
 pub fn action(a: &Action) {
+    emit(action_value(a));
+}
+
+pub fn action_value(a: &Action) -> Value {
     let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("type".into(), "action".into());
         let d = m.remove("duration").unwrap_or(Value::Null);
         m.insert("duration_ms".into(), d);
     }
-    emit(v);
+    v
 }
 
 pub fn log(host: &str, level: Level, message: &str) {

@@ -4,9 +4,13 @@
 mod human;
 mod json;
 pub mod redact;
+pub mod stdout;
+
+pub use human::{action_text, live_text};
+pub use json::{action_value, line as json_line};
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -225,10 +229,13 @@ impl Reporter {
         if std::mem::take(&mut st.live_shown) {
             human::clear_live();
         }
+        if stdout::closed() {
+            return; // the reader went away: end quietly
+        }
         if self.format == Format::Json {
             json::error(rendered, exit_code);
         }
-        eprintln!("{}", redact::redact(rendered));
+        let _ = writeln!(std::io::stderr(), "{}", redact::redact(rendered));
     }
 
     /// Prints the per-host recap.

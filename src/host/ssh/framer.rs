@@ -2,7 +2,7 @@
 //! (`\n<nonce> <rc>\n` on stdout, `\n<nonce>\n` on stderr; `<nonce>!` after a forced kill).
 //! Pure and chunk-boundary safe, so it is tested by feeding every possible split.
 
-use crate::host::capture::{last_nonempty_line, Capture, HEAD_CAP, TAIL_CAP};
+use crate::host::capture::{Capture, LastLine, HEAD_CAP, TAIL_CAP};
 
 /// How a command's stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub struct Framer {
     with_rc: bool,
     pending: Vec<u8>,
     capture: Capture,
+    /// Whole output lines for progress.
+    lines: LastLine,
     /// After a kill was requested, only the agent's forced marker ends the stream.
     forced_only: bool,
     /// A normal marker was seen after a kill request: drop bytes until the forced one.
@@ -78,6 +80,7 @@ impl Framer {
             with_rc,
             pending: carry,
             capture: Capture::new(HEAD_CAP, TAIL_CAP),
+            lines: LastLine::default(),
             forced_only: false,
             discarding: false,
             end: None,
@@ -104,7 +107,7 @@ impl Framer {
     fn emit(&mut self, n: usize, last: &mut String) {
         if !self.discarding && n > 0 {
             let chunk: Vec<u8> = self.pending.drain(..n).collect();
-            if let Some(l) = last_nonempty_line(&chunk) {
+            if let Some(l) = self.lines.feed(&chunk) {
                 *last = l;
             }
             self.capture.push(&chunk);
