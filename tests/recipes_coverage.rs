@@ -82,7 +82,8 @@ fn table() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("K3", &["export PATH=$GOPATH/bin:$PATH"][..]),
         ("K4", &["kind create cluster"][..]),
         ("K5", &["kubectl get pods --all-namespaces"][..]),
-        ("P1", &["ping -c 1 -W 2 10.0.0.12", "ping -c 1 -W 2 10.0.0.11"][..]),
+        // Each host reaches the first control plane (and the control planes each other), not every host every other: see reach_pairs.
+        ("P1", &["w1 run: ping -c 1 -W 2 10.0.0.11", "w2 run: ping -c 1 -W 2 10.0.0.11", "reachability check(s) across 3 host(s)"][..]),
         ("P2", &["hostname, MAC and product_uuid differ"][..]),
         ("P3", &["iptables", "legacy backend"][..]),
         ("P4", &["ss -Htln"][..]),
