@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub diff: bool,
     pub timeout: Option<Duration>,
     pub inventory: Option<Inventory>,
+    /// `--limit`: the hosts of `inventory` the run acts on (`None`: all). The others stay
+    /// visible to the recipe (`hosts_all()`) and are only read: in apply they run in check mode.
+    pub limit: Option<Vec<String>>,
     pub forks: usize,
     /// Stop after `params()` (for `galley show`).
     pub show_only: bool,
@@ -112,16 +115,44 @@ pub fn prepare(
     recipe_dir: Option<std::path::PathBuf>,
 ) -> Result<Ctx, SetupError> {
     let inv = opts.inventory.clone().unwrap_or_else(Inventory::local);
+    if let Some(names) = &opts.limit {
+        if let Some(n) = names
+            .iter()
+            .find(|n| !inv.hosts.iter().any(|h| &h.name == *n))
+        {
+            return Err(SetupError(format!(
+                "--limit: host `{n}` is not in the inventory"
+            )));
+        }
+    }
+    let limited = |name: &str| {
+        opts.limit
+            .as_ref()
+            .is_some_and(|l| !l.iter().any(|n| n == name))
+    };
     let mut targets = BTreeMap::new();
     let mut order = Vec::new();
+    let mut all = Vec::new();
     for (i, entry) in inv.hosts.iter().enumerate() {
+        // SSH connects lazily: a host outside the limit costs nothing until a recipe reads it.
         let host = connect(opts, entry, i)?;
-        reporter.host(&entry.name);
-        order.push(entry.name.clone());
-        targets.insert(
-            entry.name.clone(),
-            Arc::new(Target::new(entry.clone(), host, opts.mode)),
-        );
+        all.push(entry.name.clone());
+        let outside = limited(&entry.name);
+        let mut mode = opts.mode;
+        if outside {
+            // Outside --limit galley only reads: in apply, such a host is in check mode.
+            mode = if mode == Mode::Apply {
+                Mode::Check
+            } else {
+                mode
+            };
+        } else {
+            reporter.host(&entry.name);
+            order.push(entry.name.clone());
+        }
+        let mut target = Target::new(entry.clone(), host, mode);
+        target.outside_limit = outside;
+        targets.insert(entry.name.clone(), Arc::new(target));
     }
     let run = Arc::new(RunCtx {
         mode: opts.mode,
@@ -133,6 +164,7 @@ pub fn prepare(
         sources: Sources::default(),
         recipe_dir,
         order,
+        all,
         targets,
         groups: inv.groups.clone(),
         forks: opts.forks.max(1),

@@ -260,3 +260,97 @@ fn reachability_grows_with_the_hosts_not_their_square() {
     }
     assert!(!has("w1", "10.0.0.17"), "workers do not ping each other");
 }
+
+/// A running cluster (cp1, w1, w2 as a real apply leaves them; cp1 with a bootstrap token
+/// from `kubeadm init` that expired and one made later) and a fresh Rocky host w3.
+fn add_worker() -> Job {
+    Job::new("kubeadm")
+        .facts(&fixture("add-worker"))
+        .group("control_plane", &["cp1"])
+        .group("workers", &["w1", "w2", "w3"])
+        .set("topology", "multi")
+}
+
+#[test]
+fn limit_to_a_new_worker_joins_it_and_changes_nothing_elsewhere() {
+    let p = ok(add_worker().limit("w3"));
+    let text = p.render();
+    let elsewhere: Vec<String> = p
+        .changed()
+        .into_iter()
+        .filter(|c| !c.starts_with("w3 "))
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "changes outside --limit:\n{elsewhere:#?}\n{text}"
+    );
+    assert!(
+        !p.actions()
+            .iter()
+            .any(|a| a["host"] != "w3" && a["summary"].as_str().unwrap_or("").contains("restart")),
+        "{text}"
+    );
+    // The new worker gets the whole node setup and joins with the token read from cp1 (the
+    // unexpired one, redacted) and the CA hash, both read: no `kubeadm token create`.
+    let join = text
+        .lines()
+        .find(|l| l.starts_with("changed w3 run: kubeadm join 10.0.0.11:6443 --token "))
+        .unwrap_or_else(|| panic!("w3 does not join:\n{text}"));
+    assert!(
+        !join.contains("x8m2qa") && join.contains("********"),
+        "{join}"
+    );
+    assert!(!join.contains("<token>"), "{join}");
+    assert!(!text.contains("token create"), "{text}");
+    assert!(text.contains("cp1 run: kubeadm token list"), "{text}");
+    assert!(
+        p.changed()
+            .iter()
+            .any(|c| c.starts_with("w3 ") && c.contains("kubelet")),
+        "w3 gets no kubelet:\n{text}"
+    );
+    // The recap lists the hosts acted on; cp1 appears only through what was read there.
+    assert!(lines(&text, "w1", "changed").is_empty(), "{text}");
+}
+
+#[test]
+fn limit_without_the_first_control_plane_on_a_fresh_cluster_is_refused() {
+    let p = plan(
+        &Job::new("kubeadm")
+            .profile("rocky9")
+            .topology("multi")
+            .limit("w2"),
+    );
+    assert_eq!(p.code, 2, "{}", p.render());
+    let err = p.error().unwrap_or_default();
+    assert!(
+        err.contains("cp1, the first control plane, is outside --limit and has no cluster yet"),
+        "{err}"
+    );
+    assert!(p.changed().is_empty(), "{}", p.render());
+}
+
+#[test]
+fn limit_without_a_usable_token_on_the_control_plane_says_how_to_make_one() {
+    // The same cluster two days later: the token expired, nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    for h in ["cp1", "w1", "w2", "w3"] {
+        let from = std::path::Path::new(&fixture("add-worker")).join(format!("{h}.json"));
+        let mut text = std::fs::read_to_string(from).unwrap();
+        if h == "cp1" {
+            text = text.replace("21h         2026-12-02", "<invalid>   2026-12-02");
+        }
+        std::fs::write(dir.path().join(format!("{h}.json")), text).unwrap();
+    }
+    let p = plan(
+        &add_worker()
+            .facts(&dir.path().display().to_string())
+            .limit("w3"),
+    );
+    assert_eq!(p.code, 1, "{}", p.render());
+    let err = p.error().unwrap_or_default();
+    assert!(
+        err.contains("no usable bootstrap token: run `kubeadm token create --ttl 2h` on cp1"),
+        "{err}"
+    );
+}

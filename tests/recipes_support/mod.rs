@@ -30,6 +30,9 @@ pub struct Job {
     pub groups: Vec<(String, Vec<String>)>,
     #[serde(default)]
     pub mode_check: bool,
+    /// `--limit PATTERN` over the inventory.
+    #[serde(default)]
+    pub limit: Option<String>,
 }
 
 impl Job {
@@ -49,6 +52,10 @@ impl Job {
     }
     pub fn set(mut self, k: &str, v: &str) -> Job {
         self.sets.push((k.into(), v.into()));
+        self
+    }
+    pub fn limit(mut self, pattern: &str) -> Job {
+        self.limit = Some(pattern.into());
         self
     }
     pub fn group(mut self, g: &str, hosts: &[&str]) -> Job {
@@ -125,6 +132,11 @@ pub fn worker() {
         Ok(dir) if !job.recipe.contains('/') => format!("{dir}/{}.rhai", job.recipe),
         _ => job.recipe.clone(),
     };
+    let inventory = job.inventory();
+    let limit = job.limit.as_ref().map(|pattern| {
+        galley::inventory::limit_names(inventory.as_ref().expect("--limit needs groups"), pattern)
+            .expect("limit")
+    });
     let opts = RunOptions {
         recipe,
         mode: if job.mode_check {
@@ -136,7 +148,8 @@ pub fn worker() {
         facts: job.facts.clone(),
         profile: job.profile.clone(),
         format: Format::Json,
-        inventory: job.inventory(),
+        inventory,
+        limit,
         forks: 1,
         ..Default::default()
     };
