@@ -39,9 +39,39 @@ pub struct RunOptions {
 #[derive(Debug)]
 pub struct SetupError(pub String);
 
-/// Makes a profile's host distinct per inventory host: name, address, MAC and product_uuid.
-pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Fixture {
+/// The vars that give a host's node address when the inventory names it by DNS name or an
+/// ssh-config alias (`node_ip` first, the name the kubeadm recipe reads too).
+pub const ADDRESS_VARS: [&str; 2] = ["node_ip", "address"];
+
+/// The IPv4 address a plan gives an inventory host: `node_ip`/`address` var, else its connection
+/// address when that is an IPv4 address; `Ok(None)` when neither says (a DNS name, an alias).
+pub fn known_address(entry: &HostEntry) -> Result<Option<String>, SetupError> {
+    for key in ADDRESS_VARS {
+        if let Some(v) = entry.vars.get(key) {
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            return match text.parse::<std::net::Ipv4Addr>() {
+                Ok(_) => Ok(Some(text)),
+                Err(_) => Err(SetupError(format!(
+                    "host `{}`: {key} = {text} is not an IPv4 address (e.g. node_ip=10.0.0.11)",
+                    entry.name
+                ))),
+            };
+        }
+    }
+    Ok(entry
+        .address
+        .clone()
+        .filter(|a| a.parse::<std::net::Ipv4Addr>().is_ok()))
+}
+
+/// Makes a profile's host distinct per inventory host: name, address, MAC and product_uuid. The
+/// address is `known_address`, else one made up from the host's place in the inventory.
+pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Result<Fixture, SetupError> {
     let n = index + 1;
+    let known = known_address(entry)?;
     f.facts.hostname = entry.name.clone();
     f.facts.product_uuid = format!(
         "00000000-0000-4000-8000-{:012x}",
@@ -49,13 +79,15 @@ pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Fixture {
     );
     if let Some(i) = f.facts.interfaces.iter_mut().find(|i| i.name != "lo") {
         i.mac = format!("52:54:00:00:{:02x}:{:02x}", n / 256, n % 256);
-        let addr = entry
-            .address
-            .clone()
-            .unwrap_or_else(|| format!("10.0.0.{}", 10 + n));
+        let addr = known.unwrap_or_else(|| format!("10.0.{}.{}", (10 + n) / 256, (10 + n) % 256));
         i.addresses = vec![format!("{addr}/24")];
     }
-    f
+    Ok(f)
+}
+
+/// Plans from a folder of per-host facts: each host's own addresses, nothing made up.
+fn facts_per_host(opts: &RunOptions) -> bool {
+    opts.facts.as_deref().is_some_and(|p| Path::new(p).is_dir())
 }
 
 fn fixture_for(opts: &RunOptions, entry: &HostEntry, index: usize) -> Result<Fixture, SetupError> {
@@ -72,21 +104,22 @@ fn fixture_for(opts: &RunOptions, entry: &HostEntry, index: usize) -> Result<Fix
             }
             Fixture::load(&file.to_string_lossy()).map_err(err)
         }
-        Some(p) => Fixture::load(p).map_err(err).map(|f| {
+        Some(p) => {
+            let f = Fixture::load(p).map_err(err)?;
             if index > 0 || opts.inventory.is_some() {
                 personalize(f, entry, index)
             } else {
-                f
+                Ok(f)
             }
-        }),
+        }
         None => {
             let f = Fixture::profile(opts.profile.as_deref().unwrap_or(DEFAULT_PROFILE))
                 .map_err(err)?;
-            Ok(if opts.inventory.is_some() {
+            if opts.inventory.is_some() {
                 personalize(f, entry, index)
             } else {
-                f
-            })
+                Ok(f)
+            }
         }
     }
 }
@@ -153,6 +186,24 @@ pub fn prepare(
         let mut target = Target::new(entry.clone(), host, mode);
         target.outside_limit = outside;
         targets.insert(entry.name.clone(), Arc::new(target));
+    }
+    if opts.mode == Mode::Plan && opts.inventory.is_some() && !facts_per_host(opts) {
+        let mut guessed = Vec::new();
+        for entry in &inv.hosts {
+            if entry.address.is_some() && known_address(entry)?.is_none() {
+                guessed.push(entry.name.as_str());
+            }
+        }
+        if !guessed.is_empty() {
+            reporter.log(
+                "-",
+                crate::report::Level::Warn,
+                &format!(
+                    "plan: {} named by DNS name or alias, so this plan makes their addresses up (10.0.0.x): set node_ip=ADDRESS on each in the inventory, or plan with --facts from `galley facts --save`",
+                    guessed.join(", ")
+                ),
+            );
+        }
     }
     let run = Arc::new(RunCtx {
         mode: opts.mode,
