@@ -354,3 +354,90 @@ fn limit_without_a_usable_token_on_the_control_plane_says_how_to_make_one() {
         "{err}"
     );
 }
+
+/// The actions' own commands and files (not the notes), as text.
+fn acted(p: &Plan) -> String {
+    p.render()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("warn ") && !l.trim_start().starts_with("info "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_book_profile_does_what_works_today_and_says_where_it_departs() {
+    let book = |recipe: &str| {
+        Job::new(recipe)
+            .facts(&fixture("centos7-eol.json"))
+            .set("profile", "book")
+    };
+    let departures = |p: &Plan| -> Vec<String> {
+        p.render()
+            .lines()
+            .filter(|l| l.contains("departs from the book"))
+            .map(str::to_string)
+            .collect()
+    };
+
+    let p = ok(book("kubeadm").topology("multi"));
+    let notes = departures(&p).join("\n");
+    let done = acted(&p);
+    // I1/I3: no repository serves 1.16 packages: the release binaries, the book's step quoted.
+    assert!(
+        notes.contains("(I1, I3)") && notes.contains("packages.cloud.google.com"),
+        "{notes}"
+    );
+    assert!(
+        done.contains("https://dl.k8s.io/release/v1.16.6/bin/linux/amd64/kubeadm"),
+        "{done}"
+    );
+    assert!(!done.contains("packages.cloud.google.com"), "{done}");
+    // S4: Calico 3.8's manifest from the archive.
+    assert!(
+        notes.contains("(S4)") && notes.contains("docs.projectcalico.org/v3.8"),
+        "{notes}"
+    );
+    assert!(
+        done.contains(
+            "apply -f https://projectcalico.docs.tigera.io/archive/v3.8/manifests/calico.yaml"
+        ),
+        "{done}"
+    );
+    assert!(!done.contains("docs.projectcalico.org"), "{done}");
+    // CentOS 7 is EOL: its base repositories at the vault.
+    assert!(notes.contains("vault.centos.org"), "{notes}");
+    assert!(
+        done.contains("+baseurl=https://vault.centos.org/7.9.2009/os/$basearch/")
+            && done.contains("-mirrorlist=http://mirrorlist.centos.org/"),
+        "{done}"
+    );
+    let vault = done.find("CentOS-Base.repo").unwrap();
+    let first_yum = done.find(" yum: install").unwrap();
+    assert!(
+        vault < first_yum,
+        "the vault comes after the first yum install:\n{done}"
+    );
+
+    // flannel v0.11.0's extensions/v1beta1 DaemonSets: v0.12.0's manifest.
+    let p = ok(book("kubeadm").topology("multi").set("cni", "flannel"));
+    assert!(
+        departures(&p).join("\n").contains("extensions/v1beta1"),
+        "{}",
+        p.render()
+    );
+    assert!(
+        acted(&p).contains("flannel/v0.12.0/Documentation/kube-flannel.yml"),
+        "{}",
+        p.render()
+    );
+
+    // kind v0.7.0: go install, not go get.
+    let p = ok(book("kind"));
+    assert!(departures(&p).join("\n").contains("(K2)"), "{}", p.render());
+    let done = acted(&p);
+    assert!(
+        done.contains("go install sigs.k8s.io/kind@v0.7.0"),
+        "{done}"
+    );
+    assert!(!done.contains("go get"), "{done}");
+}
