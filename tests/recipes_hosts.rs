@@ -441,3 +441,26 @@ fn the_book_profile_does_what_works_today_and_says_where_it_departs() {
     );
     assert!(!done.contains("go get"), "{done}");
 }
+
+#[test]
+fn reset_removes_the_etcd_hosts_kubelet_drop_in() {
+    // An external etcd member as k8s/etcd leaves it: etcd's static pod under a kubelet started
+    // by galley's drop-in.
+    let p = ok(Job::new("reset")
+        .facts(&fixture("etcd-member-rocky9.json"))
+        .group("etcd", &["etcd1"]));
+    let text = p.render();
+    let rm = lines(&text, "etcd1", "20-etcd-service-manager.conf");
+    assert!(
+        rm.iter()
+            .any(|l| l.trim_start().starts_with("changed") && l.contains("rm -f")),
+        "{text}"
+    );
+    let reset = text.find("etcd1 run: kubeadm reset -f").expect("reset");
+    let gone = text.find("20-etcd-service-manager.conf").unwrap();
+    assert!(reset < gone, "{text}");
+    assert!(
+        text[gone..].contains("etcd1 systemctl: daemon-reload"),
+        "{text}"
+    );
+}
