@@ -464,3 +464,27 @@ fn reset_removes_the_etcd_hosts_kubelet_drop_in() {
         "{text}"
     );
 }
+
+#[test]
+fn a_new_host_listed_first_in_control_plane_joins_the_running_cluster() {
+    // cp1 and cp2 run the cluster; cp0, fresh, was put at the top of control_plane.
+    let p = ok(Job::new("kubeadm")
+        .facts(&fixture("new-first-cp"))
+        .group("control_plane", &["cp0", "cp1", "cp2"])
+        .set("topology", "ha-stacked")
+        .set("control_plane_endpoint", "k8s-api.example.internal:6443"));
+    let text = p.render();
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("changed") && l.contains("run: kubeadm init --")),
+        "a second cluster would be initialised:\n{text}"
+    );
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("changed cp0 run: kubeadm join k8s-api.example.internal:6443")
+            && l.contains("--control-plane")),
+        "{text}"
+    );
+    assert!(text.contains("cp1 already runs the cluster"), "{text}");
+}
