@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub diff: bool,
     pub timeout: Option<Duration>,
     pub inventory: Option<Inventory>,
+    /// `--limit`: the hosts of `inventory` the run acts on (`None`: all). The others stay
+    /// visible to the recipe (`hosts_all()`) and are only read: in apply they run in check mode.
+    pub limit: Option<Vec<String>>,
     pub forks: usize,
     /// Stop after `params()` (for `galley show`).
     pub show_only: bool,
@@ -36,11 +39,41 @@ pub struct RunOptions {
 #[derive(Debug)]
 pub struct SetupError(pub String);
 
-/// Makes a profile's host distinct per inventory host: name, address, MAC and product_uuid.
-/// The address goes on the default-route interface (else the first that is not loopback), the
-/// one a real host's traffic to the others leaves by.
-pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Fixture {
+/// The vars that give a host's node address when the inventory names it by DNS name or an
+/// ssh-config alias (`node_ip` first, the name the kubeadm recipe reads too).
+pub const ADDRESS_VARS: [&str; 2] = ["node_ip", "address"];
+
+/// The IPv4 address a plan gives an inventory host: `node_ip`/`address` var, else its connection
+/// address when that is an IPv4 address; `Ok(None)` when neither says (a DNS name, an alias).
+pub fn known_address(entry: &HostEntry) -> Result<Option<String>, SetupError> {
+    for key in ADDRESS_VARS {
+        if let Some(v) = entry.vars.get(key) {
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            return match text.parse::<std::net::Ipv4Addr>() {
+                Ok(_) => Ok(Some(text)),
+                Err(_) => Err(SetupError(format!(
+                    "host `{}`: {key} = {text} is not an IPv4 address (e.g. node_ip=10.0.0.11)",
+                    entry.name
+                ))),
+            };
+        }
+    }
+    Ok(entry
+        .address
+        .clone()
+        .filter(|a| a.parse::<std::net::Ipv4Addr>().is_ok()))
+}
+
+/// Makes a profile's host distinct per inventory host: name, address, MAC and product_uuid. The
+/// address is `known_address`, else one made up from the host's place in the inventory; it goes
+/// on the default-route interface (else the first that is not loopback), the one a real host's
+/// traffic to the others leaves by.
+pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Result<Fixture, SetupError> {
     let n = index + 1;
+    let known = known_address(entry)?;
     f.facts.hostname = entry.name.clone();
     f.facts.product_uuid = format!(
         "00000000-0000-4000-8000-{:012x}",
@@ -55,13 +88,15 @@ pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Fixture {
         .or_else(|| f.facts.interfaces.iter().position(|i| i.name != "lo"));
     if let Some(i) = pick.map(|p| &mut f.facts.interfaces[p]) {
         i.mac = format!("52:54:00:00:{:02x}:{:02x}", n / 256, n % 256);
-        let addr = entry
-            .address
-            .clone()
-            .unwrap_or_else(|| format!("10.0.0.{}", 10 + n));
+        let addr = known.unwrap_or_else(|| format!("10.0.{}.{}", (10 + n) / 256, (10 + n) % 256));
         i.addresses = vec![format!("{addr}/24")];
     }
-    f
+    Ok(f)
+}
+
+/// Plans from a folder of per-host facts: each host's own addresses, nothing made up.
+fn facts_per_host(opts: &RunOptions) -> bool {
+    opts.facts.as_deref().is_some_and(|p| Path::new(p).is_dir())
 }
 
 fn fixture_for(opts: &RunOptions, entry: &HostEntry, index: usize) -> Result<Fixture, SetupError> {
@@ -78,21 +113,22 @@ fn fixture_for(opts: &RunOptions, entry: &HostEntry, index: usize) -> Result<Fix
             }
             Fixture::load(&file.to_string_lossy()).map_err(err)
         }
-        Some(p) => Fixture::load(p).map_err(err).map(|f| {
+        Some(p) => {
+            let f = Fixture::load(p).map_err(err)?;
             if index > 0 || opts.inventory.is_some() {
                 personalize(f, entry, index)
             } else {
-                f
+                Ok(f)
             }
-        }),
+        }
         None => {
             let f = Fixture::profile(opts.profile.as_deref().unwrap_or(DEFAULT_PROFILE))
                 .map_err(err)?;
-            Ok(if opts.inventory.is_some() {
+            if opts.inventory.is_some() {
                 personalize(f, entry, index)
             } else {
-                f
-            })
+                Ok(f)
+            }
         }
     }
 }
@@ -121,16 +157,62 @@ pub fn prepare(
     recipe_dir: Option<std::path::PathBuf>,
 ) -> Result<Ctx, SetupError> {
     let inv = opts.inventory.clone().unwrap_or_else(Inventory::local);
+    if let Some(names) = &opts.limit {
+        if let Some(n) = names
+            .iter()
+            .find(|n| !inv.hosts.iter().any(|h| &h.name == *n))
+        {
+            return Err(SetupError(format!(
+                "--limit: host `{n}` is not in the inventory"
+            )));
+        }
+    }
+    let limited = |name: &str| {
+        opts.limit
+            .as_ref()
+            .is_some_and(|l| !l.iter().any(|n| n == name))
+    };
     let mut targets = BTreeMap::new();
     let mut order = Vec::new();
+    let mut all = Vec::new();
     for (i, entry) in inv.hosts.iter().enumerate() {
+        // SSH connects lazily: a host outside the limit costs nothing until a recipe reads it.
         let host = connect(opts, entry, i)?;
-        reporter.host(&entry.name);
-        order.push(entry.name.clone());
-        targets.insert(
-            entry.name.clone(),
-            Arc::new(Target::new(entry.clone(), host, opts.mode)),
-        );
+        all.push(entry.name.clone());
+        let outside = limited(&entry.name);
+        let mut mode = opts.mode;
+        if outside {
+            // Outside --limit galley only reads: in apply, such a host is in check mode.
+            mode = if mode == Mode::Apply {
+                Mode::Check
+            } else {
+                mode
+            };
+        } else {
+            reporter.host(&entry.name);
+            order.push(entry.name.clone());
+        }
+        let mut target = Target::new(entry.clone(), host, mode);
+        target.outside_limit = outside;
+        targets.insert(entry.name.clone(), Arc::new(target));
+    }
+    if opts.mode == Mode::Plan && opts.inventory.is_some() && !facts_per_host(opts) {
+        let mut guessed = Vec::new();
+        for entry in &inv.hosts {
+            if entry.address.is_some() && known_address(entry)?.is_none() {
+                guessed.push(entry.name.as_str());
+            }
+        }
+        if !guessed.is_empty() {
+            reporter.log(
+                "-",
+                crate::report::Level::Warn,
+                &format!(
+                    "plan: {} named by DNS name or alias, so this plan makes their addresses up (10.0.0.x): set node_ip=ADDRESS on each in the inventory, or plan with --facts from `galley facts --save`",
+                    guessed.join(", ")
+                ),
+            );
+        }
     }
     let run = Arc::new(RunCtx {
         mode: opts.mode,
@@ -142,6 +224,7 @@ pub fn prepare(
         sources: Sources::default(),
         recipe_dir,
         order,
+        all,
         targets,
         groups: inv.groups.clone(),
         forks: opts.forks.max(1),
@@ -257,12 +340,12 @@ mod tests {
             address: Some("192.168.56.12".into()),
             ..Default::default()
         };
-        let p = personalize(f.clone(), &entry, 1);
+        let p = personalize(f.clone(), &entry, 1).unwrap();
         assert_eq!(p.facts.interfaces[0].addresses, ["172.17.0.1/16"]);
         assert_eq!(p.facts.interfaces[1].addresses, ["192.168.56.12/24"]);
         // Without a default route: the first interface that is not loopback, as before.
         f.facts.default_interface.clear();
-        let p = personalize(f, &entry, 1);
+        let p = personalize(f, &entry, 1).unwrap();
         assert_eq!(p.facts.interfaces[0].addresses, ["192.168.56.12/24"]);
     }
 }

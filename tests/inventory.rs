@@ -153,3 +153,32 @@ fn bad_inventories_name_file_and_line() {
         "{out}"
     );
 }
+
+#[test]
+fn plans_over_hosts_named_by_dns_name_or_alias() {
+    let inv = format!("{DIR}/dns-names.ini");
+    let (code, out) = galley(&["plan", "kubeadm", "-i", &inv, "--set", "topology=multi"]);
+    assert_eq!(code, 0, "{out}");
+    // node_ip is the node's address; the DNS-named hosts get made-up ones, and the plan says so.
+    assert!(
+        out.contains("w1.example.internal, w2-bastion named by DNS name or alias, so this plan makes their addresses up"),
+        "{out}"
+    );
+    assert!(out.contains("set node_ip=ADDRESS"), "{out}");
+    assert!(
+        out.contains("w2-bastion run kubeadm join 10.20.0.11:6443"),
+        "{out}"
+    );
+    assert!(out.contains("ping -c 1 -W 2 10.20.0.11"), "{out}");
+
+    // A node_ip that is no address is refused before anything runs, naming the host.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.ini");
+    std::fs::write(&bad, "[control_plane]\ncp1 node_ip=cp1.lan\n").unwrap();
+    let (code, out) = galley(&["plan", "kubeadm", "-i", &bad.to_string_lossy()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("host `cp1`: node_ip = cp1.lan is not an IPv4 address"),
+        "{out}"
+    );
+}

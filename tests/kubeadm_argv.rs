@@ -117,6 +117,13 @@ fn flags_of(sub: &str) -> Option<&'static [&'static str]> {
             "cri-socket",
             "skip-phases",
         ],
+        "token list" => &[
+            "kubeconfig",
+            "dry-run",
+            "output",
+            "allow-missing-template-keys",
+            "show-managed-fields",
+        ],
         "token create" => &[
             "config",
             "print-join-command",

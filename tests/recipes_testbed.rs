@@ -206,7 +206,7 @@ fn preflight_names_the_pair_that_shares_mac_and_product_uuid() {
         &tb,
         "node1",
         &format!(
-            "import \"k8s/preflight\" as preflight;\nlet r = run([\"ping\", \"-c\", \"1\", \"-W\", \"2\", \"{}\"], #{{ readonly: true, check: false }});\nif r.rc != 0 {{ fail(\"ping\"); }}\npreflight::ports_open(\"lb\", \"1.35.4\", 22);\n",
+            "import \"k8s/preflight\" as preflight;\nlet r = run([\"ping\", \"-c\", \"1\", \"-W\", \"2\", \"{}\"], #{{ readonly: true, check: false }});\nif r.rc != 0 {{ fail(\"ping\"); }}\npreflight::ports_open(\"lb\", \"1.35.4\", 22, \"\");\n",
             n2.address
         ),
     );

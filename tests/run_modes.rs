@@ -147,3 +147,38 @@ fn plan_of_docker_is_deterministic() {
     assert_eq!(a, b);
     assert!(a.len() > 5);
 }
+
+/// `--limit` in an apply run: the recipe sees the whole inventory (`hosts_all()`), acts on the
+/// limited hosts, and a host outside the limit is only read: its would-be change is not made.
+#[test]
+fn limit_acts_on_the_limited_hosts_and_only_reads_the_others() {
+    let t = Test::new();
+    let root = t.path().join("root").display().to_string();
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(format!("{root}/seen-by-b"), "b was here\n").unwrap();
+    let recipe = format!(
+        r#"info(`limited ${{hosts()}} all ${{hosts_all()}} cp ${{hosts_all("cp")}} limited-cp ${{hosts("cp")}}`);
+let read = on(hosts_all(), |h| run(["cat", "{root}/seen-by-b"], #{{ readonly: true }}).stdout);
+info(`read ${{read.len()}}`);
+on(hosts_all(), |h| write_file(`{root}/written-${{h}}`, "x\n"));
+"#
+    );
+    let t = t
+        .file(
+            "hosts.ini",
+            "[cp]\na ansible_connection=local\n[workers]\nb ansible_connection=local\n",
+        )
+        .file("r.rhai", &recipe)
+        .args(&["run", "r.rhai", "-i", "hosts.ini", "--limit", "b"]);
+    let r = t.run();
+    r.code(0)
+        .stdout_has("limited [\"b\"] all [\"a\", \"b\"] cp [\"a\"] limited-cp []")
+        .stdout_has("read 2")
+        .stdout_has("a is outside --limit");
+    assert!(std::path::Path::new(&format!("{root}/written-b")).exists());
+    assert!(
+        !std::path::Path::new(&format!("{root}/written-a")).exists(),
+        "a host outside --limit was changed:\n{}",
+        r.stdout
+    );
+}

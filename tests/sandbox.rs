@@ -62,6 +62,7 @@ const PRIMITIVES: &[&str] = &[
     "file_exists",
     "host",
     "hosts",
+    "hosts_all",
     "info",
     "kubectl",
     "kubectl_apply",

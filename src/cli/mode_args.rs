@@ -52,6 +52,7 @@ impl ModeArgs {
         if mode != Mode::Plan && (self.facts.is_some() || self.profile.is_some()) {
             return Err("--facts and --profile only apply to plans; add --plan".into());
         }
+        let (inventory, limit) = self.targets.inventory_and_limit()?;
         Ok(RunOptions {
             mode,
             sets,
@@ -59,7 +60,8 @@ impl ModeArgs {
             profile: self.profile.clone(),
             diff: self.diff,
             forks: self.forks,
-            inventory: self.targets.inventory()?,
+            inventory,
+            limit,
             ..Default::default()
         })
     }

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use crate::inventory::{apply_limit, Inventory};
+use crate::inventory::{limit_names, restrict, Inventory};
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct TargetArgs {
@@ -33,8 +33,19 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    /// The inventory these arguments describe; `None` means just the local machine.
+    /// The inventory these arguments describe, restricted to `--limit`; `None` means just the
+    /// local machine.
     pub fn inventory(&self) -> Result<Option<Inventory>, String> {
+        let (inv, limit) = self.inventory_and_limit()?;
+        Ok(match (inv, limit) {
+            (Some(inv), Some(names)) => Some(restrict(&inv, &names)),
+            (inv, _) => inv,
+        })
+    }
+
+    /// The whole inventory and, with `--limit`, the names of the hosts to act on. Runs keep
+    /// every host so recipes can read the roles of the others (`hosts_all()`).
+    pub fn inventory_and_limit(&self) -> Result<(Option<Inventory>, Option<Vec<String>>), String> {
         let inv = if let Some(path) = &self.inventory {
             Some(Inventory::load(path).map_err(|e| e.to_string())?)
         } else if !self.hosts.is_empty() {
@@ -48,11 +59,12 @@ impl TargetArgs {
                     "--limit needs hosts: give an inventory with -i or hosts with -H".into(),
                 );
             }
-            return Ok(None);
+            return Ok((None, None));
         };
-        if let Some(pattern) = &self.limit {
-            inv = apply_limit(&inv, pattern)?;
-        }
+        let limit = match &self.limit {
+            Some(pattern) => Some(limit_names(&inv, pattern)?),
+            None => None,
+        };
         for o in &self.ssh_options {
             if !o.contains('=') || o.starts_with('-') {
                 return Err(format!(
@@ -67,6 +79,6 @@ impl TargetArgs {
         if self.become_root {
             inv.set_var("become", true.into());
         }
-        Ok(Some(inv))
+        Ok((Some(inv), limit))
     }
 }

@@ -69,8 +69,10 @@ pub struct RunCtx {
     pub sources: Sources,
     /// Folder of the recipe being run (imports may resolve under it), if it is a file.
     pub recipe_dir: Option<PathBuf>,
-    /// Targeted hosts in inventory order.
+    /// Targeted hosts in inventory order: the ones `--limit` keeps (`hosts()`).
     pub order: Vec<String>,
+    /// Every inventory host in order, outside `--limit` too (`hosts_all()`).
+    pub all: Vec<String>,
     pub targets: BTreeMap<String, Arc<Target>>,
     pub groups: BTreeMap<String, Vec<String>>,
     pub forks: usize,
@@ -93,7 +95,11 @@ impl RunCtx {
 pub struct Target {
     pub entry: HostEntry,
     pub host: Arc<dyn Host>,
+    /// The mode this host's steps run in: the run's, except check for a host outside `--limit`
+    /// in an apply run.
     pub mode: Mode,
+    /// Outside `--limit`: the recipe may read this host, never change it.
+    pub outside_limit: bool,
     overlay: Mutex<Overlay>,
     facts: OnceLock<Facts>,
 }
@@ -104,6 +110,7 @@ impl Target {
             entry,
             host,
             mode,
+            outside_limit: false,
             overlay: Mutex::new(Overlay::default()),
             facts: OnceLock::new(),
         }

@@ -42,9 +42,9 @@ fn select(inv: &Inventory, item: &str) -> Option<BTreeSet<String>> {
     found.then_some(out)
 }
 
-/// The inventory restricted to the hosts the pattern selects (groups keep their names, with
-/// only the remaining members).
-pub fn apply_limit(inv: &Inventory, pattern: &str) -> Result<Inventory, String> {
+/// The names of the hosts the pattern selects, in inventory order. A run keeps the whole
+/// inventory and acts only on these (`hosts()` in a recipe); `hosts_all()` still sees the rest.
+pub fn limit_names(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
     let mut include: Option<BTreeSet<String>> = None;
     let mut intersect: Vec<BTreeSet<String>> = Vec::new();
     let mut exclude = BTreeSet::new();
@@ -79,7 +79,24 @@ pub fn apply_limit(inv: &Inventory, pattern: &str) -> Result<Inventory, String> 
     if keep.is_empty() {
         return Err(format!("--limit {pattern}: no host left to run on"));
     }
-    Ok(Inventory {
+    Ok(inv
+        .hosts
+        .iter()
+        .filter(|h| keep.contains(&h.name))
+        .map(|h| h.name.clone())
+        .collect())
+}
+
+/// The inventory restricted to the hosts the pattern selects (groups keep their names, with
+/// only the remaining members), for commands that only ever see those hosts (`galley facts`).
+pub fn apply_limit(inv: &Inventory, pattern: &str) -> Result<Inventory, String> {
+    Ok(restrict(inv, &limit_names(inv, pattern)?))
+}
+
+/// The inventory with only the hosts named in `names` (groups keep their names).
+pub fn restrict(inv: &Inventory, names: &[String]) -> Inventory {
+    let keep: BTreeSet<&String> = names.iter().collect();
+    Inventory {
         hosts: inv
             .hosts
             .iter()
@@ -96,7 +113,7 @@ pub fn apply_limit(inv: &Inventory, pattern: &str) -> Result<Inventory, String> 
                 )
             })
             .collect(),
-    })
+    }
 }
 
 #[cfg(test)]

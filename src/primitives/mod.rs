@@ -70,8 +70,9 @@ impl Call {
         })
     }
 
+    /// The mode this call runs in: its host's (check for a host outside `--limit`).
     pub fn mode(&self) -> Mode {
-        self.run.mode
+        self.target.mode
     }
 
     pub fn host(&self) -> &str {
@@ -80,6 +81,17 @@ impl Call {
 
     /// Records the action with its final status and returns the result recipes see.
     pub fn finish(mut self, status: Status) -> StepResult {
+        if status == Status::Changed && self.target.outside_limit {
+            self.run.reporter.log(
+                self.host(),
+                crate::report::Level::Warn,
+                &format!(
+                    "{} is outside --limit: `{}` was not done (galley only reads hosts outside the limit)",
+                    self.host(),
+                    self.action.summary
+                ),
+            );
+        }
         self.action.status = status;
         self.action.duration = self.start.elapsed();
         self.run.reporter.action(&self.action);

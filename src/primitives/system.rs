@@ -79,20 +79,47 @@ fn host(nc: NativeCallContext) -> RResult<Map> {
     Ok(host_map(&Ctx::of(&nc)?.target()?.entry))
 }
 
-/// Host names for a pattern: `all`, a group, a host, or several separated by commas.
+/// Which hosts a pattern may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The hosts `--limit` keeps (`hosts()`).
+    Limited,
+    /// Every inventory host (`hosts_all()`).
+    All,
+    /// What `on()` acts on: `all` and groups as limited, a host named outright wherever it is
+    /// (reading a host outside the limit is allowed; it is in check mode).
+    On,
+}
+
+/// Host names for a pattern in the `On` scope (what `on()` and the REPL use).
 pub fn resolve_hosts(run: &RunCtx, pattern: &str) -> Result<Vec<String>, String> {
+    resolve_hosts_in(run, pattern, Scope::On)
+}
+
+/// Host names for a pattern: `all`, a group, a host, or several separated by commas.
+pub fn resolve_hosts_in(run: &RunCtx, pattern: &str, scope: Scope) -> Result<Vec<String>, String> {
+    let everyone = scope == Scope::All;
+    let kept = |h: &str| everyone || run.order.iter().any(|o| o == h);
     let mut out: Vec<String> = Vec::new();
     for part in pattern.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let found: Vec<String> = if part == "all" {
-            run.order.clone()
+            if everyone {
+                run.all.clone()
+            } else {
+                run.order.clone()
+            }
         } else if let Some(members) = run.groups.get(part) {
             members
                 .iter()
-                .filter(|m| run.targets.contains_key(*m))
+                .filter(|m| run.targets.contains_key(*m) && kept(m))
                 .cloned()
                 .collect()
         } else if run.targets.contains_key(part) {
-            vec![part.to_string()]
+            if scope == Scope::Limited && !kept(part) {
+                Vec::new()
+            } else {
+                vec![part.to_string()]
+            }
         } else {
             let groups: Vec<&str> = run.groups.keys().map(String::as_str).collect();
             return Err(format!(
@@ -102,7 +129,7 @@ pub fn resolve_hosts(run: &RunCtx, pattern: &str) -> Result<Vec<String>, String>
                 } else {
                     groups.join(", ")
                 },
-                run.order.join(", ")
+                run.all.join(", ")
             ));
         };
         for h in found {
@@ -114,9 +141,9 @@ pub fn resolve_hosts(run: &RunCtx, pattern: &str) -> Result<Vec<String>, String>
     Ok(out)
 }
 
-fn hosts(nc: NativeCallContext, pattern: &str) -> RResult<Array> {
+fn hosts(nc: NativeCallContext, pattern: &str, scope: Scope) -> RResult<Array> {
     let run = Ctx::of(&nc)?.run;
-    let names = resolve_hosts(&run, pattern).map_err(usage)?;
+    let names = resolve_hosts_in(&run, pattern, scope).map_err(usage)?;
     Ok(names.into_iter().map(Dynamic::from).collect())
 }
 
@@ -157,15 +184,30 @@ pub fn register(engine: &mut Engine) {
         engine,
         "hosts",
         &["Array"],
-        &["Every targeted host's name, in inventory order."],
-        |nc: NativeCallContext| hosts(nc, "all"),
+        &["Every targeted host's name, in inventory order (only those `--limit` keeps)."],
+        |nc: NativeCallContext| hosts(nc, "all", Scope::Limited),
     );
     reg(
         engine,
         "hosts",
         &["pattern: &str", "Array"],
-        &["Host names of a group, a host or `all` (comma-separated for several)."],
-        hosts,
+        &["Host names of a group, a host or `all` (comma-separated for several), within `--limit`."],
+        |nc: NativeCallContext, p: &str| hosts(nc, p, Scope::Limited),
+    );
+    reg(
+        engine,
+        "hosts_all",
+        &["Array"],
+        &["Every inventory host's name, `--limit` or not: the roles of the hosts a run does not act",
+          "on. `on()` may read such a host (it runs in check mode there); it never changes it."],
+        |nc: NativeCallContext| hosts(nc, "all", Scope::All),
+    );
+    reg(
+        engine,
+        "hosts_all",
+        &["pattern: &str", "Array"],
+        &["Host names of a group, a host or `all` in the whole inventory, `--limit` or not."],
+        |nc: NativeCallContext, p: &str| hosts(nc, p, Scope::All),
     );
     reg(engine, "secret", &["value: Dynamic", "Dynamic"], &[
         "Marks a value secret: it is redacted from terminal output, JSON, logs, errors and REPL history.",

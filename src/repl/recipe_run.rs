@@ -31,6 +31,7 @@ impl Session {
         let base = Arc::try_unwrap(run).map_err(|_| "internal error: run context is shared")?;
         Ok(Arc::new(RunCtx {
             order: self.run.order.clone(),
+            all: self.run.all.clone(),
             targets: self.run.targets.clone(),
             groups: self.run.groups.clone(),
             params: Mutex::new(None),

@@ -36,6 +36,9 @@ pub struct Job {
     /// Inventory host vars: (host, key, value).
     #[serde(default)]
     pub vars: Vec<(String, String, String)>,
+    /// `--limit PATTERN` over the inventory.
+    #[serde(default)]
+    pub limit: Option<String>,
 }
 
 impl Job {
@@ -55,6 +58,10 @@ impl Job {
     }
     pub fn set(mut self, k: &str, v: &str) -> Job {
         self.sets.push((k.into(), v.into()));
+        self
+    }
+    pub fn limit(mut self, pattern: &str) -> Job {
+        self.limit = Some(pattern.into());
         self
     }
     pub fn group(mut self, g: &str, hosts: &[&str]) -> Job {
@@ -152,6 +159,11 @@ pub fn worker() {
         Ok(dir) if !job.recipe.contains('/') => format!("{dir}/{}.rhai", job.recipe),
         _ => job.recipe.clone(),
     };
+    let inventory = job.inventory();
+    let limit = job.limit.as_ref().map(|pattern| {
+        galley::inventory::limit_names(inventory.as_ref().expect("--limit needs groups"), pattern)
+            .expect("limit")
+    });
     let opts = RunOptions {
         recipe,
         mode: if job.mode_check {
@@ -163,7 +175,8 @@ pub fn worker() {
         facts: job.facts.clone(),
         profile: job.profile.clone(),
         format: Format::Json,
-        inventory: job.inventory(),
+        inventory,
+        limit,
         forks: 1,
         ..Default::default()
     };
