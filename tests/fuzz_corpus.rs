@@ -49,3 +49,8 @@ fn inventory_corpus() {
 fn remote_quoting_corpus() {
     replay("remote_quoting", targets::remote_quoting);
 }
+
+#[test]
+fn glob_corpus() {
+    replay("glob", targets::glob);
+}
