@@ -1,5 +1,6 @@
-//! Nothing a recipe or its input does can hang a run: pathological input (a `--limit` glob of
-//! many stars, a YAML inventory of thousands of groups) takes seconds, not minutes. Each
+//! Nothing a recipe or its input does can hang a run: a blocking call (`sleep`, `read_file` or
+//! `import` of a FIFO) ends at `--timeout`, Ctrl-C or SIGTERM, and pathological input (a `--limit`
+//! glob of many stars, a YAML inventory of thousands of groups) takes seconds, not minutes. Each
 //! case runs the real binary under a watchdog that SIGKILLs it (by pid) if it overruns, so a
 //! regression fails the test instead of hanging the suite.
 
@@ -52,6 +53,85 @@ fn spawn(t: &Test) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+fn fifo(t: &Test, name: &str) {
+    nix::unistd::mkfifo(&t.path().join(name), nix::sys::stat::Mode::S_IRWXU).unwrap();
+}
+
+#[test]
+fn sleep_ends_at_the_run_timeout() {
+    let t = Test::new()
+        .file("s.rhai", "sleep(30);\n")
+        .args(&["run", "--timeout", "1", "s.rhai"]);
+    let f = within(spawn(&t), Duration::from_secs(10), "sleep(30) --timeout 1");
+    assert_eq!(f.code, Some(1), "{}", f.stderr);
+    assert!(f.stderr.contains("time budget of 1s"), "{}", f.stderr);
+    assert!(f.took < Duration::from_secs(4), "took {:?}", f.took);
+}
+
+#[test]
+fn sigterm_and_sigint_end_a_sleep() {
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        let t = Test::new()
+            .file("s.rhai", "sleep(30.0);\n")
+            .args(&["run", "s.rhai"]);
+        let child = spawn(&t);
+        std::thread::sleep(Duration::from_millis(700));
+        let sent = Instant::now();
+        kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+        let f = within(child, Duration::from_secs(10), "sleep(30) after a signal");
+        assert_eq!(f.code, Some(130), "{sig}: {}", f.stderr);
+        assert!(f.stderr.contains("interrupted"), "{sig}: {}", f.stderr);
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "{sig}: {:?}",
+            sent.elapsed()
+        );
+    }
+}
+
+#[test]
+fn bad_sleep_arguments_are_usage_errors() {
+    let r = Test::new()
+        .file("s.rhai", "sleep(-1);\n")
+        .args(&["run", "s.rhai"])
+        .run();
+    r.code(2).stderr_has("sleep: -1 is not a number of seconds");
+}
+
+#[test]
+fn read_file_of_a_fifo_is_refused_at_once() {
+    let t = Test::new();
+    fifo(&t, "p");
+    let t = t
+        .file("r.rhai", "read_file(\"p\");\n")
+        .args(&["run", "--timeout", "30", "r.rhai"]);
+    let f = within(spawn(&t), Duration::from_secs(10), "read_file of a FIFO");
+    assert_eq!(f.code, Some(1), "{}", f.stderr);
+    assert!(
+        f.stderr
+            .contains("p: it is a FIFO (named pipe), not a regular file"),
+        "{}",
+        f.stderr
+    );
+}
+
+#[test]
+fn import_of_a_fifo_module_is_refused_at_once() {
+    let t = Test::new();
+    fifo(&t, "m.rhai");
+    let t = t
+        .file("r.rhai", "import \"m\" as m;\n")
+        .args(&["run", "r.rhai"]);
+    let f = within(spawn(&t), Duration::from_secs(10), "import of a FIFO");
+    assert_eq!(f.code, Some(2), "{}", f.stderr);
+    assert!(
+        f.stderr
+            .contains("it is a FIFO (named pipe), not a regular file"),
+        "{}",
+        f.stderr
+    );
 }
 
 #[test]

@@ -78,6 +78,8 @@ const PRIMITIVES: &[&str] = &[
     "secret",
     "selinux",
     "sh",
+    // Replaces Rhai's own, which Ctrl-C and --timeout could not stop.
+    "sleep",
     "swapoff",
     "sysctl",
     "systemctl",

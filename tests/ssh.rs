@@ -328,6 +328,65 @@ fn unreachable_hosts_fail_alone_with_clear_messages() {
     s.assert_cleaned_up();
 }
 
+/// Runs galley with a watchdog: past `limit` it is SIGKILLed (by pid) and the test fails.
+fn galley_within(s: &Scratch, args: &[&str], limit: Duration) -> Out {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_galley"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", s.path("runtime"))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = child.wait();
+            panic!("galley {args:?} still running after {limit:?} (killed)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
+
+#[test]
+fn remote_read_file_of_a_fifo_is_refused_at_once() {
+    let server = Sshd::start();
+    let s = Scratch::new();
+    let fifo = s.path("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let inv = s.file("inv.toml", &server.host_toml("far", "root"));
+    let recipe = s.file(
+        "r.rhai",
+        &format!("read_file({});\n", rhai_string(&fifo.display().to_string())),
+    );
+    let out = galley_within(
+        &s,
+        &["run", &recipe, "-i", &inv, "--timeout", "20"],
+        Duration::from_secs(40),
+    );
+    let all = out.all();
+    assert_eq!(out.code, 1, "{all}");
+    assert!(all.contains("it is a fifo, not a regular file"), "{all}");
+    assert!(
+        out.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        out.elapsed
+    );
+    s.assert_cleaned_up();
+}
+
 #[test]
 fn unknown_host_keys_are_refused_unless_accepted() {
     let sshd = Sshd::start();

@@ -106,7 +106,7 @@ impl Host for LocalHost {
     }
 
     fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>> {
-        match fs::read(path) {
+        match super::regular_file::read(Path::new(path)) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(HostError::file(path, e)),

@@ -5,6 +5,7 @@ pub mod capture;
 pub mod exec;
 pub mod local;
 pub mod posix;
+pub mod regular_file;
 pub mod sim;
 pub mod ssh;
 

@@ -29,7 +29,8 @@ fn failed(path: &str, out: &CommandOutput) -> HostError {
 
 pub fn read_file(run: Runner, path: &str) -> HostResult<Option<Vec<u8>>> {
     let out = run(&script(
-        r#"[ -e "$1" ] || exit 3; exec cat -- "$1""#,
+        // A FIFO or a device would block `cat` (and the run) until someone writes to it.
+        r#"[ -e "$1" ] || exit 3; [ -f "$1" ] || { echo "it is a $(stat -L -c %F -- "$1"), not a regular file (reading it could block forever)" >&2; exit 4; }; exec cat -- "$1""#,
         &[path],
     ))?;
     match out.rc {

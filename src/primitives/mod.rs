@@ -18,6 +18,7 @@ pub mod repo;
 mod result;
 pub mod service;
 pub mod signatures;
+mod sleep;
 pub mod system;
 pub mod wait;
 
@@ -137,6 +138,7 @@ pub fn register(engine: &mut Engine) {
     alternatives::register(engine);
     download::register(engine);
     kube::register(engine);
+    sleep::register(engine);
     wait::register(engine);
     repo::register(engine);
 }
