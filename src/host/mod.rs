@@ -8,6 +8,7 @@ pub mod posix;
 pub mod regular_file;
 pub mod sim;
 pub mod ssh;
+pub mod tree;
 
 use std::time::Duration;
 
