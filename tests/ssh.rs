@@ -312,7 +312,7 @@ fn unreachable_hosts_fail_alone_with_clear_messages() {
         "{all}"
     );
     assert!(
-        all.contains("hangs:") && all.contains("timed out after 1s"),
+        all.contains("hangs:") && all.contains("sent no SSH banner within 1s"),
         "{all}"
     );
     assert!(
@@ -358,6 +358,85 @@ fn galley_within(s: &Scratch, args: &[&str], limit: Duration) -> Out {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: start.elapsed(),
     }
+}
+
+/// A TCP server on 127.0.0.1 that sends an SSH banner to every client, then says nothing more
+/// (a hung or overloaded sshd). Connections stay open until the listener's thread ends with the
+/// test process.
+fn banner_then_silence() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().flatten() {
+            use std::io::Write;
+            let mut c = c;
+            let _ = c.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+            held.push(c);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_host_that_stalls_after_its_banner_fails_within_20s_saying_so() {
+    let good = Sshd::start();
+    let s = Scratch::new();
+    let port = banner_then_silence();
+    let inv = s.file(
+        "inv.toml",
+        &format!(
+            "[hosts.stalls]\naddress = \"127.0.0.1\"\nport = {port}\nvars = {{ ssh_config_file = \"{}\" }}\n",
+            good.path("ssh_config").display()
+        ),
+    );
+    let recipe = s.file("r.rhai", "run([\"true\"]);\n");
+    let out = galley_within(&s, &["run", &recipe, "-i", &inv], Duration::from_secs(60));
+    let all = out.all();
+    assert_eq!(out.code, 1, "{all}");
+    assert!(
+        all.contains("sent its SSH banner") && all.contains("then stopped responding for 15s"),
+        "{all}"
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "took {:?}",
+        out.elapsed
+    );
+    s.assert_cleaned_up();
+}
+
+#[test]
+fn the_users_own_server_alive_settings_win() {
+    let good = Sshd::start();
+    let s = Scratch::new();
+    let port = banner_then_silence();
+    let cfg = s.path("ssh_config");
+    fs::write(
+        &cfg,
+        format!(
+            "{}  ServerAliveInterval 1\n  ServerAliveCountMax 2\n",
+            fs::read_to_string(good.path("ssh_config")).unwrap()
+        ),
+    )
+    .unwrap();
+    let inv = s.file(
+        "inv.toml",
+        &format!(
+            "[hosts.stalls]\naddress = \"127.0.0.1\"\nport = {port}\nvars = {{ ssh_config_file = \"{}\" }}\n",
+            cfg.display()
+        ),
+    );
+    let recipe = s.file("r.rhai", "run([\"true\"]);\n");
+    let out = galley_within(&s, &["run", &recipe, "-i", &inv], Duration::from_secs(60));
+    let all = out.all();
+    assert_eq!(out.code, 1, "{all}");
+    assert!(all.contains("stopped responding for 2s"), "{all}");
+    assert!(
+        out.elapsed < Duration::from_secs(8),
+        "took {:?}",
+        out.elapsed
+    );
 }
 
 #[test]

@@ -45,10 +45,12 @@ pub struct SshHost {
 
 /// Builds the connector; nothing is contacted until the first command.
 pub fn connect(entry: &HostEntry) -> HostResult<SshHost> {
-    let settings = SshSettings::from_entry(entry).map_err(|message| HostError::Unreachable {
-        host: entry.name.clone(),
-        message,
-    })?;
+    let mut settings =
+        SshSettings::from_entry(entry).map_err(|message| HostError::Unreachable {
+            host: entry.name.clone(),
+            message,
+        })?;
+    settings.user_config = options::UserConfig::read(&settings);
     Ok(SshHost {
         name: entry.name.clone(),
         settings,
@@ -107,7 +109,10 @@ impl SshHost {
             .args(["-o", "ControlPersist=no", "--"])
             .arg(&self.settings.destination);
         let remote = agent::bootstrap(self.settings.become_user.as_deref());
-        let limit = Duration::from_secs(self.settings.connect_timeout * 3 + 10);
+        // ssh itself gives up first: after the connect timeout, or the keepalives' silence limit.
+        let limit = Duration::from_secs(
+            self.settings.connect_timeout() * 2 + self.settings.silence_limit() + 10,
+        );
         Agent::start(ssh, &remote, limit).map_err(|l| self.session_failed(&l))
     }
 
@@ -115,6 +120,11 @@ impl SshHost {
     fn session_failed(&self, l: &Lost) -> String {
         let why = l.why.as_str();
         if l.code == Some(255) {
+            if why.is_empty() {
+                if let Some(banner) = master::probe_banner(&self.settings) {
+                    return master::stalled(&self.settings, Some(&banner));
+                }
+            }
             return master::explain(&self.settings, why);
         }
         if let Some(user) = &self.settings.become_user {
