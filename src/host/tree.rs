@@ -5,7 +5,8 @@
 //! Every command's leader is made a child subreaper (`PR_SET_CHILD_SUBREAPER`, kept across
 //! `execve`), so the orphan of a double fork is reparented to the leader instead of to init and
 //! stays in the leader's tree until the leader is gone. Each process is remembered with its start
-//! time, so a pid reused by an unrelated process after the kill is never signalled.
+//! time, checked right before each signal, so a pid reused meanwhile by an unrelated process is
+//! left alone.
 
 use std::collections::HashMap;
 
