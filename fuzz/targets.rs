@@ -224,3 +224,38 @@ fn json_strings(v: &serde_json::Value) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+/// The wildcard matcher of `--limit` and version pins: arbitrary pattern and text (split at the
+/// first NUL byte) must match exactly when a plain dynamic-programming matcher of the same rules
+/// (`*` any run, `?` one character, all else literal) says so, and a pattern of many stars must
+/// stay fast.
+pub fn glob(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (pattern, name) = text.split_once('\0').unwrap_or((&text, ""));
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    if p.len() > 200 || n.len() > 400 {
+        return;
+    }
+    let Ok(w) = galley::glob::Wildcard::new(pattern) else {
+        return;
+    };
+    // reach[j]: the pattern so far matches the first j characters of the name.
+    let mut reach = vec![false; n.len() + 1];
+    reach[0] = true;
+    for c in &p {
+        let mut next = vec![false; n.len() + 1];
+        for j in 0..=n.len() {
+            next[j] = match c {
+                '*' => reach[j] || (j > 0 && next[j - 1]),
+                '?' => j > 0 && reach[j - 1],
+                lit => j > 0 && reach[j - 1] && n[j - 1] == *lit,
+            };
+        }
+        reach = next;
+    }
+    assert_eq!(
+        w.is_match(name),
+        reach[n.len()],
+        "pattern {pattern:?} against {name:?}"
+    );
+}

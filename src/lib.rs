@@ -8,6 +8,7 @@ pub mod cli;
 pub mod embedded;
 pub mod engine;
 pub mod facts;
+pub mod glob;
 pub mod host;
 pub mod inventory;
 pub mod primitives;

@@ -43,6 +43,41 @@ fn timeout_kills_the_process_tree_even_a_child_ignoring_sigterm() {
 }
 
 #[test]
+fn timeout_kills_children_that_left_the_group_with_setsid() {
+    // One daemon calls setsid directly (a new session, still a child of sh); the other is a
+    // double fork (`setsid -f`: the forking parent exits at once, so the daemon is an orphan).
+    // Neither is in the command's process group any more.
+    let t = Test::new();
+    let (direct, forked) = (t.path().join("direct.pid"), t.path().join("forked.pid"));
+    let recipe = format!(
+        r#"run(["sh", "-c", "setsid sh -c 'echo $$ > {d}; exec sleep 60' & setsid -f sh -c 'echo $$ > {f}; exec sleep 60'; sleep 30"], #{{ timeout: 1 }});"#,
+        d = direct.display(),
+        f = forked.display()
+    );
+    let t = t.file("t.rhai", &recipe).args(&["run", "t.rhai"]);
+    let start = Instant::now();
+    let r = t.run();
+    let took = start.elapsed();
+    r.code(1).stderr_has("timed out after 1s and was killed");
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+    for (what, file) in [("setsid", &direct), ("setsid -f", &forked)] {
+        let pid = read_pid(file);
+        let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid)));
+        let gone = !alive(pid);
+        if !gone {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(
+            gone,
+            "the {what} child {pid} (session {sid:?}) survived the timeout and the run"
+        );
+    }
+}
+
+#[test]
 fn sigint_stops_a_long_command_with_exit_130_and_a_recap() {
     let t = Test::new();
     let pidfile = t.path().join("sleep.pid");

@@ -79,6 +79,7 @@ const PRIMITIVES: &[&str] = &[
     "secret",
     "selinux",
     "sh",
+    // Replaces Rhai's own, which Ctrl-C and --timeout could not stop.
     "sleep",
     "swapoff",
     "sysctl",
@@ -121,4 +122,50 @@ fn the_engine_exposes_only_known_primitives() {
         "functions exposed to recipes that are not audited primitives: {unknown:?}"
     );
     assert!(names.contains("run") && names.contains("write_file"));
+}
+
+/// Runs `recipe` with the address space limited to 3 GiB (`ulimit -v`), the way a small machine
+/// or a container limits it: without a bound on the total, the allocation that fails aborts.
+fn run_in_3_gib(recipe: &str) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let t = Test::new().file("x.rhai", recipe).args(&["run", "x.rhai"]);
+    let mut cmd = t.command();
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = 3 << 30;
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, limit, limit)
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_total_size_of_values_is_bounded() {
+    let big = "let s = \"x\"; for i in 0..24 { s += s; }\n";
+    for (what, body) in [
+        (
+            "a map of big strings",
+            "let m = #{}; for i in 0..400 { m[\"k\" + i] = s + i; }",
+        ),
+        (
+            "closures capturing big strings",
+            "let fs = []; for i in 0..400 { let t = s + i; fs.push(|| t); }",
+        ),
+    ] {
+        let out = run_in_3_gib(&format!("{big}{body}\n"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{what}: {:?}\n{stderr}",
+            out.status
+        );
+        assert!(
+            stderr.contains("passed galley's memory limit of 1.5 GiB"),
+            "{what}: {stderr}"
+        );
+        assert!(stderr.contains("x.rhai:2:"), "{what}: {stderr}");
+    }
 }

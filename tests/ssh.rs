@@ -312,7 +312,7 @@ fn unreachable_hosts_fail_alone_with_clear_messages() {
         "{all}"
     );
     assert!(
-        all.contains("hangs:") && all.contains("timed out after 1s"),
+        all.contains("hangs:") && all.contains("sent no SSH banner within 1s"),
         "{all}"
     );
     assert!(
@@ -325,6 +325,144 @@ fn unreachable_hosts_fail_alone_with_clear_messages() {
         out.elapsed
     );
     drop(silent);
+    s.assert_cleaned_up();
+}
+
+/// Runs galley with a watchdog: past `limit` it is SIGKILLed (by pid) and the test fails.
+fn galley_within(s: &Scratch, args: &[&str], limit: Duration) -> Out {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_galley"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", s.path("runtime"))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = child.wait();
+            panic!("galley {args:?} still running after {limit:?} (killed)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// A TCP server on 127.0.0.1 that sends an SSH banner to every client, then says nothing more
+/// (a hung or overloaded sshd). Connections stay open until the listener's thread ends with the
+/// test process.
+fn banner_then_silence() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().flatten() {
+            use std::io::Write;
+            let mut c = c;
+            let _ = c.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+            held.push(c);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_host_that_stalls_after_its_banner_fails_within_20s_saying_so() {
+    let good = Sshd::start();
+    let s = Scratch::new();
+    let port = banner_then_silence();
+    let inv = s.file(
+        "inv.toml",
+        &format!(
+            "[hosts.stalls]\naddress = \"127.0.0.1\"\nport = {port}\nvars = {{ ssh_config_file = \"{}\" }}\n",
+            good.path("ssh_config").display()
+        ),
+    );
+    let recipe = s.file("r.rhai", "run([\"true\"]);\n");
+    let out = galley_within(&s, &["run", &recipe, "-i", &inv], Duration::from_secs(60));
+    let all = out.all();
+    assert_eq!(out.code, 1, "{all}");
+    assert!(
+        all.contains("sent its SSH banner") && all.contains("then stopped responding for 15s"),
+        "{all}"
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "took {:?}",
+        out.elapsed
+    );
+    s.assert_cleaned_up();
+}
+
+#[test]
+fn the_users_own_server_alive_settings_win() {
+    let good = Sshd::start();
+    let s = Scratch::new();
+    let port = banner_then_silence();
+    let cfg = s.path("ssh_config");
+    fs::write(
+        &cfg,
+        format!(
+            "{}  ServerAliveInterval 1\n  ServerAliveCountMax 2\n",
+            fs::read_to_string(good.path("ssh_config")).unwrap()
+        ),
+    )
+    .unwrap();
+    let inv = s.file(
+        "inv.toml",
+        &format!(
+            "[hosts.stalls]\naddress = \"127.0.0.1\"\nport = {port}\nvars = {{ ssh_config_file = \"{}\" }}\n",
+            cfg.display()
+        ),
+    );
+    let recipe = s.file("r.rhai", "run([\"true\"]);\n");
+    let out = galley_within(&s, &["run", &recipe, "-i", &inv], Duration::from_secs(60));
+    let all = out.all();
+    assert_eq!(out.code, 1, "{all}");
+    assert!(all.contains("stopped responding for 2s"), "{all}");
+    assert!(
+        out.elapsed < Duration::from_secs(8),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn remote_read_file_of_a_fifo_is_refused_at_once() {
+    let server = Sshd::start();
+    let s = Scratch::new();
+    let fifo = s.path("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let inv = s.file("inv.toml", &server.host_toml("far", "root"));
+    let recipe = s.file(
+        "r.rhai",
+        &format!("read_file({});\n", rhai_string(&fifo.display().to_string())),
+    );
+    let out = galley_within(
+        &s,
+        &["run", &recipe, "-i", &inv, "--timeout", "20"],
+        Duration::from_secs(40),
+    );
+    let all = out.all();
+    assert_eq!(out.code, 1, "{all}");
+    assert!(all.contains("it is a fifo, not a regular file"), "{all}");
+    assert!(
+        out.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        out.elapsed
+    );
     s.assert_cleaned_up();
 }
 

@@ -56,6 +56,7 @@ pub fn payload(kind: &str, message: &str) -> rhai::Dynamic {
 /// Token values `on_progress` terminates with.
 pub const INTERRUPT: &str = "interrupt";
 pub const BUDGET: &str = "budget";
+pub const MEMORY: &str = "memory";
 pub const SHOW: &str = "show";
 
 fn frame(source: &str, pos: Position, note: String) -> Option<Frame> {
@@ -108,6 +109,15 @@ fn classify(err: &EvalAltResult, budget: Option<std::time::Duration>) -> (String
                     .unwrap_or_default()
             ),
             Kind::Step,
+        ),
+        EvalAltResult::ErrorTerminated(t, _) if t.to_string() == MEMORY => (
+            format!(
+                "the recipe's values passed galley's memory limit of {} (half of what this process \
+                 may use, at most {}); build smaller values, or keep fewer of them alive",
+                super::memory::describe(super::memory::budget()),
+                super::memory::describe(super::memory::MAX_BUDGET)
+            ),
+            Kind::Recipe,
         ),
         EvalAltResult::ErrorTooManyOperations(_) => (
             "the recipe exceeded its operation limit (an endless loop?); recipes must finish"

@@ -4,6 +4,7 @@
 pub mod context;
 pub mod diagnostics;
 pub mod lint;
+pub mod memory;
 pub mod overlay;
 pub mod parallel;
 pub mod params;

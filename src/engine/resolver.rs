@@ -106,9 +106,18 @@ impl Resolver {
         check_shape(path).map_err(|why| refuse(path, why, pos))?;
         if let Some(dir) = &self.run.recipe_dir {
             if let Some(file) = local_file(dir, path).map_err(|why| refuse(path, why, pos))? {
-                let text = std::fs::read_to_string(&file).map_err(|e| {
-                    refuse(path, &format!("cannot read {}: {e}", file.display()), pos)
-                })?;
+                let text = crate::host::regular_file::read(&file)
+                    .and_then(|b| {
+                        String::from_utf8(b).map_err(|_| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                "not UTF-8 text (is it a binary file?)",
+                            )
+                        })
+                    })
+                    .map_err(|e| {
+                        refuse(path, &format!("cannot read {}: {e}", file.display()), pos)
+                    })?;
                 return Ok((file.display().to_string(), text));
             }
         }

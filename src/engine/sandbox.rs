@@ -1,11 +1,13 @@
-//! The sandbox every recipe runs in: no `eval`, strict variables, limits on work and size, and a
-//! wall-clock budget checked as the script runs (commands enforce it themselves while blocking).
+//! The sandbox every recipe runs in: no `eval`, strict variables, limits on work and size, a
+//! memory budget for what the values add up to (see [`super::memory`]), and a wall-clock budget
+//! checked as the script runs (commands enforce it themselves while blocking).
 
 use std::time::Instant;
 
 use rhai::{Dynamic, Engine};
 
-use super::diagnostics::{BUDGET, INTERRUPT};
+use super::diagnostics::{BUDGET, INTERRUPT, MEMORY};
+use super::memory;
 use crate::host::exec::interrupted;
 
 /// Operations a recipe may perform (per thread): far beyond any real recipe, reached in seconds
@@ -33,6 +35,10 @@ pub fn apply(engine: &mut Engine, deadline: Option<Instant>) {
         .set_max_map_size(MAX_MAP)
         .set_max_modules(MAX_MODULES);
     engine.on_progress(move |ops| {
+        // Every operation: one operation allocates at most a few of Rhai's largest values.
+        if memory::over_budget() {
+            return Some(Dynamic::from(MEMORY));
+        }
         if ops % 256 != 0 {
             return None;
         }

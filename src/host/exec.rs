@@ -1,6 +1,7 @@
 //! Running a local process the way a provisioning tool must: in its own process group, so a
-//! timeout or Ctrl-C kills the whole tree (even children that ignore SIGTERM), with bounded capture
-//! and live progress.
+//! timeout or Ctrl-C kills the whole tree (even children that ignore SIGTERM, and through
+//! [`super::tree`] those that left the group with `setsid`), with bounded capture and live
+//! progress.
 
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -14,6 +15,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use super::capture::{drain, Capture, HEAD_CAP, TAIL_CAP};
+use super::tree;
 use super::{CommandOutput, CommandSpec, HostError, HostResult, ProgressFn};
 
 /// Set by the Ctrl-C handler; every running command notices it within a tick and is killed.
@@ -76,6 +78,14 @@ fn build(spec: &CommandSpec) -> HostResult<Command> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Orphans of the command's tree (a double fork's daemon) stay under the leader, where
+            // a timeout kill finds them, instead of being handed to init.
+            nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from)
+        });
+    }
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
@@ -181,17 +191,25 @@ fn supervise(
     }
 }
 
-/// SIGTERM to the whole group, then SIGKILL after the grace period; waits for the leader.
+/// SIGTERM to the whole group and every process below the leader (in the group or not), then
+/// SIGKILL after the grace period; waits for the leader.
 fn kill_group(exited: &Exited, pgid: Pid) -> ExitStatus {
+    let mut known = tree::descendants(pgid.as_raw());
     let _ = killpg(pgid, Signal::SIGTERM);
+    for p in &known {
+        p.signal(Signal::SIGTERM);
+    }
     let status = match exited.recv_timeout(KILL_GRACE) {
         Ok(r) => status_of(Ok(r)),
         Err(_) => {
+            tree::merge(&mut known, tree::descendants(pgid.as_raw()));
             let _ = killpg(pgid, Signal::SIGKILL);
             status_of(exited.recv())
         }
     };
-    // The leader is gone; make sure no straggler in its group (one ignoring SIGTERM) survives.
+    // The leader is gone; make sure no straggler (one ignoring SIGTERM, in the group or out of
+    // it) survives.
     let _ = killpg(pgid, Signal::SIGKILL);
+    tree::kill_all(&mut known);
     status
 }

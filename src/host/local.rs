@@ -134,7 +134,7 @@ impl Host for LocalHost {
     }
 
     fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>> {
-        let f = match fs::File::open(path) {
+        let f = match super::regular_file::open(Path::new(path)) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(HostError::file(path, e)),

@@ -5,8 +5,10 @@ pub mod capture;
 pub mod exec;
 pub mod local;
 pub mod posix;
+pub mod regular_file;
 pub mod sim;
 pub mod ssh;
+pub mod tree;
 
 use std::time::Duration;
 

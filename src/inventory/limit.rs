@@ -4,27 +4,21 @@
 use std::collections::BTreeSet;
 
 use super::Inventory;
+use crate::glob::{is_wild, Wildcard};
 
-fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
-}
-
-/// Host names an item selects; `None` when it matches nothing at all.
-fn select(inv: &Inventory, item: &str) -> Option<BTreeSet<String>> {
+/// Host names an item selects; `Ok(None)` when it matches nothing at all.
+fn select(inv: &Inventory, item: &str) -> Result<Option<BTreeSet<String>>, String> {
     if item == "all" || item == "*" {
-        return Some(inv.hosts.iter().map(|h| h.name.clone()).collect());
+        return Ok(Some(inv.hosts.iter().map(|h| h.name.clone()).collect()));
     }
-    let wild = item.contains(['*', '?']);
-    let matches = |name: &str| if wild { glob(item, name) } else { item == name };
+    let wild = is_wild(item)
+        .then(|| Wildcard::new(item))
+        .transpose()
+        .map_err(|e| format!("--limit: {e}"))?;
+    let matches = |name: &str| match &wild {
+        Some(w) => w.is_match(name),
+        None => item == name,
+    };
     let mut out = BTreeSet::new();
     let mut found = false;
     for (g, members) in &inv.groups {
@@ -39,7 +33,7 @@ fn select(inv: &Inventory, item: &str) -> Option<BTreeSet<String>> {
             out.insert(h.name.clone());
         }
     }
-    found.then_some(out)
+    Ok(found.then_some(out))
 }
 
 /// The names of the hosts the pattern selects, in inventory order. A run keeps the whole
@@ -54,7 +48,7 @@ pub fn limit_names(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String
             b'&' => ('&', &raw[1..]),
             _ => ('+', raw),
         };
-        let set = select(inv, item).ok_or_else(|| {
+        let set = select(inv, item)?.ok_or_else(|| {
             let groups: Vec<&str> = inv.groups.keys().map(String::as_str).collect();
             format!(
                 "--limit: no host or group matches `{item}` (groups: {})",

@@ -2,7 +2,7 @@
 //! hosts and groups with the line they came from; `resolve` checks references, expands group
 //! children and merges vars (host over child group over parent group over `all`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -107,27 +107,38 @@ impl Builder {
                 groups.insert(g.clone(), hosts.clone());
             }
         }
+        let grouped: BTreeSet<&String> = groups
+            .iter()
+            .filter(|(g, _)| *g != "ungrouped")
+            .flat_map(|(_, m)| m)
+            .collect();
         let ungrouped: Vec<String> = self
             .order
             .iter()
-            .filter(|h| {
-                !groups
-                    .iter()
-                    .any(|(g, m)| g != "ungrouped" && m.contains(h))
-            })
+            .filter(|h| !grouped.contains(h))
             .cloned()
             .collect();
         if !ungrouped.is_empty() {
             let u = groups.entry("ungrouped".into()).or_default();
+            let mut known: BTreeSet<String> = u.iter().cloned().collect();
             for h in ungrouped {
-                if !u.contains(&h) {
+                if known.insert(h.clone()) {
                     u.push(h);
                 }
             }
         }
+        // Each host's groups, computed once: looking them up per host made resolving quadratic
+        // in the number of groups and hosts (5,000 of each: minutes).
+        let mut of_host: HashMap<&str, Vec<&String>> = HashMap::new();
+        for (g, m) in &groups {
+            for h in m {
+                of_host.entry(h.as_str()).or_default().push(g);
+            }
+        }
         let mut hosts = Vec::new();
         for name in &self.order {
-            hosts.push(self.entry(name, &groups, &depth)?);
+            let mine = of_host.get(name.as_str()).cloned().unwrap_or_default();
+            hosts.push(self.entry(name, mine, &depth)?);
         }
         Ok(Inventory { hosts, groups })
     }
@@ -186,6 +197,12 @@ impl Builder {
 
     /// Hosts of each group, children included, in inventory order.
     fn members(&self) -> BTreeMap<String, Vec<String>> {
+        let rank: HashMap<&str, usize> = self
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.as_str(), i))
+            .collect();
         let mut out = BTreeMap::new();
         for name in self.groups.keys() {
             let mut set = BTreeSet::new();
@@ -202,11 +219,12 @@ impl Builder {
             let ordered: Vec<String> = if name == "all" {
                 self.order.clone()
             } else {
-                self.order
+                let mut v: Vec<&String> = set
                     .iter()
-                    .filter(|h| set.contains(*h))
-                    .cloned()
-                    .collect()
+                    .filter(|h| rank.contains_key(h.as_str()))
+                    .collect();
+                v.sort_by_key(|h| rank[h.as_str()]);
+                v.into_iter().cloned().collect()
             };
             out.insert(name.clone(), ordered);
         }
@@ -216,15 +234,11 @@ impl Builder {
     fn entry(
         &self,
         name: &str,
-        groups: &BTreeMap<String, Vec<String>>,
+        groups: Vec<&String>,
         depth: &BTreeMap<String, usize>,
     ) -> Result<HostEntry, InventoryError> {
         let raw = &self.hosts[name];
-        let mut mine: Vec<&String> = groups
-            .iter()
-            .filter(|(_, m)| m.iter().any(|h| h == name))
-            .map(|(g, _)| g)
-            .collect();
+        let mut mine = groups.clone();
         // Vars: `all`, then groups from shallow to deep (alphabetical within a depth), then the host.
         mine.sort_by_key(|g| (depth.get(*g).copied().unwrap_or(1), (*g).clone()));
         let mut vars = self.groups["all"].vars.clone();
@@ -240,11 +254,7 @@ impl Builder {
             port: raw.port,
             user: raw.user.clone(),
             vars: Vars::new(),
-            groups: groups
-                .iter()
-                .filter(|(_, m)| m.iter().any(|h| h == name))
-                .map(|(g, _)| g.clone())
-                .collect(),
+            groups: groups.into_iter().cloned().collect(),
         };
         self.connection_vars(&mut entry, &mut vars, raw)?;
         entry.vars = vars;

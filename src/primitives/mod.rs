@@ -19,6 +19,7 @@ pub mod repo;
 mod result;
 pub mod service;
 pub mod signatures;
+mod sleep;
 pub mod system;
 pub mod wait;
 
@@ -150,6 +151,7 @@ pub fn register(engine: &mut Engine) {
     alternatives::register(engine);
     download::register(engine);
     kube::register(engine);
+    sleep::register(engine);
     wait::register(engine);
     repo::register(engine);
 }

@@ -111,7 +111,7 @@ fn shown(x: f64) -> String {
     }
 }
 
-fn too_long(what: &str, x: f64) -> Box<rhai::EvalAltResult> {
+pub fn too_long(what: &str, x: f64) -> Box<rhai::EvalAltResult> {
     usage(format!(
         "{what} {} seconds is too long (at most {MAX_WAIT_SECS}, a year)",
         shown(x)
@@ -136,28 +136,6 @@ fn secs(what: &str, v: &Option<Dynamic>, default: f64) -> RResult<f64> {
     } else {
         Err(usage(format!("wait_ready: {what} must be positive")))
     }
-}
-
-/// `sleep(seconds)`, replacing Rhai's own: bounded (Rhai's panics on `sleep(1e300)`), refusing
-/// negative or NaN seconds, and ended by Ctrl-C like every other wait.
-fn sleep(x: f64) -> RResult<()> {
-    if x.is_nan() || x < 0.0 {
-        return Err(usage(format!(
-            "sleep: seconds must be 0 or more, got {}",
-            shown(x)
-        )));
-    }
-    if x > MAX_WAIT_SECS {
-        return Err(too_long("sleep:", x));
-    }
-    if !pause(Duration::from_secs_f64(x)) {
-        return Err(rhai::EvalAltResult::ErrorTerminated(
-            crate::engine::diagnostics::INTERRUPT.into(),
-            rhai::Position::NONE,
-        )
-        .into());
-    }
-    Ok(())
 }
 
 fn int_of(what: &str, v: &Option<Dynamic>, default: i64) -> RResult<i64> {
@@ -591,15 +569,6 @@ pub fn register(engine: &mut Engine) {
         "(default 1 s, growing by half up to max_interval, default 10 s). On timeout the error names the",
         "target and the last state seen. `ok` when ready; plan records it; check probes once.",
     ], wait_ready);
-    let doc = &["Pauses for a number of seconds (at most a year); Ctrl-C ends it."];
-    reg(engine, "sleep", &["seconds: float", "()"], doc, sleep);
-    reg(
-        engine,
-        "sleep",
-        &["seconds: int", "()"],
-        doc,
-        |x: rhai::INT| sleep(x as f64),
-    );
 }
 
 #[cfg(test)]

@@ -58,6 +58,38 @@ fn known_hosts_name(s: &SshSettings) -> String {
     }
 }
 
+/// A host that sent its banner and then nothing: what the message says, with the banner when
+/// galley saw it itself.
+pub fn stalled(s: &SshSettings, banner: Option<&str>) -> String {
+    format!(
+        "{} sent its SSH banner{}, then stopped responding for {}s during the key exchange \
+         (sshd hung or overloaded, or something in between drops the connection); \
+         ServerAliveInterval and ServerAliveCountMax in your ssh_config set how long to wait",
+        s.describe(),
+        banner.map(|b| format!(" (`{b}`)")).unwrap_or_default(),
+        s.silence_limit()
+    )
+}
+
+/// Looks at a host that failed without a message (the user's LogLevel hides ssh's own): when ssh
+/// connects to it directly, connects and reads what it sends first. `Some(banner)` when it is
+/// an SSH server's banner.
+pub fn probe_banner(s: &SshSettings) -> Option<String> {
+    use std::io::Read;
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let (host, port) = s.user_config.direct.as_ref()?;
+    let addr = (host.as_str(), *port).to_socket_addrs().ok()?.next()?;
+    let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut buf = [0u8; 256];
+    let n = c.read(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let line = text.lines().next()?.trim();
+    line.starts_with("SSH-")
+        .then(|| line.chars().take(80).collect())
+}
+
 /// Turns ssh's stderr into one message saying what happened and what to do (the caller adds
 /// the host's name: "host web1 is unreachable: ...").
 pub fn explain(s: &SshSettings, stderr: &str) -> String {
@@ -85,11 +117,28 @@ pub fn explain(s: &SshSettings, stderr: &str) -> String {
             "connection to {target} refused (is sshd running and listening on that port?)"
         );
     }
+    // OpenSSH words a timeout by the phase it happened in.
+    if has("during banner exchange") {
+        return format!(
+            "{target} accepted the connection but sent no SSH banner within {}s (not an SSH server, \
+             or sshd is overloaded); set the var ssh_connect_timeout to wait longer",
+            s.connect_timeout()
+        );
+    }
+    if has("Timeout, server") && has("not responding") {
+        return format!(
+            "{target} stopped responding: no answer to keepalives for {}s (host down or network lost)",
+            s.silence_limit()
+        );
+    }
+    if has("Connection to") && has("timed out") && !has("connect to host") {
+        return stalled(s, None);
+    }
     if has("timed out") {
         return format!(
             "connecting to {target} timed out after {}s (host down, filtered, or not an SSH server); \
              set the var ssh_connect_timeout to wait longer",
-            s.connect_timeout
+            s.connect_timeout()
         );
     }
     if has("Could not resolve hostname") {
@@ -126,7 +175,7 @@ mod tests {
             destination: "127.0.0.1".into(),
             port: Some(2222),
             user: Some("root".into()),
-            connect_timeout: 3,
+            connect_timeout_var: Some(3),
             ..Default::default()
         }
     }
@@ -150,7 +199,20 @@ mod tests {
         )
         .contains("refused"));
         assert!(explain(&s, "Connection timed out during banner exchange")
-            .contains("timed out after 3s"));
+            .contains("sent no SSH banner within 3s"));
+        assert!(explain(
+            &s,
+            "ssh: connect to host 127.0.0.1 port 2222: Connection timed out"
+        )
+        .contains("timed out after 3s"));
+        let stalled = explain(&s, "Connection to 127.0.0.1 port 2222 timed out\r\n");
+        assert!(
+            stalled.contains("sent its SSH banner, then stopped responding for 15s"),
+            "{stalled}"
+        );
+        assert!(
+            explain(&s, "Timeout, server 127.0.0.1 not responding.").contains("keepalives for 15s")
+        );
         assert!(
             explain(&s, "root@127.0.0.1: Permission denied (publickey).")
                 .contains("authentication to root@127.0.0.1:2222 failed")

@@ -11,7 +11,7 @@ pub mod options;
 pub mod quote;
 
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use self::agent::{Agent, Lost};
@@ -35,7 +35,9 @@ enum Link {
 
 pub struct SshHost {
     name: String,
-    settings: SshSettings,
+    /// The inventory's settings; [`SshHost::settings`] adds what the user's ssh_config sets.
+    entry_settings: SshSettings,
+    settings: OnceLock<SshSettings>,
     link: Mutex<Link>,
     /// Idle sessions; a busy host (nested `on`) simply opens another.
     idle: Mutex<Vec<Agent>>,
@@ -51,7 +53,8 @@ pub fn connect(entry: &HostEntry) -> HostResult<SshHost> {
     })?;
     Ok(SshHost {
         name: entry.name.clone(),
-        settings,
+        entry_settings: settings,
+        settings: OnceLock::new(),
         link: Mutex::new(Link::Down),
         idle: Mutex::new(Vec::new()),
         prefetched: Mutex::new(None),
@@ -59,6 +62,16 @@ pub fn connect(entry: &HostEntry) -> HostResult<SshHost> {
 }
 
 impl SshHost {
+    /// The settings with what the user's ssh_config sets, asked of `ssh -G` once, when the
+    /// host is first used (not for every host of an inventory up front).
+    fn settings(&self) -> &SshSettings {
+        self.settings.get_or_init(|| {
+            let mut s = self.entry_settings.clone();
+            s.user_config = options::UserConfig::read(&s);
+            s
+        })
+    }
+
     fn unreachable(&self, message: impl Into<String>) -> HostError {
         HostError::Unreachable {
             host: self.name.clone(),
@@ -82,7 +95,7 @@ impl SshHost {
                         "cannot create a private folder for the ssh control socket: {e}"
                     ))
                 })?;
-                tracing::debug!(host = %self.name, target = %self.settings.describe(), "connecting");
+                tracing::debug!(host = %self.name, target = %self.settings().describe(), "connecting");
                 return match self.start_agent(&dir.socket(), "yes") {
                     Ok(a) => {
                         *link = Link::Up(dir);
@@ -102,12 +115,15 @@ impl SshHost {
 
     fn start_agent(&self, socket: &str, master: &str) -> Result<Agent, String> {
         let mut ssh = Command::new("ssh");
-        ssh.args(self.settings.args(socket))
+        ssh.args(self.settings().args(socket))
             .args(["-T", "-o", &format!("ControlMaster={master}")])
             .args(["-o", "ControlPersist=no", "--"])
-            .arg(&self.settings.destination);
-        let remote = agent::bootstrap(self.settings.become_user.as_deref());
-        let limit = Duration::from_secs(self.settings.connect_timeout * 3 + 10);
+            .arg(&self.settings().destination);
+        let remote = agent::bootstrap(self.settings().become_user.as_deref());
+        // ssh itself gives up first: after the connect timeout, or the keepalives' silence limit.
+        let limit = Duration::from_secs(
+            self.settings().connect_timeout() * 2 + self.settings().silence_limit() + 10,
+        );
         Agent::start(ssh, &remote, limit).map_err(|l| self.session_failed(&l))
     }
 
@@ -115,9 +131,14 @@ impl SshHost {
     fn session_failed(&self, l: &Lost) -> String {
         let why = l.why.as_str();
         if l.code == Some(255) {
-            return master::explain(&self.settings, why);
+            if why.is_empty() {
+                if let Some(banner) = master::probe_banner(self.settings()) {
+                    return master::stalled(self.settings(), Some(&banner));
+                }
+            }
+            return master::explain(self.settings(), why);
         }
-        if let Some(user) = &self.settings.become_user {
+        if let Some(user) = &self.settings().become_user {
             if why.contains("password is required") || why.contains("a terminal is required") {
                 return format!(
                     "become: sudo on this host asks for a password to run commands as {user}, and galley runs sudo \
@@ -196,7 +217,7 @@ impl SshHost {
             a.reap(deadline);
         }
         if let Link::Up(dir) = &*self.link.lock().unwrap() {
-            dir.stop(&self.settings);
+            dir.stop(self.settings());
         }
     }
 }

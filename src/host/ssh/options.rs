@@ -1,5 +1,6 @@
 //! How to reach one host: its inventory entry and vars turned into `ssh` arguments. Pure, so the
-//! precedence rules (what galley forces, what users may override) are unit-tested.
+//! precedence rules (what galley forces, what users may override) are unit-tested; the one
+//! impure step, asking `ssh -G` what the user's own ssh_config sets, is in [`UserConfig::read`].
 
 use std::collections::BTreeMap;
 
@@ -7,8 +8,74 @@ use serde_json::Value;
 
 use crate::inventory::HostEntry;
 
-/// Seconds `ssh` waits for the TCP connection and the server's banner, unless a var says otherwise.
+/// Seconds `ssh` waits for the TCP connection and the server's banner, unless a var or the
+/// user's ssh_config says otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: u64 = 10;
+/// Keepalives when the user's ssh_config sets none: a host that stops answering (after its banner,
+/// during key exchange, or in the middle of a run) is noticed after 5 s × 3 = 15 s.
+pub const DEFAULT_ALIVE_INTERVAL: u64 = 5;
+pub const DEFAULT_ALIVE_COUNT: u64 = 3;
+
+/// What the user's ssh_config (as `ssh -G` resolves it for this host) already sets, so galley
+/// passes its defaults only for what it leaves unset: options on the command line would win over
+/// the user's own settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserConfig {
+    /// `ServerAliveInterval` and `ServerAliveCountMax`, when the interval is set (not 0).
+    pub alive: Option<(u64, u64)>,
+    pub connect_timeout: Option<u64>,
+    /// Where ssh connects to, when it connects directly (no ProxyJump or ProxyCommand): galley
+    /// looks there itself to tell what a host that failed without a message did.
+    pub direct: Option<(String, u16)>,
+}
+
+impl UserConfig {
+    /// Reads `ssh -G` output (`key value` lines, keys in lower case).
+    pub fn parse(text: &str) -> UserConfig {
+        let mut interval = 0;
+        let mut count = DEFAULT_ALIVE_COUNT;
+        let mut connect_timeout = None;
+        let (mut hostname, mut port, mut proxied) = (None, None, false);
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once(' ') else {
+                continue;
+            };
+            match k {
+                "serveraliveinterval" => interval = v.trim().parse().unwrap_or(0),
+                "serveralivecountmax" => count = v.trim().parse().unwrap_or(DEFAULT_ALIVE_COUNT),
+                "connecttimeout" => connect_timeout = v.trim().parse().ok().filter(|t| *t > 0),
+                "hostname" => hostname = Some(v.trim().to_string()),
+                "port" => port = v.trim().parse().ok(),
+                "proxyjump" | "proxycommand" => proxied |= v.trim() != "none",
+                _ => {}
+            }
+        }
+        UserConfig {
+            alive: (interval > 0).then_some((interval, count)),
+            connect_timeout,
+            direct: hostname.zip(port).filter(|_| !proxied),
+        }
+    }
+
+    /// Asks `ssh -G` (which contacts nothing) what the user's config resolves to for `s`; when
+    /// that fails, nothing is known to be set and galley's defaults apply. `BatchMode=no` comes
+    /// first (the first value wins): in batch mode ssh reports a keepalive interval of 300 s
+    /// that nobody set.
+    pub fn read(s: &SshSettings) -> UserConfig {
+        let out = std::process::Command::new("ssh")
+            .args(["-G", "-o", "BatchMode=no"])
+            .args(s.base_args("none"))
+            .arg("--")
+            .arg(&s.destination)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => UserConfig::parse(&String::from_utf8_lossy(&o.stdout)),
+            _ => UserConfig::default(),
+        }
+    }
+}
 
 /// Everything needed to build `ssh` command lines for one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,7 +93,10 @@ pub struct SshSettings {
     pub options: Vec<String>,
     /// Raw extra arguments (Ansible's `ansible_ssh_common_args` / `ansible_ssh_extra_args`).
     pub extra_args: Vec<String>,
-    pub connect_timeout: u64,
+    /// `ssh_connect_timeout` (or Ansible's names for it), when the inventory sets it.
+    pub connect_timeout_var: Option<u64>,
+    /// What the user's ssh_config sets (filled by [`UserConfig::read`] before connecting).
+    pub user_config: UserConfig,
     pub accept_new_host_keys: bool,
     /// `Some(user)`: commands run as that user through `sudo -n`.
     pub become_user: Option<String>,
@@ -138,8 +208,9 @@ impl SshSettings {
                 .parse::<u64>()
                 .ok()
                 .filter(|t| *t > 0)
+                .map(Some)
                 .ok_or_else(|| format!("var `{k}` must be a positive number of seconds"))?,
-            None => DEFAULT_CONNECT_TIMEOUT,
+            None => None,
         };
         let accept = match vars.get("ssh_accept_new_host_keys") {
             Some(v) => truthy("ssh_accept_new_host_keys", v)?,
@@ -168,16 +239,36 @@ impl SshSettings {
             proxy_jump: string_var(vars, &["ssh_proxy_jump"])?,
             options: options_var(vars)?,
             extra_args: extra_args(vars)?,
-            connect_timeout: timeout,
+            connect_timeout_var: timeout,
+            user_config: UserConfig::default(),
             accept_new_host_keys: accept,
             become_user: become_user(vars)?,
         })
     }
 
-    /// `ssh` options shared by the master and every session, without the destination. Order
-    /// matters to ssh (the first value of an option wins): what galley needs to work comes
-    /// first, then the host's own settings, then the user's options, then overridable defaults.
-    pub fn args(&self, control_path: &str) -> Vec<String> {
+    /// Seconds ssh waits for the connection and the banner: the inventory's var, else the
+    /// user's ssh_config, else [`DEFAULT_CONNECT_TIMEOUT`].
+    pub fn connect_timeout(&self) -> u64 {
+        self.connect_timeout_var
+            .or(self.user_config.connect_timeout)
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// Keepalive interval and count in effect: the user's, else galley's defaults.
+    pub fn alive(&self) -> (u64, u64) {
+        self.user_config
+            .alive
+            .unwrap_or((DEFAULT_ALIVE_INTERVAL, DEFAULT_ALIVE_COUNT))
+    }
+
+    /// Seconds of silence after which ssh gives up on a host that stopped answering.
+    pub fn silence_limit(&self) -> u64 {
+        let (interval, count) = self.alive();
+        interval.saturating_mul(count.max(1))
+    }
+
+    /// The host's own settings, without galley's defaults: what `ssh -G` is asked about.
+    pub fn base_args(&self, control_path: &str) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         let o = |a: &mut Vec<String>, kv: String| {
             a.push("-o".into());
@@ -204,15 +295,36 @@ impl SshSettings {
             o(&mut a, kv.clone());
         }
         a.extend(self.extra_args.iter().cloned());
+        a
+    }
+
+    /// `ssh` options shared by the master and every session, without the destination. Order
+    /// matters to ssh (the first value of an option wins, and the command line wins over
+    /// ssh_config): what galley needs to work comes first, then the host's own settings, then
+    /// the user's options, then galley's defaults, and those only for what the user's ssh_config
+    /// leaves unset.
+    pub fn args(&self, control_path: &str) -> Vec<String> {
+        let mut a = self.base_args(control_path);
+        let o = |a: &mut Vec<String>, kv: String| {
+            a.push("-o".into());
+            a.push(kv);
+        };
         let strict = if self.accept_new_host_keys {
             "accept-new"
         } else {
             "yes"
         };
         o(&mut a, format!("StrictHostKeyChecking={strict}"));
-        o(&mut a, format!("ConnectTimeout={}", self.connect_timeout));
-        o(&mut a, "ServerAliveInterval=15".into());
-        o(&mut a, "ServerAliveCountMax=4".into());
+        if self.connect_timeout_var.is_some() || self.user_config.connect_timeout.is_none() {
+            o(&mut a, format!("ConnectTimeout={}", self.connect_timeout()));
+        }
+        if self.user_config.alive.is_none() {
+            o(
+                &mut a,
+                format!("ServerAliveInterval={DEFAULT_ALIVE_INTERVAL}"),
+            );
+            o(&mut a, format!("ServerAliveCountMax={DEFAULT_ALIVE_COUNT}"));
+        }
         a
     }
 
@@ -262,6 +374,43 @@ mod tests {
         let ours = a.find("StrictHostKeyChecking=yes").unwrap();
         assert!(user < ours, "{a}");
         assert!(a.contains("ConnectTimeout=10"));
+        assert!(
+            a.ends_with("-o ServerAliveInterval=5 -o ServerAliveCountMax=3"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn the_users_ssh_config_wins_over_galleys_defaults() {
+        let g = "user root\nhostname 10.0.0.5\nport 2222\nserveraliveinterval 30\nserveralivecountmax 2\nconnecttimeout 7\nproxycommand none\n";
+        let mut s = SshSettings::from_entry(&entry(json!({}))).unwrap();
+        s.user_config = UserConfig::parse(g);
+        assert_eq!(s.user_config.alive, Some((30, 2)));
+        assert_eq!(s.user_config.direct, Some(("10.0.0.5".into(), 2222)));
+        assert_eq!(
+            UserConfig::parse("hostname h\nport 22\nproxyjump bastion\n").direct,
+            None
+        );
+        let a = s.args("m").join(" ");
+        assert!(
+            !a.contains("ServerAlive") && !a.contains("ConnectTimeout"),
+            "{a}"
+        );
+        assert_eq!((s.connect_timeout(), s.silence_limit()), (7, 60));
+        // Unset in ssh_config (what `ssh -G` prints then): galley's defaults.
+        s.user_config = UserConfig::parse(
+            "serveraliveinterval 0\nserveralivecountmax 3\nconnecttimeout none\n",
+        );
+        let a = s.args("m").join(" ");
+        assert!(
+            a.contains("ConnectTimeout=10 -o ServerAliveInterval=5"),
+            "{a}"
+        );
+        assert_eq!(s.silence_limit(), 15);
+        // The inventory's var wins over ssh_config.
+        let mut s = SshSettings::from_entry(&entry(json!({"ssh_connect_timeout": 4}))).unwrap();
+        s.user_config = UserConfig::parse(g);
+        assert!(s.args("m").join(" ").contains("ConnectTimeout=4"));
     }
 
     #[test]
@@ -276,7 +425,7 @@ mod tests {
         assert_eq!(s.identity_file.as_deref(), Some("/k/a"));
         assert_eq!(s.become_user.as_deref(), Some("root"));
         assert_eq!(s.extra_args, vec!["-o", "ProxyCommand=ssh -W %h:%p jump"]);
-        assert_eq!(s.connect_timeout, 3);
+        assert_eq!(s.connect_timeout(), 3);
     }
 
     #[test]
