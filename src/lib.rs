@@ -10,6 +10,7 @@ pub mod engine;
 pub mod facts;
 pub mod host;
 pub mod inventory;
+pub mod mirror;
 pub mod primitives;
 pub mod repl;
 pub mod report;

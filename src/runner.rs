@@ -10,6 +10,7 @@ use crate::engine::{self, diagnostics, recipe, Ctx, Mode, RunCtx, Sources, Targe
 use crate::facts::Fixture;
 use crate::host::{local::LocalHost, sim::SimHost, Host};
 use crate::inventory::{HostEntry, Inventory};
+use crate::mirror::{MirrorFlags, Mirrors};
 use crate::report::{Format, Reporter};
 
 /// The profile `plan` uses when neither --facts nor --profile is given.
@@ -30,6 +31,8 @@ pub struct RunOptions {
     pub forks: usize,
     /// Stop after `params()` (for `galley show`).
     pub show_only: bool,
+    /// `--mirror`, `--registry-mirror`, `--mirror-ca`.
+    pub mirrors: MirrorFlags,
 }
 
 /// A usage-level failure before the recipe runs (exit 2).
@@ -112,15 +115,22 @@ pub fn prepare(
     recipe_dir: Option<std::path::PathBuf>,
 ) -> Result<Ctx, SetupError> {
     let inv = opts.inventory.clone().unwrap_or_else(Inventory::local);
+    // Every host's mirror settings are checked before any host is contacted.
+    let mut mirrors = Vec::new();
+    for entry in &inv.hosts {
+        let m = Mirrors::resolve(&opts.mirrors, &entry.vars)
+            .map_err(|e| SetupError(format!("host `{}`: {e}", entry.name)))?;
+        mirrors.push(m);
+    }
     let mut targets = BTreeMap::new();
     let mut order = Vec::new();
-    for (i, entry) in inv.hosts.iter().enumerate() {
+    for ((i, entry), m) in inv.hosts.iter().enumerate().zip(mirrors) {
         let host = connect(opts, entry, i)?;
         reporter.host(&entry.name);
         order.push(entry.name.clone());
         targets.insert(
             entry.name.clone(),
-            Arc::new(Target::new(entry.clone(), host, opts.mode)),
+            Arc::new(Target::new(entry.clone(), host, opts.mode).with_mirrors(m)),
         );
     }
     let run = Arc::new(RunCtx {

@@ -17,7 +17,7 @@
 mod recipes_support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use recipes_support::{plan, Job, PROFILES};
@@ -193,9 +193,7 @@ fn judged_argv(argv: &[String]) -> Vec<String> {
     }
     if matches!(top, "init" | "join")
         && !is_phase
-        && !a
-            .iter()
-            .any(|w| w.starts_with("--ignore-preflight-errors"))
+        && !a.iter().any(|w| w.starts_with("--ignore-preflight-errors"))
     {
         // The namespace has no runtime, no kubelet, no swap off: preflight would say so.
         a.push("--ignore-preflight-errors=all".into());
@@ -205,7 +203,10 @@ fn judged_argv(argv: &[String]) -> Vec<String> {
 
 /// What a failure that only a real node or cluster could avoid looks like.
 const NEEDS_A_LIVE_SYSTEM: &[(&str, &str)] = &[
-    ("failed to create new CRI runtime service", "needs a container runtime"),
+    (
+        "failed to create new CRI runtime service",
+        "needs a container runtime",
+    ),
     ("validate CRI v1 runtime API", "needs a container runtime"),
     (
         "couldn't validate the identity of the API Server",
@@ -243,7 +244,7 @@ fn sh_quote(w: &str) -> String {
 }
 
 /// Replays one host's steps in fresh namespaces and returns each step's verdict.
-fn replay(kubeadm: &PathBuf, address: &str, steps: &[Step]) -> Vec<Verdict> {
+fn replay(kubeadm: &Path, address: &str, steps: &[Step]) -> Vec<Verdict> {
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path().display().to_string();
     let mut script = format!(
@@ -286,7 +287,9 @@ fn replay(kubeadm: &PathBuf, address: &str, steps: &[Step]) -> Vec<Verdict> {
                     sh_quote(&kubeadm.display().to_string()),
                     words.join(" ")
                 ));
-                if a.first().map(String::as_str) == Some("init") && a.iter().any(|w| w == "--dry-run") {
+                if a.first().map(String::as_str) == Some("init")
+                    && a.iter().any(|w| w == "--dry-run")
+                {
                     // A real init leaves the admin kubeconfig that later steps use.
                     script.push_str(
                         "[ -f $W/dryrun/admin.conf ] && cp $W/dryrun/admin.conf /etc/kubernetes/admin.conf\n",
@@ -349,7 +352,9 @@ fn judge(topology: &str, profile: &str) -> (Vec<String>, Vec<String>) {
     let mut refused = Vec::new();
     let by_host = steps_by_host(&p.events);
     assert!(
-        by_host.values().flatten().any(|s| matches!(s, Step::Kubeadm(a) if a.first().map(String::as_str) == Some("init"))),
+        by_host.values().flatten().any(
+            |s| matches!(s, Step::Kubeadm(a) if a.first().map(String::as_str) == Some("init"))
+        ),
         "{topology}/{profile}: the plan has no kubeadm init to judge"
     );
     for (host, steps) in &by_host {
@@ -366,8 +371,9 @@ fn judge(topology: &str, profile: &str) -> (Vec<String>, Vec<String>) {
                     v.output.trim()
                 ));
                 "REFUSED".into()
-            } else if let Some((_, why)) =
-                NEEDS_A_LIVE_SYSTEM.iter().find(|(m, _)| v.output.contains(m))
+            } else if let Some((_, why)) = NEEDS_A_LIVE_SYSTEM
+                .iter()
+                .find(|(m, _)| v.output.contains(m))
             {
                 format!("accepted up to the point where it {why}")
             } else {
@@ -449,9 +455,15 @@ fn the_judge_refuses_what_kubeadm_refuses() {
             content: cfg,
         },
         Step::Kubeadm(
-            ["init", "--config", "/etc/kubernetes/judge.yaml", "--certificate-key", "<key>"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "init",
+                "--config",
+                "/etc/kubernetes/judge.yaml",
+                "--certificate-key",
+                "<key>",
+            ]
+            .map(String::from)
+            .to_vec(),
         ),
         Step::Kubeadm(
             [
@@ -477,7 +489,8 @@ fn the_judge_refuses_what_kubeadm_refuses() {
     let v = replay(&k, "10.0.0.11", &steps);
     assert_eq!(v[0].rc, 0, "a minimal config validates: {}", v[0].output);
     assert!(
-        v[1].output.contains("can not mix '--config' with arguments [certificate-key]"),
+        v[1].output
+            .contains("can not mix '--config' with arguments [certificate-key]"),
         "{}",
         v[1].output
     );

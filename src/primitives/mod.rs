@@ -10,6 +10,7 @@ pub mod file;
 mod http;
 pub mod kernel;
 pub mod kube;
+pub mod mirrored;
 mod options;
 pub mod package;
 mod pkgprobe;
@@ -139,4 +140,5 @@ pub fn register(engine: &mut Engine) {
     kube::register(engine);
     wait::register(engine);
     repo::register(engine);
+    mirrored::register(engine);
 }

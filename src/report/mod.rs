@@ -52,6 +52,17 @@ pub struct Action {
     pub commands: Vec<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// URLs the mirrors rewrote in this step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirrored: Vec<Mirrored>,
+}
+
+/// One URL a mirror rule rewrote: what the recipe gave, what is fetched, and the rule's prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mirrored {
+    pub url: String,
+    pub to: String,
+    pub rule: String,
 }
 
 impl Action {
@@ -65,6 +76,7 @@ impl Action {
             duration: Duration::ZERO,
             commands: Vec::new(),
             error: None,
+            mirrored: Vec::new(),
         }
     }
 }

@@ -30,6 +30,12 @@ pub struct Job {
     pub groups: Vec<(String, Vec<String>)>,
     #[serde(default)]
     pub mode_check: bool,
+    /// `--mirror PREFIX=REPLACEMENT` flags.
+    #[serde(default)]
+    pub mirrors: Vec<String>,
+    /// `--registry-mirror REGISTRY=HOST` flags.
+    #[serde(default)]
+    pub registry_mirrors: Vec<String>,
 }
 
 impl Job {
@@ -138,6 +144,11 @@ pub fn worker() {
         format: Format::Json,
         inventory: job.inventory(),
         forks: 1,
+        mirrors: galley::mirror::MirrorFlags {
+            urls: job.mirrors.clone(),
+            registries: job.registry_mirrors.clone(),
+            ca: None,
+        },
         ..Default::default()
     };
     let outcome = execute(&opts);
