@@ -10,7 +10,7 @@ use rhai::{Engine, Map, NativeCallContext};
 
 use super::act::{act, spec_of};
 use super::file::ensure_content;
-use super::{reg, step, Call, RResult};
+use super::{reg, step, usage, Call, RResult};
 use crate::engine::{Ctx, RunCtx, Target};
 use crate::host::FileMeta;
 use crate::report::{Action, Mirrored, Status};
@@ -134,16 +134,44 @@ fn mirror_url(nc: NativeCallContext, url: &str) -> RResult<String> {
     Ok(target.mirrors.apply(url))
 }
 
-/// `registry_mirrors()`: the current host's image registry mirrors, registry → #{ host, url,
-/// insecure } (`host` is `host[:port][/path]`, `url` adds the scheme).
+/// `registry_mirrors()`: the image registry mirrors, registry → #{ host, url, insecure, ca }
+/// (`host` is `host[:port][/path]`, `url` adds the scheme, `ca` is where the mirror CA is in the
+/// host's trust store, installed first). At a recipe's top level with several hosts: the mirrors
+/// every targeted host shares (an error if they differ), without `ca`.
 fn registry_mirrors(nc: NativeCallContext) -> RResult<Map> {
-    let target = Ctx::of(&nc)?.target()?;
+    let ctx = Ctx::of(&nc)?;
+    let (mirrors, ca_path) = match &ctx.target {
+        Some(t) => {
+            install_ca(&ctx.run, t).map_err(step)?;
+            let ca = match &t.mirrors.ca {
+                Some(_) => {
+                    let family = t.facts().map_err(|e| step(e.to_string()))?.os.family;
+                    trust_store(&family).map(|(p, _)| p.to_string())
+                }
+                None => None,
+            };
+            (t.mirrors.registries.clone(), ca)
+        }
+        None => {
+            let mut all = ctx.run.targets.values().map(|t| &t.mirrors.registries);
+            let first = all.next().cloned().unwrap_or_default();
+            if all.any(|m| *m != first) {
+                return Err(usage(
+                    "registry_mirrors(): the targeted hosts have different registry mirrors; call it inside on(...) for each host",
+                ));
+            }
+            (first, None)
+        }
+    };
     let mut out = Map::new();
-    for (name, m) in &target.mirrors.registries {
+    for (name, m) in &mirrors {
         let mut e = Map::new();
         e.insert("host".into(), m.host.clone().into());
         e.insert("url".into(), m.url().into());
         e.insert("insecure".into(), m.insecure.into());
+        if let Some(p) = &ca_path {
+            e.insert("ca".into(), p.clone().into());
+        }
         out.insert(name.as_str().into(), e.into());
     }
     Ok(out)
@@ -166,7 +194,8 @@ pub fn register(engine: &mut Engine) {
         &["Map"],
         &[
             "The current host's image registry mirrors (--registry-mirror, inventory var `registry_mirrors`):",
-            "registry → #{ host: \"mirror.local:5000\", url: \"https://mirror.local:5000\", insecure: false }.",
+            "registry → #{ host: \"mirror.local:5000\", url: \"https://mirror.local:5000\", insecure: false, ca }",
+            "(ca: the mirror CA's path in the trust store, when one is set). At the top level: what all hosts share.",
         ],
         registry_mirrors,
     );

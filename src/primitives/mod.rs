@@ -20,6 +20,7 @@ mod result;
 pub mod service;
 pub mod signatures;
 pub mod system;
+mod toml_text;
 pub mod wait;
 
 use std::sync::Arc;
@@ -141,4 +142,5 @@ pub fn register(engine: &mut Engine) {
     wait::register(engine);
     repo::register(engine);
     mirrored::register(engine);
+    toml_text::register(engine);
 }
