@@ -303,3 +303,46 @@ fn bad_mirror_settings_are_refused_before_any_host_is_touched() {
         );
     }
 }
+
+#[test]
+fn a_folder_on_the_host_serves_as_a_mirror_for_manifests_and_downloads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("mirror");
+    std::fs::create_dir_all(folder.join("projectcalico/calico/v3.29.4/manifests")).unwrap();
+    std::fs::write(
+        folder.join("projectcalico/calico/v3.29.4/manifests/calico.yaml"),
+        "kind: List\n",
+    )
+    .unwrap();
+    let rule = format!(
+        "https://raw.githubusercontent.com=file://{}",
+        folder.display()
+    );
+    // kubectl apply gets the file's path (plan: the command it would run).
+    let r = prim::galley(
+        tmp.path(),
+        r#"kubectl_apply("https://raw.githubusercontent.com/projectcalico/calico/v3.29.4/manifests/calico.yaml");"#,
+        &["plan", "--mirror", &rule],
+        &[],
+    );
+    r.code(0);
+    let want = format!(
+        "{}/projectcalico/calico/v3.29.4/manifests/calico.yaml",
+        folder.display()
+    );
+    let cmds = r.commands().join("\n");
+    assert!(cmds.contains(&format!("apply -f {want}")), "{cmds}");
+    // download copies the file from the folder, for real.
+    let dest = tmp.path().join("calico.yaml");
+    let r = prim::galley(
+        tmp.path(),
+        &format!(
+            r#"download("https://raw.githubusercontent.com/projectcalico/calico/v3.29.4/manifests/calico.yaml", "{}");"#,
+            dest.display()
+        ),
+        &["run", "--mirror", &rule],
+        &[],
+    );
+    r.code(0);
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "kind: List\n");
+}
