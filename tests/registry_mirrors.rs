@@ -1,8 +1,8 @@
 //! Image registry mirrors: containerd's `certs.d/<registry>/hosts.toml` (plain HTTP and private
 //! CA), `config_path` and the sandbox image in config.toml (formats 2 and 3), kubeadm's image
 //! repository following the registry.k8s.io mirror, and Docker's daemon.json. The written TOML
-//! and JSON are parsed back with real parsers; where the Debian package `containerd` is installed,
-//! `containerd config dump` reads the config.toml too.
+//! and JSON are parsed back with real parsers, and the real containerd (Debian package `containerd`)
+//! reads the config.toml with `containerd config dump`.
 
 mod common;
 mod recipes_support;
