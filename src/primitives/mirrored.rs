@@ -33,6 +33,20 @@ pub fn trust_store(family: &str) -> Option<(&'static str, &'static str)> {
 /// `url` through the current host's mirrors (itself when no rule matches). The rewrite is noted
 /// on the action; the mirror CA, if any, is installed first.
 pub fn mirrored(call: &mut Call, url: &str) -> Result<String, String> {
+    let to = rewrite(call, url)?;
+    call.action.fetches.push(to.clone());
+    Ok(to)
+}
+
+/// [`mirrored`] for a package repository's URL (a yum baseurl, an apt uri): the package manager
+/// fetches under it later.
+pub fn mirrored_repo(call: &mut Call, url: &str) -> Result<String, String> {
+    let to = rewrite(call, url)?;
+    call.action.repositories.push(to.clone());
+    Ok(to)
+}
+
+fn rewrite(call: &mut Call, url: &str) -> Result<String, String> {
     install_ca(&call.run, &call.target)?;
     let Some(r) = call.target.mirrors.rewrite(url) else {
         return Ok(url.to_string());

@@ -36,6 +36,12 @@ use crate::report::{redact::redact, Action, Status};
 
 pub type RResult<T> = Result<T, Box<EvalAltResult>>;
 
+/// Streams an http(s) URL into `out` with galley's HTTP client (for `galley artifacts
+/// --download`); returns the SHA-256.
+pub fn fetch_url(url: &str, out: &mut impl std::io::Write) -> Result<String, String> {
+    http::fetch(url, out, None, None, &|_| {}).map(|(sha, _)| sha)
+}
+
 /// An error in how a primitive was called (bad argument or option): exit 2.
 pub fn usage(msg: impl AsRef<str>) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(payload("usage", msg.as_ref()), Position::NONE).into()

@@ -10,7 +10,7 @@ use super::act::OneOrMany;
 use super::act::{act, spec_of};
 use super::download::{fetch_into, DlOpts};
 use super::file::{ensure_content, predicted_stat};
-use super::mirrored::{mirrored, mirrored_text};
+use super::mirrored::{mirrored, mirrored_repo, mirrored_text};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
 use crate::host::FileMeta;
 use crate::report::Status;
@@ -103,7 +103,7 @@ fn yum_repo(nc: NativeCallContext, id: &str, opts: Map) -> RResult<StepResult> {
 /// string, as yum allows).
 fn mirror_yum_urls(call: &mut Call, mut o: YumRepoOpts) -> Result<YumRepoOpts, String> {
     if let Some(b) = &o.baseurl {
-        o.baseurl = Some(mirrored(call, b)?);
+        o.baseurl = Some(mirrored_repo(call, b)?);
     }
     if let Some(k) = &o.gpgkey {
         let mut keys = Vec::new();
@@ -315,7 +315,11 @@ fn ensure_keyring_dir(call: &mut Call, keyring: &str) -> Result<(), String> {
 fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, String> {
     let keyring = (o.key_url.is_some() || o.key.is_some() || o.keyring.is_some())
         .then(|| keyring_path(name, o));
-    let uri = o.uri.as_deref().map(|u| mirrored(call, u)).transpose()?;
+    let uri = o
+        .uri
+        .as_deref()
+        .map(|u| mirrored_repo(call, u))
+        .transpose()?;
     let mirrored_opts = AptRepoOpts {
         uri,
         suite: o.suite.clone(),
