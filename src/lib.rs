@@ -11,6 +11,7 @@ pub mod facts;
 pub mod glob;
 pub mod host;
 pub mod inventory;
+pub mod mirror;
 pub mod primitives;
 pub mod repl;
 pub mod report;

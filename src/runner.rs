@@ -10,6 +10,7 @@ use crate::engine::{self, diagnostics, recipe, Ctx, Mode, RunCtx, Sources, Targe
 use crate::facts::Fixture;
 use crate::host::{local::LocalHost, sim::SimHost, Host};
 use crate::inventory::{HostEntry, Inventory};
+use crate::mirror::{MirrorFlags, Mirrors};
 use crate::report::{Format, Reporter};
 
 /// The profile `plan` uses when neither --facts nor --profile is given.
@@ -33,6 +34,8 @@ pub struct RunOptions {
     pub forks: usize,
     /// Stop after `params()` (for `galley show`).
     pub show_only: bool,
+    /// `--mirror`, `--registry-mirror`, `--mirror-ca`.
+    pub mirrors: MirrorFlags,
 }
 
 /// A usage-level failure before the recipe runs (exit 2).
@@ -172,10 +175,17 @@ pub fn prepare(
             .as_ref()
             .is_some_and(|l| !l.iter().any(|n| n == name))
     };
+    // Every host's mirror settings are checked before any host is contacted.
+    let mut mirrors = Vec::new();
+    for entry in &inv.hosts {
+        let m = Mirrors::resolve(&opts.mirrors, &entry.vars)
+            .map_err(|e| SetupError(format!("host `{}`: {e}", entry.name)))?;
+        mirrors.push(m);
+    }
     let mut targets = BTreeMap::new();
     let mut order = Vec::new();
     let mut all = Vec::new();
-    for (i, entry) in inv.hosts.iter().enumerate() {
+    for ((i, entry), m) in inv.hosts.iter().enumerate().zip(mirrors) {
         // SSH connects lazily: a host outside the limit costs nothing until a recipe reads it.
         let host = connect(opts, entry, i)?;
         all.push(entry.name.clone());
@@ -192,7 +202,7 @@ pub fn prepare(
             reporter.host(&entry.name);
             order.push(entry.name.clone());
         }
-        let mut target = Target::new(entry.clone(), host, mode);
+        let mut target = Target::new(entry.clone(), host, mode).with_mirrors(m);
         target.outside_limit = outside;
         targets.insert(entry.name.clone(), Arc::new(target));
     }

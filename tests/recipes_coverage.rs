@@ -137,14 +137,29 @@ fn table() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("K4", &["kind create cluster"][..]),
         ("K5", &["kubectl get pods --all-namespaces"][..]),
         // Each host reaches the first control plane (and the control planes each other), not every host every other: see reach_pairs.
-        ("P1", &["w1 run: ping -c 1 -W 2 10.0.0.11", "w2 run: ping -c 1 -W 2 10.0.0.11", "reachability check(s) across 3 host(s)"][..]),
+        (
+            "P1",
+            &[
+                "w1 run: ping -c 1 -W 2 10.0.0.11",
+                "w2 run: ping -c 1 -W 2 10.0.0.11",
+                "reachability check(s) across 3 host(s)",
+            ][..],
+        ),
         ("P2", &["hostname, MAC and product_uuid differ"][..]),
         ("P3", &["iptables", "legacy backend"][..]),
         ("P4", &["ss -Htln"][..]),
         ("P5", &["swapoff"][..]),
         // I1, I3 (kubernetes.repo, the yum install), S4 (docs.projectcalico.org) and K2 (go get) cannot
         // work any more: the plan quotes them in its "departs from the book" notes and does what works.
-        ("I1", &["/etc/yum.repos.d/kubernetes.repo", "baseurl=https://packages.cloud.google.com/yum/repos/kubernetes-el7-x86_64", "repo_gpgcheck=1", "https://packages.cloud.google.com/yum/doc/rpm-package-key.gpg"][..]),
+        (
+            "I1",
+            &[
+                "/etc/yum.repos.d/kubernetes.repo",
+                "baseurl=https://packages.cloud.google.com/yum/repos/kubernetes-el7-x86_64",
+                "repo_gpgcheck=1",
+                "https://packages.cloud.google.com/yum/doc/rpm-package-key.gpg",
+            ][..],
+        ),
         ("I2", &["$ setenforce 0", "+SELINUX=permissive"][..]),
         (
             "I3",

@@ -1,6 +1,7 @@
 //! The command line: clap definitions, one file per subcommand, and the process-level setup
 //! (logging through redaction, Ctrl-C handling) that belongs to the binary rather than the library.
 
+mod artifacts;
 mod check;
 mod defs;
 mod facts;
@@ -50,6 +51,8 @@ enum Command {
     Run(run::RunArgs),
     /// Show the whole plan offline: no host is contacted; facts from --facts or a profile.
     Plan(run::RunArgs),
+    /// What a run would fetch, from its plan: URLs, repositories, packages, images; --download DIR.
+    Artifacts(artifacts::ArtifactsArgs),
     /// List bundled recipes and the .rhai recipes in the current folder.
     List(list::ListArgs),
     /// Show a recipe's summary, parameters with defaults, and the modules it imports.
@@ -139,6 +142,7 @@ pub fn main() -> i32 {
     let code = match cli.command {
         Command::Run(a) => run::run(a, false),
         Command::Plan(a) => run::run(a, true),
+        Command::Artifacts(a) => artifacts::artifacts(a),
         Command::List(a) => list::list(a),
         Command::Show(a) => show::show(a),
         Command::Fork(a) => fork::fork(a),

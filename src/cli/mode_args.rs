@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::targets::TargetArgs;
 use crate::engine::{params::parse_set, Mode};
+use crate::mirror::MirrorFlags;
 use crate::runner::RunOptions;
 
 #[derive(Args, Debug)]
@@ -27,6 +28,18 @@ pub struct ModeArgs {
     /// Show file diffs of changes.
     #[arg(long)]
     pub diff: bool,
+    /// Fetch URLs starting with PREFIX from REPLACEMENT instead (longest prefix wins); repeatable;
+    /// wins over the inventory var `mirrors`. E.g. https://dl.k8s.io=http://10.0.0.1:8080/dl.k8s.io
+    #[arg(long = "mirror", value_name = "PREFIX=REPLACEMENT")]
+    pub mirrors: Vec<String>,
+    /// Pull images of REGISTRY from a mirror (http://HOST… for plain HTTP); repeatable; wins over
+    /// the inventory var `registry_mirrors`. E.g. registry.k8s.io=mirror.local:5000
+    #[arg(long = "registry-mirror", value_name = "REGISTRY=HOST[:PORT][/PATH]")]
+    pub registry_mirrors: Vec<String>,
+    /// A PEM CA the mirrors' certificates are signed with, installed into each host's trust store
+    /// before the first fetch; wins over the inventory var `mirror_ca`.
+    #[arg(long = "mirror-ca", value_name = "FILE")]
+    pub mirror_ca: Option<String>,
     /// Hosts worked on at once by on(...).
     #[arg(long, default_value_t = 10)]
     pub forks: usize,
@@ -62,6 +75,11 @@ impl ModeArgs {
             forks: self.forks,
             inventory,
             limit,
+            mirrors: MirrorFlags {
+                urls: self.mirrors.clone(),
+                registries: self.registry_mirrors.clone(),
+                ca: self.mirror_ca.clone(),
+            },
             ..Default::default()
         })
     }

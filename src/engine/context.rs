@@ -12,6 +12,7 @@ use super::overlay::Overlay;
 use crate::facts::Facts;
 use crate::host::{CommandOutput, CommandSpec, FileStat, Host, HostResult};
 use crate::inventory::HostEntry;
+use crate::mirror::Mirrors;
 use crate::report::Reporter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,6 +103,10 @@ pub struct Target {
     pub outside_limit: bool,
     overlay: Mutex<Overlay>,
     facts: OnceLock<Facts>,
+    /// The URL and registry mirrors and the mirror CA this host's run uses.
+    pub mirrors: Mirrors,
+    /// Set once the mirror CA is in the host's trust store (or would be, in check/plan).
+    pub ca_installed: Mutex<bool>,
 }
 
 impl Target {
@@ -113,7 +118,14 @@ impl Target {
             outside_limit: false,
             overlay: Mutex::new(Overlay::default()),
             facts: OnceLock::new(),
+            mirrors: Mirrors::default(),
+            ca_installed: Mutex::new(false),
         }
+    }
+
+    pub fn with_mirrors(mut self, mirrors: Mirrors) -> Self {
+        self.mirrors = mirrors;
+        self
     }
 
     pub fn name(&self) -> &str {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::act::{act, is_local, probe, spec_of};
 use super::extract_links;
 use super::file::{meta_changes, predicted_stat};
-use super::{from_map, http, mode_of, reg, usage, Call, RResult, StepResult};
+use super::{from_map, http, mirrored, mode_of, reg, usage, Call, RResult, StepResult};
 use crate::engine::Mode;
 use crate::host::{local, FileMeta};
 use crate::report::Status;
@@ -104,7 +104,8 @@ fn fetch_local(
     let start = Instant::now();
     let (host, reporter) = (call.host().to_string(), call.run.reporter.clone());
     let timeout = o.timeout.map(std::time::Duration::from_secs);
-    let (sha, _) = http::fetch(url, tmp.as_file_mut(), timeout, &|n| {
+    let ca = mirrored::ca_for(call, url);
+    let (sha, _) = http::fetch(url, tmp.as_file_mut(), timeout, ca, &|n| {
         reporter.progress(
             &host,
             "download",
@@ -139,9 +140,11 @@ if [ -n "$want" ] && [ "$sum" != "$want" ]; then
 fi
 chmod "$mode" "$tmp"; mv -f "$tmp" "$dest"; trap - EXIT; echo "$sum""#;
 
-/// Fetches `url` to `dest` unless it is already there; shared with `yum_repo_url`.
-/// Returns whether anything changed; `call.action` gets what was (or would be) done.
+/// Fetches `url` (through the mirrors) to `dest` unless it is already there; shared with
+/// `yum_repo_url` and `apt_repo`. Returns whether anything changed; `call.action` gets what was
+/// (or would be) done.
 pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<bool, String> {
+    let url = &mirrored::mirrored(call, url)?;
     let want = o.sha256.as_deref().map(normalize_sha).transpose()?;
     let meta = FileMeta {
         mode: o

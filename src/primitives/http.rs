@@ -8,38 +8,59 @@ use sha2::{Digest, Sha256};
 
 use crate::host::exec;
 
-fn agent(timeout: Option<Duration>, insecure: bool) -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .disable_verification(insecure)
-        .build();
-    ureq::Agent::config_builder()
+fn agent(
+    timeout: Option<Duration>,
+    insecure: bool,
+    ca: Option<&str>,
+) -> Result<ureq::Agent, String> {
+    let mut tls = ureq::tls::TlsConfig::builder().disable_verification(insecure);
+    if let Some(pem) = ca {
+        let certs = ureq::tls::parse_pem(pem.as_bytes())
+            .filter_map(|i| match i {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("the mirror CA: {e}"))?;
+        tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)));
+    }
+    let tls = tls.build();
+    Ok(ureq::Agent::config_builder()
         .timeout_global(timeout)
         .timeout_connect(Some(Duration::from_secs(15)))
         .http_status_as_error(false)
         .user_agent(concat!("galley/", env!("CARGO_PKG_VERSION")))
         .tls_config(tls)
         .build()
-        .new_agent()
+        .new_agent())
 }
 
 /// The status code of a GET (the body is not read), or why there is none.
 pub fn status(url: &str, insecure: bool, timeout: Duration) -> Result<u16, String> {
-    let resp = agent(Some(timeout), insecure)
+    let resp = agent(Some(timeout), insecure, None)?
         .get(url)
         .call()
         .map_err(|e| e.to_string())?;
     Ok(resp.status().as_u16())
 }
 
-/// Streams `url` into `out`, hashing as it goes; calls `progress(bytes)` about twice a second.
-/// Returns the hex SHA-256 and the byte count. Stops when the run is interrupted.
+/// Streams `url` (http, https, or a `file:///` mirror) into `out`, hashing as it goes; calls
+/// `progress(bytes)` about twice a second. `ca` is the PEM the server's certificate must chain to
+/// (a mirror's own CA) instead of the public roots. Returns the hex SHA-256 and the byte count.
+/// Stops when the run is interrupted.
 pub fn fetch(
     url: &str,
     out: &mut impl Write,
     timeout: Option<Duration>,
+    ca: Option<&str>,
     progress: &dyn Fn(u64),
 ) -> Result<(String, u64), String> {
-    let mut resp = agent(timeout, false)
+    if let Some(path) = crate::mirror::local_path(url) {
+        let mut f = std::fs::File::open(path).map_err(|e| format!("{url}: {e}"))?;
+        return copy_hashing(url, &mut f, out, progress);
+    }
+    let mut resp = agent(timeout, false, ca)?
         .get(url)
         .call()
         .map_err(|e| format!("GET {url}: {e}"))?;
@@ -52,6 +73,15 @@ pub fn fetch(
         ));
     }
     let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+    copy_hashing(url, &mut reader, out, progress)
+}
+
+fn copy_hashing(
+    url: &str,
+    reader: &mut impl Read,
+    out: &mut impl Write,
+    progress: &dyn Fn(u64),
+) -> Result<(String, u64), String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let (mut total, mut shown) = (0u64, Instant::now());

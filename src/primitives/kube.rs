@@ -165,7 +165,16 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
         ));
     }
     let mut call = Call::begin(&nc, "kubectl_apply", source)?;
-    let mut args = vec!["apply".to_string(), "-f".to_string(), source.to_string()];
+    let source = if source.starts_with("http://") || source.starts_with("https://") {
+        match super::mirrored::mirrored(&mut call, source) {
+            // A mirror may be a folder on the host: kubectl takes the path.
+            Ok(u) => crate::mirror::local_path(&u).map_or(u.clone(), str::to_string),
+            Err(e) => return Err(call.fail(e)),
+        }
+    } else {
+        source.to_string()
+    };
+    let mut args = vec!["apply".to_string(), "-f".to_string(), source];
     let dry = call.mode() == Mode::Check;
     if dry {
         args.push("--dry-run=server".into());

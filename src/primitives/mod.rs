@@ -11,6 +11,7 @@ pub mod file;
 mod http;
 pub mod kernel;
 pub mod kube;
+pub mod mirrored;
 mod options;
 pub mod package;
 mod pkgprobe;
@@ -21,6 +22,7 @@ pub mod service;
 pub mod signatures;
 mod sleep;
 pub mod system;
+mod toml_text;
 pub mod wait;
 
 use std::sync::Arc;
@@ -35,6 +37,12 @@ use crate::engine::{diagnostics::payload, Ctx, Mode, RunCtx, Target};
 use crate::report::{redact::redact, Action, Status};
 
 pub type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// Streams an http(s) URL into `out` with galley's HTTP client (for `galley artifacts
+/// --download`); returns the SHA-256.
+pub fn fetch_url(url: &str, out: &mut impl std::io::Write) -> Result<String, String> {
+    http::fetch(url, out, None, None, &|_| {}).map(|(sha, _)| sha)
+}
 
 /// An error in how a primitive was called (bad argument or option): exit 2.
 pub fn usage(msg: impl AsRef<str>) -> Box<EvalAltResult> {
@@ -154,4 +162,6 @@ pub fn register(engine: &mut Engine) {
     sleep::register(engine);
     wait::register(engine);
     repo::register(engine);
+    mirrored::register(engine);
+    toml_text::register(engine);
 }

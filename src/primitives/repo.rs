@@ -7,8 +7,10 @@ use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::act::OneOrMany;
+use super::act::{act, spec_of};
 use super::download::{fetch_into, DlOpts};
 use super::file::{ensure_content, predicted_stat};
+use super::mirrored::{mirrored, mirrored_repo, mirrored_text};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
 use crate::host::FileMeta;
 use crate::report::Status;
@@ -85,14 +87,34 @@ fn yum_repo(nc: NativeCallContext, id: &str, opts: Map) -> RResult<StepResult> {
     }
     let dir = o.dir.clone().unwrap_or_else(|| "/etc/yum.repos.d".into());
     let path = format!("{}/{id}.repo", dir.trim_end_matches('/'));
-    let content = render_yum_repo(id, &o);
     let mut call = Call::begin(&nc, "yum_repo", path.clone())?;
     let meta = FileMeta {
         mode: Some(0o644),
         ..Default::default()
     };
-    let r = ensure_content(&mut call, &path, content.as_bytes(), &meta, false);
+    let r = mirror_yum_urls(&mut call, o).and_then(|o| {
+        let content = render_yum_repo(id, &o);
+        ensure_content(&mut call, &path, content.as_bytes(), &meta, false)
+    });
     finish(call, r)
+}
+
+/// The repository's baseurl and keys through the mirrors (gpgkey may list several URLs in one
+/// string, as yum allows).
+fn mirror_yum_urls(call: &mut Call, mut o: YumRepoOpts) -> Result<YumRepoOpts, String> {
+    if let Some(b) = &o.baseurl {
+        o.baseurl = Some(mirrored_repo(call, b)?);
+    }
+    if let Some(k) = &o.gpgkey {
+        let mut keys = Vec::new();
+        for entry in k.list() {
+            for url in entry.split_whitespace() {
+                keys.push(mirrored(call, url)?);
+            }
+        }
+        o.gpgkey = Some(OneOrMany::Many(keys));
+    }
+    Ok(o)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,13 +150,55 @@ fn yum_repo_url(nc: NativeCallContext, url: &str, opts: Option<Map>) -> RResult<
         }
     };
     let mut call = Call::begin(&nc, "yum_repo_url", format!("{url} → {dest}"))?;
+    let r = fetch_repo_file(&mut call, url, &dest, o.force);
+    finish(call, r)
+}
+
+/// Fetches a .repo file. With URL mirrors in apply mode, the URLs inside it go through the
+/// mirrors too: it is fetched beside dest under a name yum ignores, rewritten, written whole to
+/// dest, and the fetched copy removed. Check and plan cannot see the fetched text, so they
+/// record the fetch alone.
+fn fetch_repo_file(call: &mut Call, url: &str, dest: &str, force: bool) -> Result<bool, String> {
     let dl = DlOpts {
         mode: Some("0644".into()),
-        force: o.force,
+        force,
         ..Default::default()
     };
-    let r = fetch_into(&mut call, url, &dest, &dl);
-    finish(call, r)
+    if call.target.mirrors.rules().is_empty() || call.mode().predicts() {
+        return fetch_into(call, url, dest, &dl);
+    }
+    if !force && call.target.stat(dest).map_err(|e| e.to_string())?.is_some() {
+        mirrored(call, url)?;
+        return Ok(false);
+    }
+    let (dir, name) = dest.rsplit_once('/').unwrap_or(("", dest));
+    let fetched = format!("{dir}/.{name}.galley-fetch");
+    let dl = DlOpts {
+        mode: Some("0600".into()),
+        force: true,
+        ..dl
+    };
+    let r = fetch_into(call, url, &fetched, &dl).and_then(|_| {
+        let text = call
+            .target
+            .read_file(&fetched)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{fetched} vanished after the download"))?;
+        let text = mirrored_text(call, &String::from_utf8_lossy(&text));
+        let meta = FileMeta {
+            mode: Some(0o644),
+            ..Default::default()
+        };
+        ensure_content(call, dest, text.as_bytes(), &meta, false)
+    });
+    let rm = act(
+        call,
+        spec_of(&["rm".into(), "-f".into(), fetched.clone()], &[], None),
+        "rm",
+    );
+    let changed = r?;
+    rm?;
+    Ok(changed)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,7 +315,20 @@ fn ensure_keyring_dir(call: &mut Call, keyring: &str) -> Result<(), String> {
 fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, String> {
     let keyring = (o.key_url.is_some() || o.key.is_some() || o.keyring.is_some())
         .then(|| keyring_path(name, o));
-    let (file, content) = render_apt_source(name, o, keyring.as_deref())?;
+    let uri = o
+        .uri
+        .as_deref()
+        .map(|u| mirrored_repo(call, u))
+        .transpose()?;
+    let mirrored_opts = AptRepoOpts {
+        uri,
+        suite: o.suite.clone(),
+        components: o.components.clone(),
+        arch: o.arch.clone(),
+        format: o.format.clone(),
+        ..Default::default()
+    };
+    let (file, content) = render_apt_source(name, &mirrored_opts, keyring.as_deref())?;
     let mut changed = false;
     if let Some(k) = &keyring {
         ensure_keyring_dir(call, k)?;

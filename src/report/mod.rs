@@ -1,6 +1,7 @@
 //! What a run tells its user: one record per primitive call (an action), logs, live progress of
 //! long commands and a recap per host, rendered for a person or as JSON lines.
 
+pub mod artifacts;
 mod human;
 mod json;
 pub mod redact;
@@ -59,6 +60,23 @@ pub struct Action {
     pub commands: Vec<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// URLs the mirrors rewrote in this step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirrored: Vec<Mirrored>,
+    /// URLs this step fetches (after the mirrors), for `galley artifacts`.
+    #[serde(skip)]
+    pub fetches: Vec<String>,
+    /// Package repositories this step configures (after the mirrors), for `galley artifacts`.
+    #[serde(skip)]
+    pub repositories: Vec<String>,
+}
+
+/// One URL a mirror rule rewrote: what the recipe gave, what is fetched, and the rule's prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mirrored {
+    pub url: String,
+    pub to: String,
+    pub rule: String,
 }
 
 impl Action {
@@ -72,6 +90,9 @@ impl Action {
             duration: Duration::ZERO,
             commands: Vec::new(),
             error: None,
+            mirrored: Vec::new(),
+            fetches: Vec::new(),
+            repositories: Vec::new(),
         }
     }
 }
@@ -103,6 +124,9 @@ pub enum Format {
     #[default]
     Human,
     Json,
+    /// Nothing on stdout; errors still go to stderr (`galley artifacts` reads the actions).
+    #[value(skip)]
+    Silent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -162,10 +186,10 @@ impl Reporter {
     }
 
     pub fn start(&self, recipe: &str) {
-        if self.format == Format::Json {
-            json::start(self.mode, recipe);
-        } else {
-            human::start(self.mode, recipe, self.color);
+        match self.format {
+            Format::Json => json::start(self.mode, recipe),
+            Format::Human => human::start(self.mode, recipe, self.color),
+            Format::Silent => {}
         }
     }
 
@@ -182,6 +206,7 @@ impl Reporter {
         match self.format {
             Format::Json => json::action(action),
             Format::Human => human::action(action, self.color, self.show_diff),
+            Format::Silent => {}
         }
     }
 
@@ -193,6 +218,10 @@ impl Reporter {
         match self.format {
             Format::Json => json::log(host, level, message),
             Format::Human => human::log(host, level, message, self.color),
+            Format::Silent if level != Level::Info => {
+                eprintln!("{} {host}: {}", level_name(level), redact::redact(message))
+            }
+            Format::Silent => {}
         }
     }
 
@@ -250,6 +279,15 @@ impl Reporter {
             Format::Human => {
                 human::recap(self.mode, elapsed, &st.counts, &st.host_errors, self.color)
             }
+            Format::Silent => {}
         }
+    }
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
     }
 }

@@ -39,6 +39,12 @@ pub struct Job {
     /// `--limit PATTERN` over the inventory.
     #[serde(default)]
     pub limit: Option<String>,
+    /// `--mirror PREFIX=REPLACEMENT` flags.
+    #[serde(default)]
+    pub mirrors: Vec<String>,
+    /// `--registry-mirror REGISTRY=HOST` flags.
+    #[serde(default)]
+    pub registry_mirrors: Vec<String>,
 }
 
 impl Job {
@@ -178,6 +184,11 @@ pub fn worker() {
         inventory,
         limit,
         forks: 1,
+        mirrors: galley::mirror::MirrorFlags {
+            urls: job.mirrors.clone(),
+            registries: job.registry_mirrors.clone(),
+            ca: None,
+        },
         ..Default::default()
     };
     let outcome = execute(&opts);
