@@ -107,9 +107,10 @@ mod tests {
 
     #[test]
     fn allocations_are_counted() {
-        let before = in_use();
+        // Other tests of this binary allocate and free at the same time, so only an absolute
+        // bound holds: the 64 MiB alive here are counted whatever the others do.
         let v: Vec<u8> = Vec::with_capacity(64 << 20);
-        assert!(in_use() >= before + (64 << 20));
+        assert!(in_use() >= 64 << 20, "in use: {}", in_use());
         drop(v);
         assert!(budget() <= MAX_BUDGET && budget() > 0);
         assert_eq!(describe(3 << 29), "1.5 GiB");
