@@ -35,19 +35,19 @@ fn kubeadm_artifacts_follow_the_plan_and_the_mirrors() {
     };
     let images = list("images");
     for i in [
-        "mirror.local:5000/kube-apiserver:v1.35.4",
-        "mirror.local:5000/kube-proxy:v1.35.4",
-        "mirror.local:5000/pause:3.10",
+        "mirror.local:5000/kube-apiserver:v1.37.2",
+        "mirror.local:5000/kube-proxy:v1.37.2",
+        "mirror.local:5000/pause:3.10.2",
     ] {
         assert!(images.contains(&i.to_string()), "{images:?}");
     }
     assert!(list("repositories")
-        .contains(&"http://10.0.0.1:8080/pkgs.k8s.io/core:/stable:/v1.35/deb/".to_string()));
+        .contains(&"http://10.0.0.1:8080/pkgs.k8s.io/core:/stable:/v1.37/deb/".to_string()));
     assert!(list("urls").iter().any(|u| u.ends_with("calico.yaml")));
     let pkgs = h["packages"].as_array().unwrap();
     assert!(
         pkgs.iter()
-            .any(|p| p["name"] == "kubelet" && p["version"] == "1.35.4" && p["manager"] == "apt"),
+            .any(|p| p["name"] == "kubelet" && p["version"] == "1.37.2" && p["manager"] == "apt"),
         "{pkgs:?}"
     );
     assert!(pkgs
