@@ -23,6 +23,8 @@ const UPSTREAMS: &[&str] = &[
     "https://packages.cloud.google.com",
     "https://apt.kubernetes.io",
     "https://docs.projectcalico.org",
+    "https://projectcalico.docs.tigera.io",
+    "https://vault.centos.org",
 ];
 
 fn mirrored(job: Job) -> Job {

@@ -80,7 +80,7 @@ fn kubeadm_on_containerd_pulls_through_the_registry_mirrors() {
     );
     assert_eq!(
         cri["sandbox_image"].as_str(),
-        Some("mirror.local:5000/pause:3.10")
+        Some("mirror.local:5000/pause:3.10.2")
     );
     assert_eq!(
         cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"].as_bool(),
@@ -212,7 +212,7 @@ fn containerd_config_v3_reads_certs_d_and_pins_the_sandbox() {
     );
     assert_eq!(
         images["pinned_images"]["sandbox"].as_str(),
-        Some("mirror.local:5000/pause:3.10")
+        Some("mirror.local:5000/pause:3.10.2")
     );
     assert_eq!(images["snapshotter"].as_str(), Some("overlayfs"));
     // No mirrors, no sandbox: the text is left as it is.

@@ -85,7 +85,7 @@ rd() { # max path: a whole regular file, or refused when over max bytes (never c
   local LC_ALL=C s
   [ -e "$2" ] || { r=3; return; }
   # A FIFO or a device would block `cat` (and the run) until someone writes to it.
-  [ -f "$2" ] || { printf '%s: it is a %s, not a regular file (reading it could block forever)\n' "$2" "$(stat -L -c %F -- "$2")" >&4; r=4; return; }
+  [ -f "$2" ] || { printf '%s: it is a %s, not a regular file (reading it could block forever)\n' "$2" "$(stat -L -c %F -- "$2")" >&4; r=5; return; }
   s=$(stat -L -c %s -- "$2" 2>&4) || return
   if [ "$s" -gt "$1" ]; then printf '%s is %s bytes, over the limit of %s\n' "$2" "$s" "$1" >&4; r=4
   else cat -- "$2" 2>&4 && r=0; fi
