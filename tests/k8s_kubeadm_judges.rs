@@ -222,6 +222,10 @@ const NEEDS_A_LIVE_SYSTEM: &[(&str, &str)] = &[
         "needs a real cluster to discover",
     ),
     ("connection refused", "needs a live API server"),
+    (
+        "failed to load admin kubeconfig",
+        "needs the admin kubeconfig a real init writes",
+    ),
     ("dial tcp", "needs a live API server"),
     ("no such host", "needs a live API server"),
 ];
@@ -318,7 +322,7 @@ fn replay(
                 {
                     // A real init leaves the admin kubeconfig that later steps use.
                     script.push_str(
-                        "[ -f $W/dryrun/admin.conf ] && cp $W/dryrun/admin.conf /etc/kubernetes/admin.conf\n",
+                        "a=$(find $W/dryrun -name admin.conf | head -n 1); [ -n \"$a\" ] && cp \"$a\" /etc/kubernetes/admin.conf\n",
                     );
                 }
             }
