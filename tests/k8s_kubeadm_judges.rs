@@ -545,3 +545,65 @@ fn the_judge_refuses_what_kubeadm_refuses() {
         v[2].output
     );
 }
+
+/// The images `galley artifacts` lists for kubeadm (what an air-gapped user mirrors) are exactly
+/// what the real kubeadm of that version pulls, under its own registry and under a mirror.
+#[test]
+fn artifacts_list_the_images_the_real_kubeadm_pulls() {
+    let version = K8S_VERSION.trim_start_matches('v');
+    for mirror in [None, Some("mirror.local:5000")] {
+        let mut galley = std::process::Command::new(env!("CARGO_BIN_EXE_galley"));
+        galley.args([
+            "artifacts",
+            "kubeadm",
+            "--profile",
+            "debian12",
+            "--set",
+            &format!("k8s_version={version}"),
+            "--output",
+            "json",
+        ]);
+        let mut list = std::process::Command::new(kubeadm());
+        list.args([
+            "config",
+            "images",
+            "list",
+            "--kubernetes-version",
+            K8S_VERSION,
+        ]);
+        if let Some(m) = mirror {
+            galley.args(["--registry-mirror", &format!("registry.k8s.io={m}")]);
+            list.args(["--image-repository", m]);
+        }
+        let out = galley.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let repo = mirror.unwrap_or("registry.k8s.io");
+        // The CNI manifest's images (listed when it can be read) come from other registries.
+        let ours: std::collections::BTreeSet<String> = v["local"]["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap().to_string())
+            .filter(|i| i.starts_with(&format!("{repo}/")))
+            .collect();
+        let real = list.output().unwrap();
+        assert!(
+            real.status.success(),
+            "{}",
+            String::from_utf8_lossy(&real.stderr)
+        );
+        let theirs: std::collections::BTreeSet<String> = String::from_utf8_lossy(&real.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            ours, theirs,
+            "galley artifacts vs kubeadm {K8S_VERSION} (mirror {mirror:?})"
+        );
+    }
+}

@@ -25,6 +25,8 @@ const UPSTREAMS: &[&str] = &[
     "https://docs.projectcalico.org",
     "https://projectcalico.docs.tigera.io",
     "https://vault.centos.org",
+    "https://proxy.golang.org",
+    "https://sum.golang.org",
 ];
 
 fn mirrored(job: Job) -> Job {
@@ -174,5 +176,38 @@ fn an_unmirrored_upstream_is_caught() {
             .iter()
             .any(|u| u.starts_with("https://download.docker.com")),
         "{found:?}"
+    );
+}
+
+/// kind's `go install` fetches modules through the module proxy: behind the mirrors the proxy and
+/// the checksum database are the mirrors' and there is no `direct` fallback; without them Go's
+/// own default is spelled out, so the URL check above sees it.
+#[test]
+fn kind_builds_through_the_mirrored_module_proxy() {
+    let go_install = |job: Job| -> String {
+        let p = plan(&job);
+        assert_eq!(p.code, 0, "{}", p.stderr);
+        p.actions()
+            .iter()
+            .flat_map(|a| a["commands"].as_array().cloned().unwrap_or_default())
+            .map(|c| c.to_string())
+            .find(|c| c.contains("\"go\",\"install\""))
+            .expect("a go install")
+    };
+    let mirrored = go_install(mirrored(Job::new("kind").profile("debian12")));
+    assert!(
+        mirrored.contains(&format!("\"GOPROXY={MIRROR}/proxy.golang.org\"")),
+        "{mirrored}"
+    );
+    assert!(
+        mirrored.contains(&format!(
+            "\"GOSUMDB=sum.golang.org {MIRROR}/sum.golang.org\""
+        )),
+        "{mirrored}"
+    );
+    let plain = go_install(Job::new("kind").profile("debian12"));
+    assert!(
+        plain.contains("\"GOPROXY=https://proxy.golang.org,direct\"") && !plain.contains("GOSUMDB"),
+        "{plain}"
     );
 }

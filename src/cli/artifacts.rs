@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::report::artifacts::{collect, HostArtifacts};
+use crate::report::artifacts::{collect, manifest_images, HostArtifacts};
 use crate::report::Format;
 use crate::runner::{execute, RunOptions};
 
@@ -59,9 +59,49 @@ fn human(all: &BTreeMap<String, HostArtifacts>) -> String {
                 .collect(),
         );
         section("images", a.images.iter().cloned().collect());
+        section(
+            "manifests not read (their images are not listed)",
+            a.unread_manifests.iter().cloned().collect(),
+        );
     }
-    s.push_str("(kubeadm's etcd and CoreDNS images and the CNI manifests' images are not listed: `kubeadm config images list` and the manifests name them)\n");
     s
+}
+
+/// Whether a fetched URL is a Kubernetes manifest whose images the run pulls.
+fn is_manifest(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    [".yaml", ".yml", ".json"].iter().any(|e| path.ends_with(e))
+}
+
+/// Reads every manifest URL a host fetches (each once) and adds the images it names; a manifest
+/// that cannot be fetched is listed as such, with the reason, rather than failing the listing.
+fn add_manifest_images(all: &mut BTreeMap<String, HostArtifacts>) {
+    let mut read: BTreeMap<String, Result<std::collections::BTreeSet<String>, String>> =
+        BTreeMap::new();
+    for a in all.values_mut() {
+        for url in a.urls.iter().filter(|u| is_manifest(u)) {
+            let got = read.entry(url.clone()).or_insert_with(|| {
+                let mut body = Vec::new();
+                crate::primitives::fetch_url_within(url, &mut body, 30)?;
+                Ok(manifest_images(&String::from_utf8_lossy(&body)))
+            });
+            match got {
+                Ok(images) => a.images.extend(images.iter().cloned()),
+                Err(e) => {
+                    a.unread_manifests.insert(format!("{url}: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// The sha256 published beside `url` (`URL.sha256`, first word), if the server has one.
+fn published_sha256(url: &str) -> Option<String> {
+    let mut body = Vec::new();
+    crate::primitives::fetch_url_within(&format!("{url}.sha256"), &mut body, 30).ok()?;
+    let text = String::from_utf8_lossy(&body);
+    let word = text.split_whitespace().next()?.to_ascii_lowercase();
+    (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit())).then_some(word)
 }
 
 /// Where a URL goes under the download folder: DIR/<host[:port]>/<path>.
@@ -86,6 +126,7 @@ fn download(dir: &Path, all: &BTreeMap<String, HostArtifacts>) -> Result<usize, 
             if !seen.insert(url.clone()) {
                 continue;
             }
+            let pinned = a.checksums.get(url).cloned();
             let Some(dest) = download_path(dir, url) else {
                 eprintln!("skipped {url}: not a file URL");
                 continue;
@@ -94,10 +135,34 @@ fn download(dir: &Path, all: &BTreeMap<String, HostArtifacts>) -> Result<usize, 
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
             let mut tmp = tempfile::NamedTempFile::new_in(parent)
                 .map_err(|e| format!("{}: {e}", parent.display()))?;
-            crate::primitives::fetch_url(url, tmp.as_file_mut())?;
+            let sha = crate::primitives::fetch_url(url, tmp.as_file_mut())?;
+            let published = if url.ends_with(".sha256") {
+                None
+            } else {
+                published_sha256(url)
+            };
+            for (whose, want) in [("the recipe pins", &pinned), ("published", &published)] {
+                if let Some(want) = want.as_deref().filter(|w| *w != sha) {
+                    return Err(format!(
+                        "checksum mismatch for {url}: {whose} sha256 {want}, got {sha}; {} was not written",
+                        dest.display()
+                    ));
+                }
+            }
             tmp.persist(&dest)
                 .map_err(|e| format!("{}: {}", dest.display(), e.error))?;
-            eprintln!("fetched {url} → {}", dest.display());
+            let how = match (&pinned, &published) {
+                (Some(_), _) => " (sha256 checked against the recipe's)",
+                (None, Some(_)) => " (sha256 checked against the published one)",
+                (None, None) => " (no sha256 to check against)",
+            };
+            if let Some(p) = &published {
+                // The recipe fetches URL.sha256 through the mirror too: serve it beside the file.
+                let side = PathBuf::from(format!("{}.sha256", dest.display()));
+                std::fs::write(&side, format!("{p}\n"))
+                    .map_err(|e| format!("{}: {e}", side.display()))?;
+            }
+            eprintln!("fetched {url} → {}{how}", dest.display());
             n += 1;
         }
     }
@@ -117,7 +182,8 @@ pub fn artifacts(a: ArtifactsArgs) -> i32 {
     if outcome.exit_code != 0 {
         return outcome.exit_code;
     }
-    let all = collect(&outcome.reporter.actions());
+    let mut all = collect(&outcome.reporter.actions());
+    add_manifest_images(&mut all);
     match a.output {
         Format::Json => println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default()),
         _ => print!("{}", human(&all)),

@@ -32,6 +32,10 @@ pub struct RunOpts {
     /// Redact the command line and register its output as a secret.
     #[serde(default)]
     pub secret: bool,
+    /// The container images this command pulls: shown in the JSON events and listed by
+    /// `galley artifacts`, whether or not the command runs.
+    #[serde(default)]
+    pub images: Vec<String>,
 }
 
 /// What a guard decided.
@@ -218,6 +222,7 @@ pub fn run_parsed(
     // their own right are marked with secret() by the recipe (registering every argument would
     // mask ordinary words such as "kubeadm" everywhere).
     let mut call = Call::begin(nc, primitive, shown.clone())?;
+    call.action.images = o.images.clone();
     let (creates, unless) = probe_guards(&call, &o)?;
     if let Decision::Done(why) = decide(creates, unless, &o) {
         call.action.summary = format!("{shown} ({why})");
@@ -300,7 +305,8 @@ pub fn register(engine: &mut Engine) {
         "Runs a command given as an argv array (no shell): `run([\"systemctl\", \"is-active\", \"docker\"])`.",
         "Options: creates (skip when the path exists), unless (skip when that argv exits 0), timeout (seconds),",
         "env (map), cwd, stdin, check (false: a non-zero exit does not fail), readonly (true: also runs in",
-        "check mode), secret (true: hide the command line and mark its output secret).",
+        "check mode), secret (true: hide the command line and mark its output secret), images (the",
+        "container images the command pulls, for the JSON events and `galley artifacts`).",
         "Returns a Result with rc, stdout, stderr, changed, ok, status, host.",
     ];
     reg(

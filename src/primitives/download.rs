@@ -146,6 +146,9 @@ chmod "$mode" "$tmp"; mv -f "$tmp" "$dest"; trap - EXIT; echo "$sum""#;
 pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<bool, String> {
     let url = &mirrored::mirrored(call, url)?;
     let want = o.sha256.as_deref().map(normalize_sha).transpose()?;
+    if let Some(w) = &want {
+        call.action.checksums.push((url.clone(), w.clone()));
+    }
     let meta = FileMeta {
         mode: o
             .mode

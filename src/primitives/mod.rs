@@ -44,6 +44,23 @@ pub fn fetch_url(url: &str, out: &mut impl std::io::Write) -> Result<String, Str
     http::fetch(url, out, None, None, &|_| {}).map(|(sha, _)| sha)
 }
 
+/// [`fetch_url`] that gives up after `secs` seconds (for reads that only inform, such as a
+/// manifest's images or a published checksum).
+pub fn fetch_url_within(
+    url: &str,
+    out: &mut impl std::io::Write,
+    secs: u64,
+) -> Result<String, String> {
+    http::fetch(
+        url,
+        out,
+        Some(std::time::Duration::from_secs(secs)),
+        None,
+        &|_| {},
+    )
+    .map(|(sha, _)| sha)
+}
+
 /// An error in how a primitive was called (bad argument or option): exit 2.
 pub fn usage(msg: impl AsRef<str>) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(payload("usage", msg.as_ref()), Position::NONE).into()

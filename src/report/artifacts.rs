@@ -25,16 +25,23 @@ pub struct HostArtifacts {
     pub repositories: BTreeSet<String>,
     pub packages: BTreeSet<Package>,
     pub images: BTreeSet<String>,
+    /// The sha256 the recipe pins for a URL (`download(url, dest, #{ sha256 })`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
+    /// Manifests whose images could not be read, each with the reason.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub unread_manifests: BTreeSet<String>,
 }
 
-/// The control-plane images kubeadm runs, by name; etcd's and CoreDNS's tags depend on kubeadm's
-/// own table and are not derived here.
-const KUBE_IMAGES: &[&str] = &[
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kube-proxy",
-];
+/// Pure: the images a Kubernetes manifest (YAML or JSON) names in its `image:` fields.
+pub fn manifest_images(text: &str) -> BTreeSet<String> {
+    let re = regex::Regex::new(r#"(?m)(?:^|[\s{,-])"?image"?\s*:\s*["']?([^\s"',}\]]+)"#)
+        .expect("regex");
+    re.captures_iter(text)
+        .map(|c| c[1].to_string())
+        .filter(|i| !i.contains("{{"))
+        .collect()
+}
 
 /// Pure: `containerd.io-1.7.27` / `kubelet=1.35.4-*` → name and version.
 pub fn split_package(spec: &str, manager: &str) -> Package {
@@ -80,28 +87,6 @@ fn packages_of(argv: &[String]) -> Vec<Package> {
     out
 }
 
-fn flag<'a>(argv: &'a [String], name: &str) -> Option<&'a str> {
-    argv.iter()
-        .position(|a| a == name)
-        .and_then(|i| argv.get(i + 1))
-        .map(String::as_str)
-}
-
-/// kubeadm's control-plane images for a `kubeadm config images pull` or `kubeadm init` argv.
-fn kubeadm_images(argv: &[String]) -> Vec<String> {
-    let is_kubeadm = argv.first().is_some_and(|a| a.ends_with("kubeadm"));
-    let pulls = argv.windows(2).any(|w| w[0] == "images" && w[1] == "pull")
-        || argv.get(1).is_some_and(|a| a == "init");
-    let Some(version) = flag(argv, "--kubernetes-version").filter(|_| is_kubeadm && pulls) else {
-        return Vec::new();
-    };
-    let repo = flag(argv, "--image-repository").unwrap_or("registry.k8s.io");
-    KUBE_IMAGES
-        .iter()
-        .map(|i| format!("{repo}/{i}:{version}"))
-        .collect()
-}
-
 /// Pause images a written config names (containerd's sandbox image, cri-dockerd's flag,
 /// kubeadm's config file).
 fn pause_images(text: &str) -> Vec<String> {
@@ -116,9 +101,10 @@ pub fn collect(actions: &[Action]) -> BTreeMap<String, HostArtifacts> {
         let h = out.entry(a.host.clone()).or_default();
         h.urls.extend(a.fetches.iter().cloned());
         h.repositories.extend(a.repositories.iter().cloned());
+        h.images.extend(a.images.iter().cloned());
+        h.checksums.extend(a.checksums.iter().cloned());
         for argv in &a.commands {
             h.packages.extend(packages_of(argv));
-            h.images.extend(kubeadm_images(argv));
             for arg in argv {
                 h.images.extend(pause_images(arg));
             }
@@ -176,15 +162,21 @@ mod tests {
     }
 
     #[test]
-    fn images_from_kubeadm_and_configs() {
-        let imgs = kubeadm_images(&argv(
-            "kubeadm config images pull --kubernetes-version v1.35.4 --image-repository m:5000",
-        ));
-        assert_eq!(imgs[0], "m:5000/kube-apiserver:v1.35.4");
-        assert_eq!(imgs.len(), 4);
-        assert!(
-            kubeadm_images(&argv("kubeadm config images list --kubernetes-version v1")).is_empty()
+    fn images_from_manifests() {
+        let yaml = "spec:\n  containers:\n    - name: a\n      image: docker.io/calico/node:v3.31.0\n      imagePullPolicy: IfNotPresent\n    - image: \"quay.io/x/y:1\"\n";
+        let json = r#"{"containers":[{"image": "ghcr.io/flannel-io/flannel:v0.27.4","name":"f"}]}"#;
+        assert_eq!(
+            manifest_images(yaml).into_iter().collect::<Vec<_>>(),
+            vec!["docker.io/calico/node:v3.31.0", "quay.io/x/y:1"]
         );
+        assert_eq!(
+            manifest_images(json),
+            BTreeSet::from(["ghcr.io/flannel-io/flannel:v0.27.4".to_string()])
+        );
+    }
+
+    #[test]
+    fn images_from_configs() {
         assert_eq!(
             pause_images("+sandbox_image = \"m:5000/pause:3.10\""),
             vec!["m:5000/pause:3.10"]

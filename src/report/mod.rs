@@ -69,6 +69,13 @@ pub struct Action {
     /// Package repositories this step configures (after the mirrors), for `galley artifacts`.
     #[serde(skip)]
     pub repositories: Vec<String>,
+    /// The sha256 a step pins for a URL it fetches (after the mirrors), for `galley artifacts
+    /// --download`.
+    #[serde(skip)]
+    pub checksums: Vec<(String, String)>,
+    /// Container images this step pulls (a `run` that names them with `images:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
 }
 
 /// One URL a mirror rule rewrote: what the recipe gave, what is fetched, and the rule's prefix.
@@ -93,6 +100,8 @@ impl Action {
             mirrored: Vec::new(),
             fetches: Vec::new(),
             repositories: Vec::new(),
+            checksums: Vec::new(),
+            images: Vec::new(),
         }
     }
 }
