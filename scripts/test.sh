@@ -8,9 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # testbed (tier 3): debootstrap systemd-container dpkg-dev iproute2 util-linux procps
-# SSH tests: openssh-server openssh-client sudo; yum tests: dnf rpm createrepo-c
+# SSH tests: openssh-server openssh-client sudo; yum tests: dnf rpm createrepo-c;
+# registry mirror tests: containerd (the real containerd and ctr read the hosts.toml galley writes)
 need_pkgs=(debootstrap systemd-container openssh-server openssh-client dpkg-dev iproute2 sudo
-           util-linux procps dnf rpm createrepo-c ca-certificates curl tar)
+           util-linux procps dnf rpm createrepo-c ca-certificates curl tar containerd)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
