@@ -570,3 +570,51 @@ fn no_healthy_etcd_member_stops_the_addition() {
     );
     assert!(!p.render().contains("member add etcd3"), "{}", p.render());
 }
+
+/// converged-rocky9.json runs Kubernetes 1.37.2; the inventory still asks for 1.36.3, the version
+/// it was installed with before `kubeadm upgrade`.
+fn upgraded(edit: impl Fn(&mut Fixture)) -> (tempfile::TempDir, Job) {
+    let mut f = Fixture::load(&fixture("converged-rocky9.json")).unwrap();
+    edit(&mut f);
+    let dir = folder(vec![("cp1", f)]);
+    let job = Job::new("kubeadm")
+        .facts(&dir.path().display().to_string())
+        .topology("single")
+        .set("k8s_version", "1.36.3");
+    (dir, job)
+}
+
+#[test]
+fn a_rerun_after_an_upgrade_does_not_downgrade_the_packages() {
+    let (_dir, job) = upgraded(|_| {});
+    let err = refused(
+        &job,
+        &[
+            "Kubernetes 1.36.3 was asked for, but these nodes have newer packages: cp1 (kubeadm 1.37.2-1.el9, kubelet 1.37.2-1.el9, kubectl 1.37.2-1.el9)",
+            "does not downgrade",
+            "--set k8s_version=1.37.2",
+            "kubeadm upgrade",
+        ],
+    );
+    assert!(!err.contains("vv"), "{err}");
+    // Half-way through an upgrade (kubeadm first, as kubeadm upgrade has it): still refused.
+    let (_dir, job) = upgraded(|f| {
+        f.packages.insert("kubelet".into(), "1.36.3-1.el9".into());
+        f.packages.insert("kubectl".into(), "1.36.3-1.el9".into());
+    });
+    refused(&job, &["cp1 (kubeadm 1.37.2-1.el9)"]);
+    // Debian's version strings, on the same host shape.
+    let (_dir, job) = upgraded(|f| {
+        let deb = Fixture::load(&fixture("ubuntu22.04-prepared.json")).unwrap();
+        f.facts.os = deb.facts.os;
+        f.facts.pkg_manager = deb.facts.pkg_manager;
+        for n in ["kubeadm", "kubelet", "kubectl"] {
+            f.packages.insert(n.into(), "1.37.2-1.1".into());
+        }
+    });
+    refused(&job, &["kubeadm 1.37.2-1.1", "--set k8s_version=1.37.2"]);
+    // The version installed, or a newer one, goes on as before.
+    let (_dir, job) = upgraded(|_| {});
+    let p = ok(&job.set("k8s_version", "1.37.2"));
+    assert!(p.changed().is_empty(), "{}", p.changed().join("\n"));
+}
