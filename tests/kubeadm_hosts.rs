@@ -618,3 +618,24 @@ fn a_rerun_after_an_upgrade_does_not_downgrade_the_packages() {
     let p = ok(&job.set("k8s_version", "1.37.2"));
     assert!(p.changed().is_empty(), "{}", p.changed().join("\n"));
 }
+
+#[test]
+fn a_joined_control_plane_waits_for_its_own_api_server_not_the_load_balancer() {
+    let text = ok(&Job::new("kubeadm").profile("rocky9").topology("ha-stacked")).render();
+    for (h, a) in [("cp2", "10.0.0.12"), ("cp3", "10.0.0.13")] {
+        let own = format!(
+            "{h} wait_ready: would wait for cmd kubectl --kubeconfig /etc/kubernetes/admin.conf --server https://{a}:6443 get --raw /readyz"
+        );
+        assert!(text.contains(&own), "{h} lacks {own:?}:\n{text}");
+        assert!(
+            !text.contains(&format!(
+                "{h} wait_ready: would wait for cmd kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz"
+            )),
+            "{text}"
+        );
+    }
+    // The first control plane, after init, checks the endpoint the joins will use.
+    assert!(text.contains(
+        "cp1 wait_ready: would wait for cmd kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz"
+    ));
+}
