@@ -619,6 +619,64 @@ fn a_rerun_after_an_upgrade_does_not_downgrade_the_packages() {
     assert!(p.changed().is_empty(), "{}", p.changed().join("\n"));
 }
 
+/// The keepalived.conf diff of host `h` in a plan.
+fn keepalived_of(text: &str, h: &str) -> String {
+    let from = text
+        .find(&format!(
+            "changed {h} write_file: /etc/keepalived/keepalived.conf"
+        ))
+        .unwrap_or_else(|| panic!("no keepalived.conf on {h}:\n{text}"));
+    let rest = &text[from..];
+    let end = rest[1..].find("\nchanged ").map_or(rest.len(), |e| e + 1);
+    rest[..end].to_string()
+}
+
+#[test]
+fn keepalived_derives_its_router_id_from_the_vip_and_talks_unicast_to_the_other_lb_hosts() {
+    // ha-stacked: lb1-lb3 are 10.0.0.17-19, the VIP 10.0.0.100.
+    let job = || Job::new("kubeadm").profile("rocky9").topology("ha-stacked");
+    let text = ok(&job()).render();
+    let lb1 = keepalived_of(&text, "lb1");
+    for want in [
+        "+    virtual_router_id 100\n",
+        "+    unicast_src_ip 10.0.0.17\n",
+        "+    unicast_peer {\n",
+        "+        10.0.0.18\n",
+        "+        10.0.0.19\n",
+    ] {
+        assert!(lb1.contains(want), "lb1 lacks {want:?}:\n{lb1}");
+    }
+    assert!(!lb1.contains("10.0.0.17\n          | +        10"), "{lb1}");
+    let lb2 = keepalived_of(&text, "lb2");
+    for want in [
+        "+    unicast_src_ip 10.0.0.18\n",
+        "+        10.0.0.17\n",
+        "+        10.0.0.19\n",
+    ] {
+        assert!(lb2.contains(want), "lb2 lacks {want:?}:\n{lb2}");
+    }
+    assert!(!text.contains("virtual_router_id 51"), "{text}");
+    // Chosen with --set or an inventory var (the same parameter), checked at plan time.
+    let text = ok(&job().set("vrid", "7")).render();
+    assert!(keepalived_of(&text, "lb3").contains("+    virtual_router_id 7\n"));
+    let mut inv = job();
+    for h in ["cp1", "cp2", "cp3", "w1", "w2", "w3", "lb1", "lb2", "lb3"] {
+        inv = inv.var(h, "vrid", "42");
+    }
+    let text = ok(&inv).render();
+    assert!(keepalived_of(&text, "lb1").contains("+    virtual_router_id 42\n"));
+    refused(&job().set("vrid", "256"), &["vrid=256", "1 to 255"]);
+    refused(&job().set("vrid", "-3"), &["vrid=-3", "1 to 255"]);
+    refused(
+        &job().set("vip", "10.0.1.0"),
+        &["vip=10.0.1.0", "set vrid=1..255"],
+    );
+    refused(
+        &job().set("vip", "api.example"),
+        &["vip=api.example is not an IPv4 address"],
+    );
+}
+
 #[test]
 fn a_joined_control_plane_waits_for_its_own_api_server_not_the_load_balancer() {
     let text = ok(&Job::new("kubeadm").profile("rocky9").topology("ha-stacked")).render();
