@@ -457,7 +457,9 @@ fn reset_removes_the_etcd_hosts_kubelet_drop_in() {
             .any(|l| l.trim_start().starts_with("changed") && l.contains("rm -f")),
         "{text}"
     );
-    let reset = text.find("etcd1 run: kubeadm reset --force").expect("reset");
+    let reset = text
+        .find("etcd1 run: kubeadm reset --force")
+        .expect("reset");
     let gone = text.find("20-etcd-service-manager.conf").unwrap();
     assert!(reset < gone, "{text}");
     assert!(

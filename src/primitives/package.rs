@@ -568,12 +568,15 @@ fn pkg_version(nc: NativeCallContext, name: &str) -> RResult<String> {
         Some("apt") => Family::Deb,
         Some(_) => Family::Rpm,
         None => {
-            return Err(super::step(format!(
-                "pkg_version on {}: no supported package manager (os family `{}`, facts found `{}`)",
-                t.name(),
-                f.os.family,
-                f.pkg_manager
-            )))
+            let why = format!(
+                "os family `{}`, facts found `{}`",
+                f.os.family, f.pkg_manager
+            );
+            let msg = format!(
+                "pkg_version on {}: no supported package manager ({why})",
+                t.name()
+            );
+            return Err(super::step(msg));
         }
     };
     let call = Call::begin(&nc, "pkg_version", name)?;
