@@ -345,3 +345,355 @@ fn captured_testbed_nodes_advertise_their_own_address_and_get_fail_cgroup_v1_fal
     // Named by addresses the nodes do not have, both fall back to the NAT default route.
     refused(&testbed_nodes(), &["would all advertise 10.0.2.15"]);
 }
+
+/// `base` (a facts file under tests/fixtures/facts) as host `name` at 10.0.0.`n`: its own
+/// hostname, address, MAC and product_uuid, so the P2 uniqueness check sees distinct hosts.
+fn host_as(base: &str, name: &str, n: u8) -> Fixture {
+    let mut f = Fixture::load(&fixture(base)).unwrap();
+    f.facts.hostname = name.into();
+    f.facts.product_uuid = format!("4c4c4544-0000-4000-8000-0000000000{n:02x}");
+    for i in f.facts.interfaces.iter_mut().filter(|i| i.name != "lo") {
+        i.addresses = vec![format!("10.0.0.{n}/24")];
+        i.mac = format!("52:54:00:00:00:{n:02x}");
+    }
+    f
+}
+
+/// Writes each (host, fixture) as `<host>.json` into a new folder.
+fn folder(hosts: Vec<(&str, Fixture)>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (h, f) in hosts {
+        std::fs::write(
+            dir.path().join(format!("{h}.json")),
+            serde_json::to_string(&f).unwrap(),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+/// A running external etcd member: what k8s/etcd leaves (etcd-member-rocky9.json) plus the
+/// certificates kubeadm made from the cluster's CA.
+fn etcd_member(name: &str, n: u8) -> Fixture {
+    let mut f = host_as("etcd-member-rocky9.json", name, n);
+    for (path, text) in [
+        (
+            "/etc/kubernetes/pki/etcd/ca.crt",
+            "etcd CA cert of the running cluster\n",
+        ),
+        (
+            "/etc/kubernetes/pki/etcd/ca.key",
+            "etcd CA key of the running cluster\n",
+        ),
+        ("/etc/kubernetes/pki/etcd/server.crt", "server\n"),
+        ("/etc/kubernetes/pki/etcd/peer.crt", "peer\n"),
+        (
+            "/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+            "healthcheck\n",
+        ),
+        (
+            "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+            "client cert\n",
+        ),
+        (
+            "/etc/kubernetes/pki/apiserver-etcd-client.key",
+            "client key\n",
+        ),
+    ] {
+        let mode = if path.ends_with(".key") {
+            "0600"
+        } else {
+            "0644"
+        };
+        f.files.insert(
+            path.into(),
+            galley::facts::FileEntry::Full(galley::facts::FileFixture {
+                content: text.into(),
+                mode: mode.into(),
+                owner: "root".into(),
+                group: "root".into(),
+            }),
+        );
+    }
+    f.dirs.push("/etc/kubernetes/pki/etcd".into());
+    f.dirs.push("/var/lib/etcd/member".into());
+    f
+}
+
+/// An external etcd cluster of etcd1 and etcd2 (running, 10.0.0.13-14) behind two running control
+/// planes, and etcd3 (10.0.0.15), a fresh host, added to the etcd group; `first` lists etcd3 first.
+fn etcd_grows(etcd3_first: bool) -> (tempfile::TempDir, Job) {
+    let dir = folder(vec![
+        ("cp1", host_as("new-first-cp/cp1.json", "cp1", 11)),
+        ("cp2", host_as("new-first-cp/cp2.json", "cp2", 12)),
+        ("etcd1", etcd_member("etcd1", 13)),
+        ("etcd2", etcd_member("etcd2", 14)),
+        ("etcd3", host_as("new-first-cp/cp0.json", "etcd3", 15)),
+    ]);
+    let etcd: &[&str] = if etcd3_first {
+        &["etcd3", "etcd1", "etcd2"]
+    } else {
+        &["etcd1", "etcd2", "etcd3"]
+    };
+    let mut job = Job::new("kubeadm")
+        .facts(&dir.path().display().to_string())
+        .group("control_plane", &["cp1", "cp2"])
+        .group("etcd", etcd)
+        .set("topology", "ha-external-etcd")
+        .set("k8s_version", "1.35.4")
+        .set("control_plane_endpoint", "k8s-api.example.internal:6443");
+    for (h, n) in [
+        ("cp1", 11),
+        ("cp2", 12),
+        ("etcd1", 13),
+        ("etcd2", 14),
+        ("etcd3", 15),
+    ] {
+        job = job.address(h, &format!("10.0.0.{n}"));
+    }
+    (dir, job)
+}
+
+#[test]
+fn a_new_etcd_member_is_added_from_a_healthy_member_and_starts_as_existing() {
+    for etcd3_first in [false, true] {
+        let (_dir, job) = etcd_grows(etcd3_first);
+        let p = ok(&job);
+        let text = p.render();
+        if std::env::var_os("SHOW_PLAN").is_some() {
+            println!("{text}");
+        }
+        // Added on a running member, health checked there first (a read the facts cannot answer).
+        let add = text
+            .lines()
+            .position(|l| {
+                l.starts_with("changed etcd1 run: sh -c ")
+                    && l.contains("etcdctl --endpoints=https://10.0.0.13:2379")
+                    && l.contains("member add etcd3 --peer-urls=https://10.0.0.15:2380")
+            })
+            .unwrap_or_else(|| panic!("no etcdctl member add on etcd1:\n{text}"));
+        assert!(
+            text.lines().any(
+                |l| l.starts_with("unknown etcd1 run: sh -c ") && l.contains("endpoint health")
+            ),
+            "{text}"
+        );
+        // Then etcd3 starts as a member of the existing cluster: the running members and itself.
+        let start = text
+            .lines()
+            .position(|l| l.starts_with("changed etcd3 run: kubeadm init phase etcd local"))
+            .unwrap_or_else(|| panic!("etcd3 does not start:\n{text}"));
+        assert!(add < start, "member add must come first:\n{text}");
+        assert!(
+            text.contains("initial-cluster-state\n          | +        value: \"existing\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("value: \"etcd1=https://10.0.0.13:2380,etcd2=https://10.0.0.14:2380,etcd3=https://10.0.0.15:2380\""),
+            "{text}"
+        );
+        assert!(!text.contains("value: \"new\""), "{text}");
+        // etcd3 gets the running cluster's CA; no second CA is made, even with etcd3 listed first.
+        assert!(
+            !text.contains("changed etcd3 run: kubeadm init phase certs etcd-ca"),
+            "{text}"
+        );
+        assert!(
+            text.contains("+etcd CA cert of the running cluster"),
+            "{text}"
+        );
+        assert!(
+            text.contains("etcd runs on [\"etcd1\", \"etcd2\"]: [\"etcd3\"] join it one at a time"),
+            "{text}"
+        );
+        // The running members' etcd is left as it is: no new configuration, no kubeadm phase.
+        // (Their other changes come from the fixture's older runtime, containerd 1.7.)
+        let elsewhere: Vec<String> = p
+            .changed()
+            .into_iter()
+            .filter(|c| {
+                (c.starts_with("etcd1 ") || c.starts_with("etcd2 "))
+                    && (c.contains("etcd-kubeadm.yaml") || c.contains("kubeadm init phase"))
+            })
+            .collect();
+        assert!(
+            elsewhere.is_empty(),
+            "running members change:\n  {}",
+            elsewhere.join("\n  ")
+        );
+    }
+}
+
+#[test]
+fn a_new_etcd_cluster_still_forms_with_every_member_as_new() {
+    let p = ok(&Job::new("kubeadm")
+        .profile("rocky9")
+        .topology("ha-external-etcd"));
+    let text = p.render();
+    assert!(text.contains("value: \"new\""), "{text}");
+    assert!(!text.contains("member add"), "{text}");
+    assert!(
+        text.contains("value: \"etcd1=https://10.0.0.14:2380,etcd2=https://10.0.0.15:2380,etcd3=https://10.0.0.16:2380\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_healthy_etcd_member_stops_the_addition() {
+    let (dir, job) = etcd_grows(false);
+    for (h, n) in [("etcd1", 13), ("etcd2", 14)] {
+        let mut f = etcd_member(h, n);
+        let crictl = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock";
+        let pki = "/etc/kubernetes/pki/etcd";
+        f.commands.push(galley::facts::CommandFixture {
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                format!("{crictl} exec \"$({crictl} ps -q --name '^etcd$' --state running | head -n 1)\" etcdctl --endpoints=https://10.0.0.{n}:2379 --cacert={pki}/ca.crt --cert={pki}/healthcheck-client.crt --key={pki}/healthcheck-client.key endpoint health"),
+            ],
+            rc: 1,
+            stdout: String::new(),
+            stderr: format!("https://10.0.0.{n}:2379 is unhealthy: failed to commit proposal: context deadline exceeded"),
+        });
+        std::fs::write(
+            dir.path().join(format!("{h}.json")),
+            serde_json::to_string(&f).unwrap(),
+        )
+        .unwrap();
+    }
+    let p = plan(&job);
+    assert_eq!(p.code, 1, "{}", p.render());
+    let err = p.error().unwrap_or_default();
+    assert!(
+        err.contains("no etcd member of [\"etcd1\", \"etcd2\"] is healthy"),
+        "{err}"
+    );
+    assert!(!p.render().contains("member add etcd3"), "{}", p.render());
+}
+
+/// converged-rocky9.json runs Kubernetes 1.37.2; the inventory still asks for 1.36.3, the version
+/// it was installed with before `kubeadm upgrade`.
+fn upgraded(edit: impl Fn(&mut Fixture)) -> (tempfile::TempDir, Job) {
+    let mut f = Fixture::load(&fixture("converged-rocky9.json")).unwrap();
+    edit(&mut f);
+    let dir = folder(vec![("cp1", f)]);
+    let job = Job::new("kubeadm")
+        .facts(&dir.path().display().to_string())
+        .topology("single")
+        .set("k8s_version", "1.36.3");
+    (dir, job)
+}
+
+#[test]
+fn a_rerun_after_an_upgrade_does_not_downgrade_the_packages() {
+    let (_dir, job) = upgraded(|_| {});
+    let err = refused(
+        &job,
+        &[
+            "Kubernetes 1.36.3 was asked for, but these nodes have newer packages: cp1 (kubeadm 1.37.2-1.el9, kubelet 1.37.2-1.el9, kubectl 1.37.2-1.el9)",
+            "does not downgrade",
+            "--set k8s_version=1.37.2",
+            "kubeadm upgrade",
+        ],
+    );
+    assert!(!err.contains("vv"), "{err}");
+    // Half-way through an upgrade (kubeadm first, as kubeadm upgrade has it): still refused.
+    let (_dir, job) = upgraded(|f| {
+        f.packages.insert("kubelet".into(), "1.36.3-1.el9".into());
+        f.packages.insert("kubectl".into(), "1.36.3-1.el9".into());
+    });
+    refused(&job, &["cp1 (kubeadm 1.37.2-1.el9)"]);
+    // Debian's version strings, on the same host shape.
+    let (_dir, job) = upgraded(|f| {
+        let deb = Fixture::load(&fixture("ubuntu22.04-prepared.json")).unwrap();
+        f.facts.os = deb.facts.os;
+        f.facts.pkg_manager = deb.facts.pkg_manager;
+        for n in ["kubeadm", "kubelet", "kubectl"] {
+            f.packages.insert(n.into(), "1.37.2-1.1".into());
+        }
+    });
+    refused(&job, &["kubeadm 1.37.2-1.1", "--set k8s_version=1.37.2"]);
+    // The version installed, or a newer one, goes on as before.
+    let (_dir, job) = upgraded(|_| {});
+    let p = ok(&job.set("k8s_version", "1.37.2"));
+    assert!(p.changed().is_empty(), "{}", p.changed().join("\n"));
+}
+
+/// The keepalived.conf diff of host `h` in a plan.
+fn keepalived_of(text: &str, h: &str) -> String {
+    let from = text
+        .find(&format!(
+            "changed {h} write_file: /etc/keepalived/keepalived.conf"
+        ))
+        .unwrap_or_else(|| panic!("no keepalived.conf on {h}:\n{text}"));
+    let rest = &text[from..];
+    let end = rest[1..].find("\nchanged ").map_or(rest.len(), |e| e + 1);
+    rest[..end].to_string()
+}
+
+#[test]
+fn keepalived_derives_its_router_id_from_the_vip_and_talks_unicast_to_the_other_lb_hosts() {
+    // ha-stacked: lb1-lb3 are 10.0.0.17-19, the VIP 10.0.0.100.
+    let job = || Job::new("kubeadm").profile("rocky9").topology("ha-stacked");
+    let text = ok(&job()).render();
+    let lb1 = keepalived_of(&text, "lb1");
+    for want in [
+        "+    virtual_router_id 100\n",
+        "+    unicast_src_ip 10.0.0.17\n",
+        "+    unicast_peer {\n",
+        "+        10.0.0.18\n",
+        "+        10.0.0.19\n",
+    ] {
+        assert!(lb1.contains(want), "lb1 lacks {want:?}:\n{lb1}");
+    }
+    assert!(!lb1.contains("10.0.0.17\n          | +        10"), "{lb1}");
+    let lb2 = keepalived_of(&text, "lb2");
+    for want in [
+        "+    unicast_src_ip 10.0.0.18\n",
+        "+        10.0.0.17\n",
+        "+        10.0.0.19\n",
+    ] {
+        assert!(lb2.contains(want), "lb2 lacks {want:?}:\n{lb2}");
+    }
+    assert!(!text.contains("virtual_router_id 51"), "{text}");
+    // Chosen with --set or an inventory var (the same parameter), checked at plan time.
+    let text = ok(&job().set("vrid", "7")).render();
+    assert!(keepalived_of(&text, "lb3").contains("+    virtual_router_id 7\n"));
+    let mut inv = job();
+    for h in ["cp1", "cp2", "cp3", "w1", "w2", "w3", "lb1", "lb2", "lb3"] {
+        inv = inv.var(h, "vrid", "42");
+    }
+    let text = ok(&inv).render();
+    assert!(keepalived_of(&text, "lb1").contains("+    virtual_router_id 42\n"));
+    refused(&job().set("vrid", "256"), &["vrid=256", "1 to 255"]);
+    refused(&job().set("vrid", "-3"), &["vrid=-3", "1 to 255"]);
+    refused(
+        &job().set("vip", "10.0.1.0"),
+        &["vip=10.0.1.0", "set vrid=1..255"],
+    );
+    refused(
+        &job().set("vip", "api.example"),
+        &["vip=api.example is not an IPv4 address"],
+    );
+}
+
+#[test]
+fn a_joined_control_plane_waits_for_its_own_api_server_not_the_load_balancer() {
+    let text = ok(&Job::new("kubeadm").profile("rocky9").topology("ha-stacked")).render();
+    for (h, a) in [("cp2", "10.0.0.12"), ("cp3", "10.0.0.13")] {
+        let own = format!(
+            "{h} wait_ready: would wait for cmd kubectl --kubeconfig /etc/kubernetes/admin.conf --server https://{a}:6443 get --raw /readyz"
+        );
+        assert!(text.contains(&own), "{h} lacks {own:?}:\n{text}");
+        assert!(
+            !text.contains(&format!(
+                "{h} wait_ready: would wait for cmd kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz"
+            )),
+            "{text}"
+        );
+    }
+    // The first control plane, after init, checks the endpoint the joins will use.
+    assert!(text.contains(
+        "cp1 wait_ready: would wait for cmd kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz"
+    ));
+}

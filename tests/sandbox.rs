@@ -74,6 +74,7 @@ const PRIMITIVES: &[&str] = &[
     "on_one",
     "params",
     "pkg",
+    "pkg_version",
     "read_file",
     "refuse",
     "registry_mirrors",

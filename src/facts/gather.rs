@@ -121,14 +121,22 @@ pub fn parse(text: &str) -> Facts {
     };
     let flags = first("flags");
     let has_flag = |f: &str| flags.split_whitespace().any(|w| w == f);
-    let pkg = get("pkg")
+    let os = os_release(get("os-release"));
+    let found: Vec<&str> = get("pkg")
         .iter()
         .map(|p| p.trim())
-        .find(|p| !p.is_empty())
-        .unwrap_or("");
+        .filter(|p| !p.is_empty())
+        .collect();
+    // The family's own manager first: a Debian host may have dnf installed too (seen on a real
+    // one), and its packages are still apt's.
+    let pkg = if os.family == "debian" && found.contains(&"apt-get") {
+        "apt-get"
+    } else {
+        found.first().copied().unwrap_or("")
+    };
     Facts {
         hostname: first("hostname"),
-        os: os_release(get("os-release")),
+        os,
         arch: first("arch"),
         kernel: first("kernel"),
         cpus: first("cpus").parse().unwrap_or(0),
@@ -200,6 +208,16 @@ mod tests {
             (f.os.family.as_str(), f.pkg_manager.as_str()),
             ("debian", "apt")
         );
+    }
+
+    #[test]
+    fn a_debian_host_with_dnf_installed_too_is_apt() {
+        // As `galley facts` found a Debian 12 VM (tests/fixtures/facts/captured-debian12-vm).
+        let f = parse("==os-release\nID=debian\nVERSION_ID=\"12\"\n==pkg\ndnf\napt-get\n");
+        assert_eq!(f.pkg_manager, "apt");
+        // The RHEL family keeps dnf before yum.
+        let f = parse("==os-release\nID=rocky\nID_LIKE=\"rhel centos fedora\"\n==pkg\ndnf\nyum\n");
+        assert_eq!(f.pkg_manager, "dnf");
     }
 
     #[test]

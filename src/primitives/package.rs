@@ -549,6 +549,42 @@ fn pkg(nc: NativeCallContext, packages: Dynamic, opts: Option<Map>) -> RResult<S
     }
 }
 
+/// `pkg_version(name)`: the installed version of one package (`1.37.2-150500.1.1`, `1.37.2-1.1`),
+/// "" when it is not installed. Read the way `pkg` reads it: `rpm -q` or `dpkg-query` on a host,
+/// the facts in a plan, and in check/plan an install earlier in the run counts (its pin, or `*`).
+/// Records no action.
+fn pkg_version(nc: NativeCallContext, name: &str) -> RResult<String> {
+    if name.is_empty() || name.starts_with('-') || name.contains(char::is_whitespace) {
+        return Err(usage(format!(
+            "pkg_version: {name:?} is not a package name"
+        )));
+    }
+    let ctx = crate::engine::Ctx::of(&nc)?;
+    let t = ctx.target()?;
+    let f = t
+        .facts()
+        .map_err(|e| super::step(format!("pkg_version on {}: {e}", t.name())))?;
+    let family = match manager_for(&f.os.family, &f.pkg_manager) {
+        Some("apt") => Family::Deb,
+        Some(_) => Family::Rpm,
+        None => {
+            let why = format!(
+                "os family `{}`, facts found `{}`",
+                f.os.family, f.pkg_manager
+            );
+            let msg = format!(
+                "pkg_version on {}: no supported package manager ({why})",
+                t.name()
+            );
+            return Err(super::step(msg));
+        }
+    };
+    let call = Call::begin(&nc, "pkg_version", name)?;
+    let have = installed_of(&call, &[name.to_string()], family, &PkgOpts::default())
+        .map_err(|e| super::step(format!("pkg_version on {}: {e}", call.host())))?;
+    Ok(have.get(name).cloned().unwrap_or_default())
+}
+
 pub fn register(engine: &mut Engine) {
     const YUM: &[&str] = &[
         "Installs, upgrades or removes RPM packages with yum (EL7) or dnf (EL8+), probed with `rpm -q`.",
@@ -590,6 +626,16 @@ pub fn register(engine: &mut Engine) {
             move |nc: NativeCallContext, p: Dynamic, o: Map| f(nc, p, Some(o)),
         );
     }
+    reg(
+        engine,
+        "pkg_version",
+        &["name: &str", "String"],
+        &[
+            "The installed version of a package (`1.37.2-150500.1.1` from rpm, `1.37.2-1.1` from dpkg), \"\"",
+            "when it is not installed; from the facts in a plan, where an install earlier in the run counts.",
+        ],
+        pkg_version,
+    );
 }
 
 #[cfg(test)]

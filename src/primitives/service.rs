@@ -226,6 +226,15 @@ fn systemctl(
         )
     };
     let mut call = Call::begin(&nc, "systemctl", summary)?;
+    // A host whose PID 1 is not systemd (a container, a sandbox VM) has no units to manage: say
+    // so here, in a plan too, instead of predicting changes systemctl cannot make there. Facts
+    // that do not say (empty `init`) are taken as systemd.
+    let init = call.target.facts().map(|f| f.init).unwrap_or_default();
+    if !init.is_empty() && init != "systemd" {
+        return Err(call.fail(format!(
+            "this host does not run systemd (PID 1 is `{init}`), so systemd units cannot be managed here; use a host (VM or machine) booted with systemd"
+        )));
+    }
     // restart/reload need no probe to decide, but check/plan still predict from the real state.
     let needs_state = verb.probes() || (call.mode().predicts() && verb != Verb::DaemonReload);
     let state = if needs_state {
