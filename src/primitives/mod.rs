@@ -54,6 +54,17 @@ pub fn step(msg: impl AsRef<str>) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(payload("step", msg.as_ref()), Position::NONE).into()
 }
 
+/// Where in the recipe (or module) a primitive was called, as `source:line:column`.
+pub fn site_of(nc: &NativeCallContext) -> Option<String> {
+    let pos = nc.call_position();
+    Some(format!(
+        "{}:{}:{}",
+        nc.call_source().unwrap_or(""),
+        pos.line()?,
+        pos.position().unwrap_or(0)
+    ))
+}
+
 /// One primitive call in progress: the host it acts on and the action it will record.
 pub struct Call {
     pub run: Arc<RunCtx>,
@@ -70,7 +81,8 @@ impl Call {
     ) -> RResult<Call> {
         let ctx = Ctx::of(nc)?;
         let target = ctx.target()?;
-        let action = Action::new(target.name(), primitive, summary);
+        let mut action = Action::new(target.name(), primitive, summary);
+        action.site = site_of(nc);
         Ok(Call {
             run: ctx.run,
             target,
@@ -90,6 +102,9 @@ impl Call {
 
     /// Records the action with its final status and returns the result recipes see.
     pub fn finish(mut self, status: Status) -> StepResult {
+        self.action.status = status;
+        self.action.duration = self.start.elapsed();
+        self.run.reporter.action(&self.action);
         if status == Status::Changed && self.target.outside_limit {
             self.run.reporter.log(
                 self.host(),
@@ -101,9 +116,6 @@ impl Call {
                 ),
             );
         }
-        self.action.status = status;
-        self.action.duration = self.start.elapsed();
-        self.run.reporter.action(&self.action);
         StepResult::from_action(&self.action)
     }
 

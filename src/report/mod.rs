@@ -2,6 +2,7 @@
 //! long commands and a recap per host, rendered for a person or as JSON lines.
 
 pub mod artifacts;
+pub mod grouping;
 mod human;
 mod json;
 pub mod redact;
@@ -69,6 +70,9 @@ pub struct Action {
     /// Package repositories this step configures (after the mirrors), for `galley artifacts`.
     #[serde(skip)]
     pub repositories: Vec<String>,
+    /// The recipe call site (`source:line:column`) of the primitive, which groups a plan by step.
+    #[serde(skip)]
+    pub site: Option<String>,
 }
 
 /// One URL a mirror rule rewrote: what the recipe gave, what is fetched, and the rule's prefix.
@@ -93,6 +97,7 @@ impl Action {
             mirrored: Vec::new(),
             fetches: Vec::new(),
             repositories: Vec::new(),
+            site: None,
         }
     }
 }
@@ -151,6 +156,8 @@ pub struct Reporter {
 #[derive(Default)]
 struct State {
     counts: BTreeMap<String, Counts>,
+    /// Hosts in the order they were registered (inventory order), for the recap.
+    order: Vec<String>,
     actions: Vec<Action>,
     live_shown: bool,
     host_errors: BTreeMap<String, String>,
@@ -177,12 +184,11 @@ impl Reporter {
 
     /// Registers a host so the recap lists it even when it did nothing.
     pub fn host(&self, name: &str) {
-        self.state
-            .lock()
-            .unwrap()
-            .counts
-            .entry(name.to_string())
-            .or_default();
+        let mut st = self.state.lock().unwrap();
+        st.counts.entry(name.to_string()).or_default();
+        if !st.order.iter().any(|h| h == name) {
+            st.order.push(name.to_string());
+        }
     }
 
     pub fn start(&self, recipe: &str) {
@@ -194,6 +200,11 @@ impl Reporter {
     }
 
     pub fn action(&self, action: &Action) {
+        let Some(grouping::Event::Action(action)) =
+            grouping::keep(grouping::Event::Action(action.clone()))
+        else {
+            return;
+        };
         let mut st = self.state.lock().unwrap();
         st.counts
             .entry(action.host.clone())
@@ -204,13 +215,27 @@ impl Reporter {
             human::clear_live();
         }
         match self.format {
-            Format::Json => json::action(action),
-            Format::Human => human::action(action, self.color, self.show_diff),
+            Format::Json => json::action(&action, self.mode),
+            Format::Human => human::action(&action, self.color, self.show_diff, self.mode),
             Format::Silent => {}
         }
     }
 
     pub fn log(&self, host: &str, level: Level, message: &str) {
+        self.log_at(host, level, message, None);
+    }
+
+    /// A log from a recipe call site (`info()` and friends); see [`Action::site`].
+    pub fn log_at(&self, host: &str, level: Level, message: &str, site: Option<String>) {
+        let event = grouping::Event::Log {
+            host: host.to_string(),
+            level,
+            message: message.to_string(),
+            site,
+        };
+        if grouping::keep(event).is_none() {
+            return;
+        }
         let mut st = self.state.lock().unwrap();
         if std::mem::take(&mut st.live_shown) {
             human::clear_live();
@@ -222,6 +247,21 @@ impl Reporter {
                 eprintln!("{} {host}: {}", level_name(level), redact::redact(message))
             }
             Format::Silent => {}
+        }
+    }
+
+    /// Reports what hosts' threads captured (inventory order), step by step.
+    pub fn replay(&self, per_host: Vec<Vec<grouping::Event>>) {
+        for e in grouping::merge(per_host) {
+            match e {
+                grouping::Event::Action(a) => self.action(&a),
+                grouping::Event::Log {
+                    host,
+                    level,
+                    message,
+                    site,
+                } => self.log_at(&host, level, &message, site),
+            }
         }
     }
 
@@ -277,7 +317,13 @@ impl Reporter {
         match self.format {
             Format::Json => json::recap(self.mode, elapsed, &st.counts, &st.host_errors, exit_code),
             Format::Human => {
-                human::recap(self.mode, elapsed, &st.counts, &st.host_errors, self.color)
+                let mut hosts: Vec<(&str, &Counts)> = Vec::new();
+                for h in st.order.iter().chain(st.counts.keys()) {
+                    if let Some(c) = st.counts.get(h).filter(|_| !hosts.iter().any(|(n, _)| n == h)) {
+                        hosts.push((h, c));
+                    }
+                }
+                human::recap(self.mode, elapsed, &hosts, &st.host_errors, self.color)
             }
             Format::Silent => {}
         }
