@@ -133,6 +133,11 @@ fn classify(err: &EvalAltResult, budget: Option<std::time::Duration>) -> (String
     }
 }
 
+/// An error's message and kind, without its location.
+pub fn message_of(err: &EvalAltResult) -> (String, Kind) {
+    classify(err, None)
+}
+
 /// A call Rhai could not match; for a primitive called with the wrong arguments, how to call it.
 fn not_found(sig: &str) -> String {
     let name = sig.split([' ', '(']).next().unwrap_or(sig);

@@ -251,7 +251,9 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
             Some(c) => c.stdout,
             None => {
                 // An empty object stands in so the plan goes on; the step says it cannot tell.
-                call.action.summary.push_str(" (would check: the facts do not answer it)");
+                call.action
+                    .summary
+                    .push_str(" (would check: the facts do not answer it)");
                 status = Status::Unknown;
                 "{}".to_string()
             }
@@ -277,6 +279,9 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<KubeOpts>("kubectl");
+    super::options::schema::<KubeOpts>("kubectl_apply");
+    super::options::schema::<KubeOpts>("kubectl_json");
     const KUBECTL: &[&str] = &[
         "Runs kubectl with the run's kubeconfig: `kubectl([\"taint\", \"nodes\", \"--all\", \"node-role.kubernetes.io/control-plane-\"])`.",
         "kubeconfig: the option, else $KUBECONFIG (when the host is the machine galley runs on), else",

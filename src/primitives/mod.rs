@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use rhai::{Engine, EvalAltResult, FuncRegistration, NativeCallContext, Position, RhaiNativeFunc};
 
-pub use options::{from_map, mode_of};
+pub use options::{check_literal, from_map, mode_of};
 pub use result::StepResult;
 
 use crate::engine::{diagnostics::payload, Ctx, Mode, RunCtx, Target};

@@ -563,6 +563,7 @@ fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<WaitOpts>("wait_ready");
     reg(engine, "wait_ready", &["target: Map", "Result"], &[
         "Waits until one target is ready: tcp: \"host:port\"; http: url (+ status, insecure); cmd: argv (exit 0);",
         "file: path; service: unit (active); kube: \"nodes\" or \"kind/name\" (+ condition, default Ready, and",

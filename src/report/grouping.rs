@@ -55,42 +55,59 @@ pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<Event>) {
 type Key = (String, usize);
 
 /// Orders the hosts' events step by step. `per_host` is in inventory order. An event without a
-/// site (a `print`, a note a primitive adds) belongs to the step before it on its host.
+/// site (a `print`, a note a primitive adds) belongs to the step before it on its host. A step
+/// only some hosts reach comes after the steps the others took before the next shared step.
 pub fn merge(per_host: Vec<Vec<Event>>) -> Vec<Event> {
+    let hosts = per_host.len();
     // steps[i] = (key, events of each host at that step)
     let mut steps: Vec<(Key, Vec<Vec<Event>>)> = Vec::new();
-    let hosts = per_host.len();
     for (h, events) in per_host.into_iter().enumerate() {
-        let mut seen: std::collections::HashMap<String, usize> = Default::default();
-        let mut cursor = 0; // this host's events go at or after this step
-        let mut current: Option<usize> = None;
-        for e in events {
-            let index = match (e.site(), current) {
-                (None, Some(i)) => i,
-                (site, _) => {
-                    let site = site.unwrap_or("").to_string();
-                    let n = seen.entry(site.clone()).or_default();
-                    let key = (site, *n);
-                    *n += 1;
-                    let i = match steps[cursor..].iter().position(|(k, _)| *k == key) {
-                        Some(j) => cursor + j,
-                        None => {
-                            steps.insert(cursor, (key, vec![Vec::new(); hosts]));
-                            cursor
-                        }
-                    };
-                    cursor = i + 1;
-                    i
+        let mut cursor = 0; // this host's next step is at or after this index
+        let mut pending: Vec<(Key, Vec<Event>)> = Vec::new();
+        let mut place = |steps: &mut Vec<(Key, Vec<Vec<Event>>)>, at: usize, p: &mut Vec<_>| {
+            let n = p.len();
+            for (i, (key, evs)) in p.drain(..).enumerate() {
+                let mut by_host = vec![Vec::new(); hosts];
+                by_host[h] = evs;
+                steps.insert(at + i, (key, by_host));
+            }
+            n
+        };
+        for (key, evs) in steps_of(events) {
+            match steps[cursor..].iter().position(|(k, _)| *k == key) {
+                Some(j) => {
+                    let found = cursor + j + place(&mut steps, cursor + j, &mut pending);
+                    steps[found].1[h] = evs;
+                    cursor = found + 1;
                 }
-            };
-            current = Some(index);
-            steps[index].1[h].push(e);
+                None => pending.push((key, evs)),
+            }
         }
+        let end = steps.len();
+        place(&mut steps, end, &mut pending);
     }
     steps
         .into_iter()
         .flat_map(|(_, by_host)| by_host.into_iter().flatten())
         .collect()
+}
+
+/// One host's events cut into its steps, in order.
+fn steps_of(events: Vec<Event>) -> Vec<(Key, Vec<Event>)> {
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    let mut out: Vec<(Key, Vec<Event>)> = Vec::new();
+    for e in events {
+        match (e.site(), out.last_mut()) {
+            (None, Some((_, evs))) => evs.push(e),
+            (site, _) => {
+                let site = site.unwrap_or("").to_string();
+                let n = seen.entry(site.clone()).or_default();
+                out.push(((site, *n), vec![e]));
+                *n += 1;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -115,8 +132,16 @@ mod tests {
 
     #[test]
     fn steps_in_order_hosts_in_order_within_a_step() {
-        let cp = vec![act("cp", "a", "1"), act("cp", "b", "init"), act("cp", "c", "3")];
-        let w = vec![act("w", "a", "1"), act("w", "j", "join"), act("w", "c", "3")];
+        let cp = vec![
+            act("cp", "a", "1"),
+            act("cp", "b", "init"),
+            act("cp", "c", "3"),
+        ];
+        let w = vec![
+            act("w", "a", "1"),
+            act("w", "j", "join"),
+            act("w", "c", "3"),
+        ];
         assert_eq!(
             shown(&merge(vec![cp, w])),
             ["cp 1", "w 1", "cp init", "w join", "cp 3", "w 3"]
@@ -140,9 +165,23 @@ mod tests {
     }
 
     #[test]
+    fn steps_of_one_host_alone_go_before_the_next_shared_step() {
+        let a = vec![act("a", "1", "1"), act("a", "x", "x"), act("a", "3", "3")];
+        let b = vec![act("b", "1", "1"), act("b", "y", "y"), act("b", "3", "3")];
+        let c = vec![act("c", "1", "1"), act("c", "3", "3"), act("c", "z", "z")];
+        assert_eq!(
+            shown(&merge(vec![a, b, c])),
+            ["a 1", "b 1", "c 1", "a x", "b y", "a 3", "b 3", "c 3", "c z"]
+        );
+    }
+
+    #[test]
     fn a_host_never_sees_its_own_steps_reordered() {
         let h1 = vec![act("h1", "a", "a"), act("h1", "b", "b")];
         let h2 = vec![act("h2", "b", "b"), act("h2", "a", "a")];
-        assert_eq!(shown(&merge(vec![h1, h2])), ["h1 a", "h1 b", "h2 b", "h2 a"]);
+        assert_eq!(
+            shown(&merge(vec![h1, h2])),
+            ["h1 a", "h1 b", "h2 b", "h2 a"]
+        );
     }
 }

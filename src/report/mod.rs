@@ -319,7 +319,11 @@ impl Reporter {
             Format::Human => {
                 let mut hosts: Vec<(&str, &Counts)> = Vec::new();
                 for h in st.order.iter().chain(st.counts.keys()) {
-                    if let Some(c) = st.counts.get(h).filter(|_| !hosts.iter().any(|(n, _)| n == h)) {
+                    if let Some(c) = st
+                        .counts
+                        .get(h)
+                        .filter(|_| !hosts.iter().any(|(n, _)| n == h))
+                    {
                         hosts.push((h, c));
                     }
                 }
