@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::engine::diagnostics::Kind;
 use crate::engine::{self, diagnostics, lint, recipe, Ctx, Mode, RunCtx, Sources, Target};
 use crate::facts::Fixture;
 use crate::host::{local::LocalHost, sim::SimHost, Host};
@@ -322,10 +323,18 @@ pub fn execute(opts: &RunOptions) -> Outcome {
         Err(e) => {
             let d = diagnostics::diagnose(&e, &recipe.source, &run.sources, opts.timeout);
             let code = d.kind.exit_code();
+            if let (Kind::Step, [only]) = (d.kind, run.order.as_slice()) {
+                reporter.host_failed(only, &d.message); // the one host's failure, as on(...) says it
+            }
             reporter.error(&diagnostics::render(&d, &run.sources), code);
             code
         }
     };
+    for name in &run.order {
+        if let Some(why) = run.target(name).and_then(|t| t.host.connect_failure()) {
+            reporter.unreachable(name, &why);
+        }
+    }
     if !opts.show_only {
         reporter.recap(exit_code);
     }

@@ -40,7 +40,7 @@ fn a_typo_on_line_40_stops_the_run_before_line_5_applies() {
     assert_eq!(ran.stderr.trim_end(), TYPO_ERROR.replace("{dir}", &dir));
     assert_eq!(
         without_time(&ran.stdout),
-        "recap (apply, T)\n  local  ok=0 changed=0 failed=0 skipped=0\n"
+        "recap (apply, T)\n  local  ok=0 changed=0 unreachable=0 failed=0 skipped=0\n"
     );
     assert!(!ran.dir.join("one.txt").exists(), "line 5 was applied");
 }

@@ -251,6 +251,20 @@ fn excerpt(line: &str, column: usize) -> (String, usize) {
     (shown, caret - start + usize::from(start > 0))
 }
 
+/// Where a diagnostic happened, in one line: `file:line:col`, then the calls that led there.
+pub fn place(d: &Diagnostic) -> String {
+    let mut out = d.at.as_ref().map_or("an unknown place".to_string(), |at| {
+        format!("{}:{}:{}", at.source, at.line, at.column)
+    });
+    for f in &d.chain {
+        out.push_str(&format!(
+            ", {} at {}:{}:{}",
+            f.note, f.source, f.line, f.column
+        ));
+    }
+    out
+}
+
 /// Renders a diagnostic the way a compiler would, with secrets redacted.
 pub fn render(d: &Diagnostic, sources: &Sources) -> String {
     let mut out = format!("error: {}\n", d.message);

@@ -141,7 +141,12 @@ fn aggregate(
             kind = Kind::Recipe;
         }
         run.reporter.host_failed(host, &d.message);
-        let rendered = diagnostics::render(&d, &run.sources).replace('\n', "\n    ");
+        // A message its action's line printed is not printed again: only where it happened.
+        let rendered = if run.reporter.shown_on_action(host, &d.message) {
+            format!("failed at {} (the error is above)", diagnostics::place(&d))
+        } else {
+            diagnostics::render(&d, &run.sources).replace('\n', "\n    ")
+        };
         lines.push(format!("  {host}: {rendered}"));
     }
     if lines.is_empty() {

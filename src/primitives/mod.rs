@@ -129,6 +129,7 @@ impl Call {
         );
         self.action.error = Some(redact(&message));
         self.action.status = Status::Failed;
+        self.action.unreachable = self.target.host.connect_failure().is_some();
         self.action.duration = self.start.elapsed();
         self.run.reporter.action(&self.action);
         if crate::host::exec::interrupted() {

@@ -64,7 +64,7 @@ pub fn merge(per_host: Vec<Vec<Event>>) -> Vec<Event> {
     for (h, events) in per_host.into_iter().enumerate() {
         let mut cursor = 0; // this host's next step is at or after this index
         let mut pending: Vec<(Key, Vec<Event>)> = Vec::new();
-        let mut place = |steps: &mut Vec<(Key, Vec<Vec<Event>>)>, at: usize, p: &mut Vec<_>| {
+        let place = |steps: &mut Vec<(Key, Vec<Vec<Event>>)>, at: usize, p: &mut Vec<_>| {
             let n = p.len();
             for (i, (key, evs)) in p.drain(..).enumerate() {
                 let mut by_host = vec![Vec::new(); hosts];

@@ -147,9 +147,18 @@ pub fn recap(
         } else {
             String::new()
         };
+        // A plan contacts no host: none can be unreachable.
+        let unreachable = match mode {
+            Mode::Plan => String::new(),
+            _ => paint(
+                &format!("unreachable={} ", c.unreachable),
+                "31;1",
+                color && c.unreachable > 0,
+            ),
+        };
         let _ = writeln!(
             out,
-            "  {host:<width$}  ok={} changed={} {failed} skipped={}{unknown}",
+            "  {host:<width$}  ok={} changed={} {unreachable}{failed} skipped={}{unknown}",
             c.ok, c.changed, c.skipped
         );
         if let Some(e) = errors.get(host) {

@@ -67,6 +67,9 @@ pub struct Action {
     /// URLs this step fetches (after the mirrors), for `galley artifacts`.
     #[serde(skip)]
     pub fetches: Vec<String>,
+    /// Failed because its host could not be reached: counted as `unreachable`, not `failed`.
+    #[serde(skip)]
+    pub unreachable: bool,
     /// Package repositories this step configures (after the mirrors), for `galley artifacts`.
     #[serde(skip)]
     pub repositories: Vec<String>,
@@ -98,6 +101,7 @@ impl Action {
             fetches: Vec::new(),
             repositories: Vec::new(),
             site: None,
+            unreachable: false,
         }
     }
 }
@@ -106,6 +110,8 @@ impl Action {
 pub struct Counts {
     pub ok: u32,
     pub changed: u32,
+    /// 1 when galley could not reach the host (its steps that failed for it are not `failed`).
+    pub unreachable: u32,
     pub failed: u32,
     pub skipped: u32,
     /// Plan probes the facts did not answer.
@@ -113,8 +119,9 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, s: Status) {
-        match s {
+    fn add(&mut self, a: &Action) {
+        match a.status {
+            Status::Failed if a.unreachable => {}
             Status::Ok => self.ok += 1,
             Status::Changed => self.changed += 1,
             Status::Failed => self.failed += 1,
@@ -161,6 +168,9 @@ struct State {
     actions: Vec<Action>,
     live_shown: bool,
     host_errors: BTreeMap<String, String>,
+    /// Error texts already printed (on an action's line, or as the error that ended the run):
+    /// the recap does not repeat them.
+    shown: Vec<String>,
 }
 
 impl Reporter {
@@ -209,8 +219,11 @@ impl Reporter {
         st.counts
             .entry(action.host.clone())
             .or_default()
-            .add(action.status);
+            .add(&action);
         st.actions.push(action.clone());
+        if let Some(e) = &action.error {
+            st.shown.push(e.clone());
+        }
         if std::mem::take(&mut st.live_shown) {
             human::clear_live();
         }
@@ -284,6 +297,24 @@ impl Reporter {
             .insert(host.to_string(), error.to_string());
     }
 
+    /// Whether an action of `host` already printed `error`.
+    pub fn shown_on_action(&self, host: &str, error: &str) -> bool {
+        let error = redact::redact(error);
+        let st = self.state.lock().unwrap();
+        st.actions
+            .iter()
+            .any(|a| a.host == host && a.error.as_deref() == Some(error.as_str()))
+    }
+
+    /// Counts `host` as unreachable (`why`: the connection's error), as Ansible does.
+    pub fn unreachable(&self, host: &str, why: &str) {
+        let mut st = self.state.lock().unwrap();
+        st.counts.entry(host.to_string()).or_default().unreachable = 1;
+        st.host_errors
+            .entry(host.to_string())
+            .or_insert_with(|| why.to_string());
+    }
+
     pub fn actions(&self) -> Vec<Action> {
         self.state.lock().unwrap().actions.clone()
     }
@@ -298,6 +329,7 @@ impl Reporter {
         if std::mem::take(&mut st.live_shown) {
             human::clear_live();
         }
+        st.shown.push(rendered.to_string());
         if stdout::closed() {
             return; // the reader went away: end quietly
         }
@@ -327,7 +359,17 @@ impl Reporter {
                         hosts.push((h, c));
                     }
                 }
-                human::recap(self.mode, elapsed, &hosts, &st.host_errors, self.color)
+                // A host's error is shown once: not again when a line above printed it.
+                let errors: BTreeMap<String, String> = st
+                    .host_errors
+                    .iter()
+                    .filter(|(_, e)| {
+                        let first = redact::redact(e).lines().next().unwrap_or("").to_string();
+                        !st.shown.iter().any(|s| s.contains(&first))
+                    })
+                    .map(|(h, e)| (h.clone(), e.clone()))
+                    .collect();
+                human::recap(self.mode, elapsed, &hosts, &errors, self.color)
             }
             Format::Silent => {}
         }
