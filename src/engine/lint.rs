@@ -126,6 +126,22 @@ fn imports_at(ast: &AST) -> Vec<(String, Position)> {
     out
 }
 
+/// The line of the first call to `name` (without a namespace), if the recipe makes one.
+pub fn first_call_line(ast: &AST, name: &str) -> Option<usize> {
+    let mut found = None;
+    ast.walk(&mut |nodes: &[ASTNode]| {
+        if let Some(ASTNode::Expr(Expr::FnCall(call, pos)))
+        | Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) = nodes.last()
+        {
+            if call.name == name && call.namespace.is_empty() && found.is_none() {
+                found = pos.line();
+            }
+        }
+        found.is_none()
+    });
+    found
+}
+
 /// Names the parser turns into calls but that are handled by the engine itself.
 const KEYWORDS: &[&str] = &[
     "Fn",
