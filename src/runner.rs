@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::engine::{self, diagnostics, recipe, Ctx, Mode, RunCtx, Sources, Target};
+use crate::engine::diagnostics::Kind;
+use crate::engine::{self, diagnostics, lint, recipe, Ctx, Mode, RunCtx, Sources, Target};
 use crate::facts::Fixture;
 use crate::host::{local::LocalHost, sim::SimHost, Host};
 use crate::inventory::{HostEntry, Inventory};
@@ -281,15 +282,34 @@ pub fn execute(opts: &RunOptions) -> Outcome {
     let result = engine
         .compile(&recipe.text)
         .map_err(|e| Box::new(e.into()))
-        .and_then(|mut ast| {
+        .map(|mut ast| {
             ast.set_source(recipe.source.as_str());
-            if !opts.show_only {
-                reporter.start(&recipe.name);
-            }
-            engine.run_ast(&ast)
+            ast
         });
+    // What `galley check` finds stops a run before any host is touched.
+    let problems = match &result {
+        Ok(ast) if !opts.show_only => {
+            lint::problems(&engine, ast, &recipe.source, recipe.dir.as_deref())
+        }
+        _ => Vec::new(),
+    };
+    let result = result.and_then(|ast| {
+        if !problems.is_empty() {
+            return Ok(());
+        }
+        if !opts.show_only {
+            reporter.start(&recipe.name);
+        }
+        engine.run_ast(&ast)
+    });
     let params = run.params.lock().unwrap().clone();
     let exit_code = match result {
+        Ok(()) if !problems.is_empty() => {
+            for p in &problems {
+                reporter.error(&diagnostics::render(p, &run.sources), 2);
+            }
+            2
+        }
         Ok(()) => unused_sets(opts, params.is_some()).map_or(0, |m| {
             reporter.error(&format!("error: {m}"), 2);
             2
@@ -303,10 +323,18 @@ pub fn execute(opts: &RunOptions) -> Outcome {
         Err(e) => {
             let d = diagnostics::diagnose(&e, &recipe.source, &run.sources, opts.timeout);
             let code = d.kind.exit_code();
+            if let (Kind::Step, [only]) = (d.kind, run.order.as_slice()) {
+                reporter.host_failed(only, &d.message); // the one host's failure, as on(...) says it
+            }
             reporter.error(&diagnostics::render(&d, &run.sources), code);
             code
         }
     };
+    for name in &run.order {
+        if let Some(why) = run.target(name).and_then(|t| t.host.connect_failure()) {
+            reporter.unreachable(name, &why);
+        }
+    }
     if !opts.show_only {
         reporter.recap(exit_code);
     }

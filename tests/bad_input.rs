@@ -30,7 +30,7 @@ const CASES: &[(&str, &str, &[&str], &str)] = &[
         "unknown primitive",
         "instal_package(\"x\");\n",
         &[],
-        "Function not found: instal_package",
+        "unknown function `instal_package` (see `galley defs` for the primitives)",
     ),
     (
         "run with a string",
@@ -60,7 +60,7 @@ const CASES: &[(&str, &str, &[&str], &str)] = &[
         "write_file unknown option",
         "write_file(\"/tmp/x\", \"a\", #{ mdoe: \"0644\" });\n",
         &["--plan"],
-        "unknown field `mdoe`",
+        "write_file: unknown option `mdoe` (known: mode, owner, group, backup, regex)",
     ),
     (
         "write_file no content",

@@ -73,6 +73,20 @@ fn check_compiles_and_lints() {
         .run()
         .code(0)
         .stdout_has("ok: ok.rhai compiles");
+    // No empty `imports:`, and one function is one.
+    let ran = Test::new()
+        .file("ok.rhai", "fn f() { 1 }\nf();\n")
+        .args(&["check", "ok.rhai"])
+        .run();
+    assert_eq!(ran.stdout, "ok: ok.rhai compiles; 1 function\n");
+    let ran = Test::new()
+        .file("imp.rhai", "import \"os\" as os;\n")
+        .args(&["check", "imp.rhai"])
+        .run();
+    assert_eq!(
+        ran.stdout,
+        "ok: imp.rhai compiles; 0 functions; imports: os\n"
+    );
     Test::new()
         .file("bad.rhai", "let x = 1;\nwrite_fiel(\"/x\", \"y\");\n")
         .args(&["check", "bad.rhai"])
@@ -85,7 +99,8 @@ fn check_compiles_and_lints() {
         .args(&["check", "imp.rhai"])
         .run()
         .code(2)
-        .stderr_has("no such stdlib module");
+        .stderr_has("error: Module not found: nosuch/mod (stdlib modules: k8s/cluster, ")
+        .stderr_has(" --> imp.rhai:1:8");
     Test::new().args(&["check", "docker"]).run().code(0);
 }
 

@@ -25,7 +25,8 @@ fn unknown_function_is_located() {
         .file("u.rhai", "let a = 1;\nfrobnicate(\"x\");\n")
         .args(&["run", "u.rhai"])
         .run();
-    r.code(2).stderr_has("error: Function not found: frobnicate (&str | ImmutableString | String)\n --> u.rhai:2:1\n  |\n2 | frobnicate(\"x\");\n  | ^");
+    // Found by the lint before the run starts, in `galley check`'s words.
+    r.code(2).stderr_is("error: unknown function `frobnicate` (see `galley defs` for the primitives)\n --> u.rhai:2:1\n  |\n2 | frobnicate(\"x\");\n  | ^");
 }
 
 #[test]
@@ -179,7 +180,7 @@ fn wrong_argument_types_are_clear() {
         .args(&["run", "d.rhai"])
         .run()
         .code(2)
-        .stderr_has("run: bad option: unknown field `creats`");
+        .stderr_has("run: unknown option `creats` (known: creates, unless, timeout, env, cwd, stdin, check, readonly, secret)");
 }
 
 #[test]

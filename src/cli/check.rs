@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use crate::engine::diagnostics::{self, Diagnostic, Frame, Kind};
-use crate::engine::{self, lint, recipe, resolver, Mode};
+use crate::engine::diagnostics;
+use crate::engine::{self, lint, recipe, Mode};
 use crate::report::{Format, Reporter};
 use crate::runner::{prepare, RunOptions};
 
@@ -14,21 +14,6 @@ use crate::runner::{prepare, RunOptions};
 pub struct CheckArgs {
     /// The recipe file (or bundled name) to check.
     pub recipe: String,
-}
-
-fn located(message: String, source: &str, pos: rhai::Position) -> Diagnostic {
-    let at = pos.line().map(|line| Frame {
-        source: source.into(),
-        line,
-        column: pos.position().unwrap_or(1),
-        note: String::new(),
-    });
-    Diagnostic {
-        message,
-        kind: Kind::Recipe,
-        at,
-        chain: vec![],
-    }
 }
 
 pub fn check(a: CheckArgs) -> i32 {
@@ -57,48 +42,24 @@ pub fn check(a: CheckArgs) -> i32 {
             return 2;
         }
     };
-    let mut problems = Vec::new();
-    for path in lint::imports(&ast) {
-        if let Err(why) = resolver::check_shape(&path) {
-            problems.push(located(
-                format!("import \"{path}\" refused: {why}"),
-                &r.source,
-                rhai::Position::NONE,
-            ));
-        } else if !import_exists(&path, r.dir.as_deref()) {
-            problems.push(located(
-                format!(
-                    "import \"{path}\": no such stdlib module or file under the recipe's folder"
-                ),
-                &r.source,
-                rhai::Position::NONE,
-            ));
-        }
-    }
-    for (name, pos) in lint::unknown_calls(&engine, &ast) {
-        problems.push(located(
-            format!("unknown function `{name}` (see `galley defs` for the primitives)"),
-            &r.source,
-            pos,
-        ));
-    }
+    let problems = lint::problems(&engine, &ast, &r.source, r.dir.as_deref());
     for p in &problems {
         crate::report::stdout::err_line(&diagnostics::render(p, &run.sources));
     }
     if problems.is_empty() {
-        crate::report::stdout::line(&format!(
-            "ok: {} compiles; {} functions, imports: {}",
+        let functions = ast.iter_functions().count();
+        let mut line = format!(
+            "ok: {} compiles; {functions} function{}",
             r.source,
-            ast.iter_functions().count(),
-            lint::imports(&ast).join(", ")
-        ));
+            if functions == 1 { "" } else { "s" }
+        );
+        let imports = lint::imports(&ast);
+        if !imports.is_empty() {
+            line.push_str(&format!("; imports: {}", imports.join(", ")));
+        }
+        crate::report::stdout::line(&line);
         0
     } else {
         2
     }
-}
-
-fn import_exists(path: &str, dir: Option<&std::path::Path>) -> bool {
-    let local = dir.is_some_and(|d| matches!(resolver::local_file(d, path), Ok(Some(_))));
-    local || crate::embedded::stdlib(path).is_some()
 }

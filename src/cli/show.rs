@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use crate::engine::{lint, recipe, Mode};
+use crate::engine::{lint, params, recipe, Mode};
 use crate::report::Format;
 use crate::runner::{execute, RunOptions};
 
@@ -41,25 +41,32 @@ pub fn show(a: ShowArgs) -> i32 {
     if outcome.exit_code != 0 {
         return outcome.exit_code;
     }
-    crate::report::stdout::line("\nparameters (--set key=value):");
+    let engine = rhai::Engine::new();
+    let ast = engine.compile(&r.text).ok();
+    let described = ast
+        .as_ref()
+        .and_then(|ast| lint::first_call_line(ast, "params"))
+        .map(|line| params::descriptions(&r.text, line))
+        .unwrap_or_default();
+    crate::report::stdout::line(
+        "\nparameters (--set key=value; arrays and maps as JSON, e.g. --set key='[\"a\"]'):",
+    );
     match outcome.params {
         Some(p) if !p.is_empty() => {
             let width = p.keys().map(|k| k.len()).max().unwrap_or(0);
-            for (k, v) in p {
-                crate::report::stdout::line(&format!(
-                    "  {:<width$}  {}",
-                    k.as_str(),
-                    show_value(&v)
-                ));
+            let shown: Vec<String> = p.values().map(show_value).collect();
+            let vwidth = shown.iter().map(|v| v.chars().count()).max().unwrap_or(0);
+            for ((k, _), v) in p.iter().zip(shown) {
+                let line = match described.get(k.as_str()) {
+                    Some(d) => format!("  {:<width$}  {v:<vwidth$}  {d}", k.as_str()),
+                    None => format!("  {:<width$}  {v}", k.as_str()),
+                };
+                crate::report::stdout::line(&line);
             }
         }
         _ => crate::report::stdout::line("  (none)"),
     }
-    let engine = rhai::Engine::new();
-    let imports = engine
-        .compile(&r.text)
-        .map(|ast| lint::imports(&ast))
-        .unwrap_or_default();
+    let imports = ast.as_ref().map(lint::imports).unwrap_or_default();
     crate::report::stdout::line(&format!(
         "\nimports: {}",
         if imports.is_empty() {

@@ -133,6 +133,11 @@ fn classify(err: &EvalAltResult, budget: Option<std::time::Duration>) -> (String
     }
 }
 
+/// An error's message and kind, without its location.
+pub fn message_of(err: &EvalAltResult) -> (String, Kind) {
+    classify(err, None)
+}
+
 /// A call Rhai could not match; for a primitive called with the wrong arguments, how to call it.
 fn not_found(sig: &str) -> String {
     let name = sig.split([' ', '(']).next().unwrap_or(sig);
@@ -244,6 +249,20 @@ fn excerpt(line: &str, column: usize) -> (String, usize) {
         shown.push('…');
     }
     (shown, caret - start + usize::from(start > 0))
+}
+
+/// Where a diagnostic happened, in one line: `file:line:col`, then the calls that led there.
+pub fn place(d: &Diagnostic) -> String {
+    let mut out = d.at.as_ref().map_or("an unknown place".to_string(), |at| {
+        format!("{}:{}:{}", at.source, at.line, at.column)
+    });
+    for f in &d.chain {
+        out.push_str(&format!(
+            ", {} at {}:{}:{}",
+            f.note, f.source, f.line, f.column
+        ));
+    }
+    out
 }
 
 /// Renders a diagnostic the way a compiler would, with secrets redacted.

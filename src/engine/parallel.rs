@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Position};
 
-use super::context::{Ctx, RunCtx};
+use super::context::{Ctx, Mode, RunCtx};
 use super::diagnostics::{self, Kind};
 use crate::primitives::system::resolve_hosts;
 use crate::primitives::{reg, usage, RResult};
+use crate::report::grouping;
 
 type Outcome = Result<Dynamic, Box<EvalAltResult>>;
 type HostResult = (String, Outcome);
@@ -71,37 +72,50 @@ fn call_on(
     }
 }
 
-/// Runs `f` on each host, at most `--forks` at a time; results in host order.
+/// Runs `f` on each host, at most `--forks` at a time; results in host order. A plan keeps
+/// what each host reports and prints it when all are done, step by step (`report::grouping`).
 fn run_parallel(
     nc: &NativeCallContext,
     run: &Arc<RunCtx>,
     names: &[String],
     f: &FnPtr,
 ) -> Vec<HostResult> {
-    if names.len() == 1 {
-        return vec![(names[0].clone(), call_on(nc, run, &names[0], f))];
-    }
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Outcome>>> = names.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..run.forks.clamp(1, names.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(name) = names.get(i) else { break };
-                *slots[i].lock().unwrap() = Some(call_on(nc, run, name, f));
-            });
+    let group = run.mode == Mode::Plan;
+    let one = |name: &String| {
+        if group {
+            grouping::capture(|| call_on(nc, run, name, f))
+        } else {
+            (call_on(nc, run, name, f), Vec::new())
         }
-    });
-    names
-        .iter()
-        .zip(slots)
-        .map(|(n, s)| {
-            (
-                n.clone(),
-                s.into_inner().unwrap().unwrap_or(Ok(Dynamic::UNIT)),
-            )
-        })
-        .collect()
+    };
+    let done: Vec<(Outcome, Vec<grouping::Event>)> = if names.len() == 1 {
+        vec![one(&names[0])]
+    } else {
+        let next = AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<_>>> = names.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..run.forks.clamp(1, names.len()) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(name) = names.get(i) else { break };
+                    *slots[i].lock().unwrap() = Some(one(name));
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|s| {
+                s.into_inner()
+                    .unwrap()
+                    .unwrap_or((Ok(Dynamic::UNIT), Vec::new()))
+            })
+            .collect()
+    };
+    let (outcomes, events): (Vec<_>, Vec<_>) = done.into_iter().unzip();
+    if group {
+        run.reporter.replay(events);
+    }
+    names.iter().cloned().zip(outcomes).collect()
 }
 
 /// The error `on` throws when hosts failed: each host with its own located message.
@@ -127,7 +141,12 @@ fn aggregate(
             kind = Kind::Recipe;
         }
         run.reporter.host_failed(host, &d.message);
-        let rendered = diagnostics::render(&d, &run.sources).replace('\n', "\n    ");
+        // A message its action's line printed is not printed again: only where it happened.
+        let rendered = if run.reporter.shown_on_action(host, &d.message) {
+            format!("failed at {} (the error is above)", diagnostics::place(&d))
+        } else {
+            diagnostics::render(&d, &run.sources).replace('\n', "\n    ")
+        };
         lines.push(format!("  {host}: {rendered}"));
     }
     if lines.is_empty() {

@@ -43,11 +43,7 @@ pub fn from_inventory(
             };
             let raw = match v {
                 serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
-                    .collect::<Vec<_>>()
-                    .join(","),
+                // Arrays and maps as JSON, which an array or map parameter reads as such.
                 other => other.to_string(),
             };
             match values.iter_mut().find(|(r, _)| *r == raw) {
@@ -109,6 +105,11 @@ pub fn coerce(default: &Dynamic, raw: &str) -> Result<Dynamic, &'static str> {
             _ => Err("true or false"),
         }
     } else if default.is_array() {
+        if raw.trim_start().starts_with('[') {
+            return json(raw)
+                .filter(Dynamic::is_array)
+                .ok_or("a JSON array like [\"a\", 2] or a comma-separated list like a,b");
+        }
         let items: Array = raw
             .split(',')
             .map(str::trim)
@@ -116,9 +117,100 @@ pub fn coerce(default: &Dynamic, raw: &str) -> Result<Dynamic, &'static str> {
             .map(|s| Dynamic::from(s.to_string()))
             .collect();
         Ok(items.into())
+    } else if default.is_map() {
+        json(raw)
+            .filter(Dynamic::is_map)
+            .ok_or("a JSON object like {\"key\": \"value\"}")
     } else {
         Ok(raw.to_string().into())
     }
+}
+
+/// A JSON text as a Rhai value (arrays and maps from `--set`).
+fn json(raw: &str) -> Option<Dynamic> {
+    let value: serde_json::Value = serde_json::from_str(raw).ok()?;
+    rhai::serde::to_dynamic(value).ok()
+}
+
+/// The description written beside each parameter of the `params(#{ ... })` call that starts on
+/// line `line` (1-based): the comment after `key: value,` on its line, else the comment lines
+/// just above the key.
+pub fn descriptions(text: &str, line: usize) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut above: Vec<String> = Vec::new();
+    let mut depth = 0i32;
+    for (i, l) in text.lines().enumerate().skip(line.saturating_sub(1)) {
+        let (code, comment) = split_comment(l);
+        let code = if i + 1 == line {
+            // The call's own line: only what follows `params(#{`.
+            match code.find("#{") {
+                Some(at) => {
+                    depth = 1;
+                    &code[at + 2..]
+                }
+                None => code,
+            }
+        } else {
+            code
+        };
+        let trimmed = code.trim();
+        if depth == 1 {
+            if let Some((key, _)) = trimmed.split_once(':') {
+                let key = key.trim().trim_matches('"');
+                if !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    let text = match comment {
+                        Some(c) => c.to_string(),
+                        None => above.join(" "),
+                    };
+                    if !text.is_empty() {
+                        out.insert(key.to_string(), text);
+                    }
+                }
+            }
+            match (trimmed.is_empty(), comment) {
+                (true, Some(c)) => above.push(c.to_string()),
+                _ => above.clear(),
+            }
+        }
+        for c in code.chars() {
+            match c {
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth -= 1,
+                _ => {}
+            }
+        }
+        if depth <= 0 && i + 1 > line {
+            break;
+        }
+    }
+    out
+}
+
+/// A line's code and its `//` comment (outside strings), the comment trimmed.
+fn split_comment(line: &str) -> (&str, Option<&str>) {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let bytes: Vec<(usize, char)> = line.char_indices().collect();
+    for (n, &(i, c)) in bytes.iter().enumerate() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '"' || c == '`' || c == '\'' => quote = Some(c),
+            None if c == '/' && bytes.get(n + 1).is_some_and(|&(_, d)| d == '/') => {
+                let comment = line[i + 2..].trim_start_matches('/').trim();
+                return (&line[..i], Some(comment));
+            }
+            None => {}
+        }
+    }
+    (line, None)
 }
 
 /// Parses `key=value`.
@@ -199,6 +291,31 @@ mod tests {
             e.starts_with("inventory var replicas=many (hosts cp1)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn arrays_and_maps_from_json() {
+        let mut d = defaults();
+        d.insert("labels".into(), Dynamic::from(Map::new()));
+        let m = resolve(&d, &set("hosts", r#"["a", 2]"#)).unwrap();
+        let a = m["hosts"].clone().into_array().unwrap();
+        assert_eq!((a[0].to_string(), a[1].as_int().unwrap()), ("a".into(), 2));
+        let m = resolve(&d, &set("labels", r#"{"tier": "db"}"#)).unwrap();
+        assert_eq!(m["labels"].clone().cast::<Map>()["tier"].to_string(), "db");
+        let e = resolve(&d, &set("labels", "tier=db")).unwrap_err();
+        assert!(e.contains("expects a JSON object"), "{e}");
+        let e = resolve(&d, &set("hosts", "[a, b")).unwrap_err();
+        assert!(e.contains("expects a JSON array"), "{e}");
+    }
+
+    #[test]
+    fn descriptions_beside_or_above_each_key() {
+        let text = "let x = 1;\nlet p = params(#{ a: 1, // first\n    url: \"https://x\",   // the mirror // really\n    // about b\n    // more\n    b: [1, 2],\n    c: \"//\",\n});\n// after: 3\n";
+        let d = descriptions(text, 2);
+        assert_eq!(d["a"], "first");
+        assert_eq!(d["url"], "the mirror // really");
+        assert_eq!(d["b"], "about b more");
+        assert!(!d.contains_key("c") && !d.contains_key("after"), "{d:?}");
     }
 
     #[test]

@@ -30,15 +30,37 @@ impl Resolver {
 
 const ALLOWED: &str = "imports resolve only to the bundled stdlib (e.g. \"k8s/repo\") and to .rhai files under the recipe's own folder";
 
+fn refused(path: &str, why: &str) -> String {
+    format!("import \"{path}\" refused: {why}; {ALLOWED}")
+}
+
 fn refuse(path: &str, why: &str, pos: Position) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(
-        payload(
-            "usage",
-            &format!("import \"{path}\" refused: {why}; {ALLOWED}"),
-        ),
-        pos,
+    EvalAltResult::ErrorRuntime(payload("usage", &refused(path, why)), pos).into()
+}
+
+fn not_found(path: &str) -> String {
+    format!(
+        "{path} (stdlib modules: {})",
+        embedded::stdlib_names().join(", ")
     )
-    .into()
+}
+
+/// Why a recipe in `dir` cannot import `path`, in the words the run would stop with; `None`
+/// when it can (`galley check`, and runs before they start).
+pub fn unresolvable(dir: Option<&Path>, path: &str) -> Option<String> {
+    if let Err(why) = check_shape(path) {
+        return Some(refused(path, why));
+    }
+    match dir.map(|d| local_file(d, path)) {
+        Some(Err(why)) => return Some(refused(path, why)),
+        Some(Ok(Some(_))) => return None,
+        _ => {}
+    }
+    if embedded::stdlib(path).is_some() {
+        return None;
+    }
+    // Rhai's own words for ErrorModuleNotFound, which the run shows.
+    Some(format!("Module not found: {}", not_found(path)))
 }
 
 /// Checks the import path's shape: relative, no `..`, no empty or odd components.
@@ -123,14 +145,7 @@ impl Resolver {
         }
         match embedded::stdlib(path) {
             Some(text) => Ok((format!("stdlib/{path}.rhai"), text.to_string())),
-            None => Err(EvalAltResult::ErrorModuleNotFound(
-                format!(
-                    "{path} (stdlib modules: {})",
-                    embedded::stdlib_names().join(", ")
-                ),
-                pos,
-            )
-            .into()),
+            None => Err(EvalAltResult::ErrorModuleNotFound(not_found(path), pos).into()),
         }
     }
 }

@@ -142,6 +142,11 @@ pub trait Host: Send + Sync {
     /// Facts gathered from the live host.
     fn gather_facts(&self) -> HostResult<Facts>;
     /// For simulated hosts: the fixture that answers probes instead of a live machine.
+    /// Why connecting to this host failed, once it has (every later command fails the same
+    /// way); `None` while it is reachable or untried.
+    fn connect_failure(&self) -> Option<String> {
+        None
+    }
     fn fixture(&self) -> Option<&Fixture> {
         None
     }

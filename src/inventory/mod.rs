@@ -110,9 +110,21 @@ impl Inventory {
 
     /// One-off hosts from `-H [user@]host[:port]` (IPv6 as `[addr]:port`).
     pub fn from_specs(specs: &[String]) -> Result<Inventory, String> {
+        let parsed = specs
+            .iter()
+            .map(|s| parse_spec(s))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut hosts: Vec<HostEntry> = Vec::new();
-        for s in specs {
-            let e = parse_spec(s)?;
+        for (s, mut e) in specs.iter().zip(parsed.iter().cloned()) {
+            // One address on several ports is several hosts, named with their ports.
+            let ports_differ = parsed.iter().any(|o| o.name == e.name && o.port != e.port);
+            if let (true, Some(port)) = (ports_differ, e.port) {
+                e.name = if e.name.contains(':') {
+                    format!("[{}]:{port}", e.name)
+                } else {
+                    format!("{}:{port}", e.name)
+                };
+            }
             if hosts.iter().any(|h| h.name == e.name) {
                 return Err(format!("-H {s}: host `{}` is given twice", e.name));
             }
@@ -215,6 +227,10 @@ mod tests {
         assert!(Inventory::from_specs(&["h".into(), "u@h".into()])
             .unwrap_err()
             .contains("twice"));
+        let two = Inventory::from_specs(&["[::1]:2201".into(), "[::1]:2202".into()]).unwrap();
+        let names: Vec<&str> = two.hosts.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["[::1]:2201", "[::1]:2202"]);
+        assert_eq!(two.hosts[1].address.as_deref(), Some("::1"));
     }
 
     #[test]

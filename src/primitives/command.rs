@@ -301,6 +301,8 @@ fn sh(nc: NativeCallContext, script: &str, opts: Option<Map>) -> RResult<StepRes
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<RunOpts>("run");
+    super::options::schema::<RunOpts>("sh");
     const RUN_DOC: &[&str] = &[
         "Runs a command given as an argv array (no shell): `run([\"systemctl\", \"is-active\", \"docker\"])`.",
         "Options: creates (skip when the path exists), unless (skip when that argv exits 0), timeout (seconds),",

@@ -408,6 +408,8 @@ fn extract_steps(
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<DlOpts>("download");
+    super::options::schema::<ExtractOpts>("extract");
     const DL: &[&str] = &[
         "Downloads a URL to a file: into a temp file beside dest, verified, then renamed (a checksum",
         "mismatch fails and leaves no file). `ok` when dest already has the sha256 (or, without one, exists).",

@@ -428,6 +428,9 @@ fn file_exists(nc: NativeCallContext, path: &str) -> RResult<bool> {
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<FileOpts>("write_file");
+    super::options::schema::<FileOpts>("line_in_file");
+    super::options::schema::<FileOpts>("ensure_dir");
     const WRITE_DOC: &[&str] = &[
         "Writes a file atomically (temp file, fsync, rename). `ok` when content and metadata already match;",
         "otherwise `changed`, with a diff. Options: mode (\"0644\"), owner, group, backup (keep the old file as",

@@ -374,6 +374,8 @@ fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResult<S
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<SysctlOpts>("sysctl");
+    super::options::schema::<ModOpts>("modprobe");
     reg(engine, "swapoff", &["Result"], &[
         "Turns swap off now (`swapoff -a`, when /proc/swaps lists any) and at boot (swap lines in",
         "/etc/fstab commented out, the old file kept as a backup). `ok` when both are already so.",

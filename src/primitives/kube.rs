@@ -245,10 +245,19 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
     let mut call = Call::begin(&nc, "kubectl_json", format!("kubectl {}", display(&args)))?;
     let spec = command_for(&call, &o, &args);
     call.action.commands.push(spec.argv.clone());
+    let mut status = Status::Ok;
     let text = if call.mode() == Mode::Plan {
-        call.target
-            .recorded(&spec.argv)
-            .map_or_else(|| "{}".to_string(), |c| c.stdout)
+        match call.target.recorded(&spec.argv) {
+            Some(c) => c.stdout,
+            None => {
+                // An empty object stands in so the plan goes on; the step says it cannot tell.
+                call.action
+                    .summary
+                    .push_str(" (would check: the facts do not answer it)");
+                status = Status::Unknown;
+                "{}".to_string()
+            }
+        }
     } else {
         let shown = display(&spec.argv);
         let out = match call.target.run(&call.run, spec, "kubectl") {
@@ -262,7 +271,7 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
     };
     match json_to_dynamic(&text) {
         Ok(v) => {
-            call.finish(Status::Ok);
+            call.finish(status);
             Ok(v)
         }
         Err(e) => Err(call.fail(e)),
@@ -270,6 +279,9 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<KubeOpts>("kubectl");
+    super::options::schema::<KubeOpts>("kubectl_apply");
+    super::options::schema::<KubeOpts>("kubectl_json");
     const KUBECTL: &[&str] = &[
         "Runs kubectl with the run's kubeconfig: `kubectl([\"taint\", \"nodes\", \"--all\", \"node-role.kubernetes.io/control-plane-\"])`.",
         "kubeconfig: the option, else $KUBECONFIG (when the host is the machine galley runs on), else",

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use rhai::{Engine, EvalAltResult, FuncRegistration, NativeCallContext, Position, RhaiNativeFunc};
 
-pub use options::{from_map, mode_of};
+pub use options::{check_literal, from_map, mode_of};
 pub use result::StepResult;
 
 use crate::engine::{diagnostics::payload, Ctx, Mode, RunCtx, Target};
@@ -71,6 +71,17 @@ pub fn step(msg: impl AsRef<str>) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(payload("step", msg.as_ref()), Position::NONE).into()
 }
 
+/// Where in the recipe (or module) a primitive was called, as `source:line:column`.
+pub fn site_of(nc: &NativeCallContext) -> Option<String> {
+    let pos = nc.call_position();
+    Some(format!(
+        "{}:{}:{}",
+        nc.call_source().unwrap_or(""),
+        pos.line()?,
+        pos.position().unwrap_or(0)
+    ))
+}
+
 /// One primitive call in progress: the host it acts on and the action it will record.
 pub struct Call {
     pub run: Arc<RunCtx>,
@@ -87,7 +98,8 @@ impl Call {
     ) -> RResult<Call> {
         let ctx = Ctx::of(nc)?;
         let target = ctx.target()?;
-        let action = Action::new(target.name(), primitive, summary);
+        let mut action = Action::new(target.name(), primitive, summary);
+        action.site = site_of(nc);
         Ok(Call {
             run: ctx.run,
             target,
@@ -107,6 +119,9 @@ impl Call {
 
     /// Records the action with its final status and returns the result recipes see.
     pub fn finish(mut self, status: Status) -> StepResult {
+        self.action.status = status;
+        self.action.duration = self.start.elapsed();
+        self.run.reporter.action(&self.action);
         if status == Status::Changed && self.target.outside_limit {
             self.run.reporter.log(
                 self.host(),
@@ -118,9 +133,6 @@ impl Call {
                 ),
             );
         }
-        self.action.status = status;
-        self.action.duration = self.start.elapsed();
-        self.run.reporter.action(&self.action);
         StepResult::from_action(&self.action)
     }
 
@@ -134,6 +146,7 @@ impl Call {
         );
         self.action.error = Some(redact(&message));
         self.action.status = Status::Failed;
+        self.action.unreachable = self.target.host.connect_failure().is_some();
         self.action.duration = self.start.elapsed();
         self.run.reporter.action(&self.action);
         if crate::host::exec::interrupted() {

@@ -586,6 +586,9 @@ fn pkg_version(nc: NativeCallContext, name: &str) -> RResult<String> {
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<PkgOpts>("yum");
+    super::options::schema::<PkgOpts>("apt");
+    super::options::schema::<PkgOpts>("pkg");
     const YUM: &[&str] = &[
         "Installs, upgrades or removes RPM packages with yum (EL7) or dnf (EL8+), probed with `rpm -q`.",
         "Pins are written the book's way: `yum([\"docker-ce-19.03.4\", \"containerd.io-1.2.10\"])`; a pin",

@@ -401,6 +401,9 @@ fn apt_repo(nc: NativeCallContext, name: &str, opts: Map) -> RResult<StepResult>
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<YumRepoOpts>("yum_repo");
+    super::options::schema::<RepoUrlOpts>("yum_repo_url");
+    super::options::schema::<AptRepoOpts>("apt_repo");
     reg(engine, "yum_repo", &["id: &str", "opts: Map", "Result"], &[
         "Writes /etc/yum.repos.d/<id>.repo: options name, baseurl (required), gpgkey (string or list),",
         "gpgcheck, repo_gpgcheck, exclude (string or list), enabled (default true), dir. `ok` when unchanged.",

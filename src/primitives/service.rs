@@ -265,6 +265,7 @@ fn systemctl(
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<SvcOpts>("systemctl");
     const DOC: &[&str] = &[
         "Manages a systemd unit: action is start, stop, restart, reload, enable, disable, \"enable --now\",",
         "\"disable --now\", mask, unmask or daemon-reload. start/stop/enable/disable/mask/unmask are probed",

@@ -153,7 +153,9 @@ fn log(nc: &NativeCallContext, level: Level, message: &str) -> RResult<()> {
         .target
         .as_ref()
         .map_or("-".to_string(), |t| t.name().to_string());
-    ctx.run.reporter.log(&host, level, message);
+    ctx.run
+        .reporter
+        .log_at(&host, level, message, super::site_of(nc));
     Ok(())
 }
 

@@ -496,8 +496,9 @@ fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
     let what = target.describe();
     let mut call = Call::begin(&nc, "wait_ready", what.clone())?;
     if call.mode() == Mode::Plan {
+        // Whether the target gets ready is for the host to tell: the plan would check.
         call.action.summary = format!("would wait for {what} (up to {timeout}s)");
-        return Ok(call.finish(Status::Ok));
+        return Ok(call.finish(Status::Unknown));
     }
     let kube = KubeOpts {
         kubeconfig: o.kubeconfig.clone(),
@@ -562,6 +563,7 @@ fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
 }
 
 pub fn register(engine: &mut Engine) {
+    super::options::schema::<WaitOpts>("wait_ready");
     reg(engine, "wait_ready", &["target: Map", "Result"], &[
         "Waits until one target is ready: tcp: \"host:port\"; http: url (+ status, insecure); cmd: argv (exit 0);",
         "file: path; service: unit (active); kube: \"nodes\" or \"kind/name\" (+ condition, default Ready, and",

@@ -48,25 +48,22 @@ pub fn start(mode: Mode, recipe: &str, color: bool) {
     ));
 }
 
-pub fn action(a: &Action, color: bool, show_diff: bool) {
-    super::stdout::text(&action_text(a, color, show_diff));
+pub fn action(a: &Action, color: bool, show_diff: bool, mode: Mode) {
+    super::stdout::text(&action_text(a, color, show_diff, mode));
 }
 
 /// An action's lines as printed: the status line, its error and, on request, its diff; each
-/// line redacted before it is painted.
-pub fn action_text(a: &Action, color: bool, show_diff: bool) -> String {
+/// line redacted before it is painted. A plan shows no durations: nothing ran.
+pub fn action_text(a: &Action, color: bool, show_diff: bool, mode: Mode) -> String {
     let status = paint(
         &format!("{:>8}", a.status.as_str()),
         status_code(a.status),
         color,
     );
-    let line = format!(
-        "{} {} {} ({})",
-        a.host,
-        a.primitive,
-        a.summary,
-        dur(a.duration)
-    );
+    let mut line = format!("{} {} {}", a.host, a.primitive, a.summary);
+    if mode != Mode::Plan {
+        let _ = write!(line, " ({})", dur(a.duration));
+    }
     let mut out = format!("{status} {}\n", redact(&line));
     if let Some(err) = &a.error {
         for l in redact(err).lines() {
@@ -127,22 +124,19 @@ pub fn clear_live() {
 pub fn recap(
     mode: Mode,
     elapsed: Duration,
-    counts: &BTreeMap<String, Counts>,
+    counts: &[(&str, &Counts)],
     errors: &BTreeMap<String, String>,
     color: bool,
 ) {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}",
-        paint(
-            &format!("recap ({}, {})", mode.as_str(), dur(elapsed)),
-            "1",
-            color
-        )
-    );
-    let width = counts.keys().map(String::len).max().unwrap_or(0);
-    for (host, c) in counts {
+    // A plan's recap has no time either, so the same plan prints the same bytes.
+    let title = match mode {
+        Mode::Plan => format!("recap ({})", mode.as_str()),
+        _ => format!("recap ({}, {})", mode.as_str(), dur(elapsed)),
+    };
+    let _ = writeln!(out, "{}", paint(&title, "1", color));
+    let width = counts.iter().map(|(h, _)| h.len()).max().unwrap_or(0);
+    for &(host, c) in counts {
         let failed = paint(
             &format!("failed={}", c.failed),
             if c.failed > 0 { "31;1" } else { "0" },
@@ -153,9 +147,18 @@ pub fn recap(
         } else {
             String::new()
         };
+        // A plan contacts no host: none can be unreachable.
+        let unreachable = match mode {
+            Mode::Plan => String::new(),
+            _ => paint(
+                &format!("unreachable={} ", c.unreachable),
+                "31;1",
+                color && c.unreachable > 0,
+            ),
+        };
         let _ = writeln!(
             out,
-            "  {host:<width$}  ok={} changed={} {failed} skipped={}{unknown}",
+            "  {host:<width$}  ok={} changed={} {unreachable}{failed} skipped={}{unknown}",
             c.ok, c.changed, c.skipped
         );
         if let Some(e) = errors.get(host) {

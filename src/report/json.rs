@@ -30,8 +30,12 @@ pub fn start(mode: Mode, recipe: &str) {
     );
 }
 
-pub fn action(a: &Action) {
-    emit(action_value(a));
+pub fn action(a: &Action, mode: Mode) {
+    let mut v = action_value(a);
+    if mode == Mode::Plan {
+        v["duration_ms"] = 0.into(); // nothing ran; and the same plan prints the same bytes
+    }
+    emit(v);
 }
 
 pub fn action_value(a: &Action) -> Value {
@@ -59,10 +63,14 @@ pub fn recap(
     errors: &BTreeMap<String, String>,
     exit_code: i32,
 ) {
+    let duration_ms = match mode {
+        Mode::Plan => json!(0),
+        _ => json!((elapsed.as_secs_f64() * 1e6).round() / 1e3),
+    };
     emit(json!({
         "type": "recap",
         "mode": mode.as_str(),
-        "duration_ms": (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        "duration_ms": duration_ms,
         "hosts": counts,
         "host_errors": errors,
         "exit_code": exit_code,

@@ -2,6 +2,7 @@
 //! long commands and a recap per host, rendered for a person or as JSON lines.
 
 pub mod artifacts;
+pub mod grouping;
 mod human;
 mod json;
 pub mod redact;
@@ -66,6 +67,9 @@ pub struct Action {
     /// URLs this step fetches (after the mirrors), for `galley artifacts`.
     #[serde(skip)]
     pub fetches: Vec<String>,
+    /// Failed because its host could not be reached: counted as `unreachable`, not `failed`.
+    #[serde(skip)]
+    pub unreachable: bool,
     /// Package repositories this step configures (after the mirrors), for `galley artifacts`.
     #[serde(skip)]
     pub repositories: Vec<String>,
@@ -76,6 +80,9 @@ pub struct Action {
     /// Container images this step pulls (a `run` that names them with `images:`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<String>,
+    /// The recipe call site (`source:line:column`) of the primitive, which groups a plan by step.
+    #[serde(skip)]
+    pub site: Option<String>,
 }
 
 /// One URL a mirror rule rewrote: what the recipe gave, what is fetched, and the rule's prefix.
@@ -102,6 +109,8 @@ impl Action {
             repositories: Vec::new(),
             checksums: Vec::new(),
             images: Vec::new(),
+            site: None,
+            unreachable: false,
         }
     }
 }
@@ -110,6 +119,8 @@ impl Action {
 pub struct Counts {
     pub ok: u32,
     pub changed: u32,
+    /// 1 when galley could not reach the host (its steps that failed for it are not `failed`).
+    pub unreachable: u32,
     pub failed: u32,
     pub skipped: u32,
     /// Plan probes the facts did not answer.
@@ -117,8 +128,9 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, s: Status) {
-        match s {
+    fn add(&mut self, a: &Action) {
+        match a.status {
+            Status::Failed if a.unreachable => {}
             Status::Ok => self.ok += 1,
             Status::Changed => self.changed += 1,
             Status::Failed => self.failed += 1,
@@ -160,9 +172,14 @@ pub struct Reporter {
 #[derive(Default)]
 struct State {
     counts: BTreeMap<String, Counts>,
+    /// Hosts in the order they were registered (inventory order), for the recap.
+    order: Vec<String>,
     actions: Vec<Action>,
     live_shown: bool,
     host_errors: BTreeMap<String, String>,
+    /// Error texts already printed (on an action's line, or as the error that ended the run):
+    /// the recap does not repeat them.
+    shown: Vec<String>,
 }
 
 impl Reporter {
@@ -186,12 +203,11 @@ impl Reporter {
 
     /// Registers a host so the recap lists it even when it did nothing.
     pub fn host(&self, name: &str) {
-        self.state
-            .lock()
-            .unwrap()
-            .counts
-            .entry(name.to_string())
-            .or_default();
+        let mut st = self.state.lock().unwrap();
+        st.counts.entry(name.to_string()).or_default();
+        if !st.order.iter().any(|h| h == name) {
+            st.order.push(name.to_string());
+        }
     }
 
     pub fn start(&self, recipe: &str) {
@@ -203,23 +219,45 @@ impl Reporter {
     }
 
     pub fn action(&self, action: &Action) {
+        let Some(grouping::Event::Action(action)) =
+            grouping::keep(grouping::Event::Action(action.clone()))
+        else {
+            return;
+        };
         let mut st = self.state.lock().unwrap();
         st.counts
             .entry(action.host.clone())
             .or_default()
-            .add(action.status);
+            .add(&action);
         st.actions.push(action.clone());
+        if let Some(e) = &action.error {
+            st.shown.push(e.clone());
+        }
         if std::mem::take(&mut st.live_shown) {
             human::clear_live();
         }
         match self.format {
-            Format::Json => json::action(action),
-            Format::Human => human::action(action, self.color, self.show_diff),
+            Format::Json => json::action(&action, self.mode),
+            Format::Human => human::action(&action, self.color, self.show_diff, self.mode),
             Format::Silent => {}
         }
     }
 
     pub fn log(&self, host: &str, level: Level, message: &str) {
+        self.log_at(host, level, message, None);
+    }
+
+    /// A log from a recipe call site (`info()` and friends); see [`Action::site`].
+    pub fn log_at(&self, host: &str, level: Level, message: &str, site: Option<String>) {
+        let event = grouping::Event::Log {
+            host: host.to_string(),
+            level,
+            message: message.to_string(),
+            site,
+        };
+        if grouping::keep(event).is_none() {
+            return;
+        }
         let mut st = self.state.lock().unwrap();
         if std::mem::take(&mut st.live_shown) {
             human::clear_live();
@@ -231,6 +269,21 @@ impl Reporter {
                 eprintln!("{} {host}: {}", level_name(level), redact::redact(message))
             }
             Format::Silent => {}
+        }
+    }
+
+    /// Reports what hosts' threads captured (inventory order), step by step.
+    pub fn replay(&self, per_host: Vec<Vec<grouping::Event>>) {
+        for e in grouping::merge(per_host) {
+            match e {
+                grouping::Event::Action(a) => self.action(&a),
+                grouping::Event::Log {
+                    host,
+                    level,
+                    message,
+                    site,
+                } => self.log_at(&host, level, &message, site),
+            }
         }
     }
 
@@ -253,6 +306,24 @@ impl Reporter {
             .insert(host.to_string(), error.to_string());
     }
 
+    /// Whether an action of `host` already printed `error`.
+    pub fn shown_on_action(&self, host: &str, error: &str) -> bool {
+        let error = redact::redact(error);
+        let st = self.state.lock().unwrap();
+        st.actions
+            .iter()
+            .any(|a| a.host == host && a.error.as_deref() == Some(error.as_str()))
+    }
+
+    /// Counts `host` as unreachable (`why`: the connection's error), as Ansible does.
+    pub fn unreachable(&self, host: &str, why: &str) {
+        let mut st = self.state.lock().unwrap();
+        st.counts.entry(host.to_string()).or_default().unreachable = 1;
+        st.host_errors
+            .entry(host.to_string())
+            .or_insert_with(|| why.to_string());
+    }
+
     pub fn actions(&self) -> Vec<Action> {
         self.state.lock().unwrap().actions.clone()
     }
@@ -267,6 +338,7 @@ impl Reporter {
         if std::mem::take(&mut st.live_shown) {
             human::clear_live();
         }
+        st.shown.push(rendered.to_string());
         if stdout::closed() {
             return; // the reader went away: end quietly
         }
@@ -286,7 +358,27 @@ impl Reporter {
         match self.format {
             Format::Json => json::recap(self.mode, elapsed, &st.counts, &st.host_errors, exit_code),
             Format::Human => {
-                human::recap(self.mode, elapsed, &st.counts, &st.host_errors, self.color)
+                let mut hosts: Vec<(&str, &Counts)> = Vec::new();
+                for h in st.order.iter().chain(st.counts.keys()) {
+                    if let Some(c) = st
+                        .counts
+                        .get(h)
+                        .filter(|_| !hosts.iter().any(|(n, _)| n == h))
+                    {
+                        hosts.push((h, c));
+                    }
+                }
+                // A host's error is shown once: not again when a line above printed it.
+                let errors: BTreeMap<String, String> = st
+                    .host_errors
+                    .iter()
+                    .filter(|(_, e)| {
+                        let first = redact::redact(e).lines().next().unwrap_or("").to_string();
+                        !st.shown.iter().any(|s| s.contains(&first))
+                    })
+                    .map(|(h, e)| (h.clone(), e.clone()))
+                    .collect();
+                human::recap(self.mode, elapsed, &hosts, &errors, self.color)
             }
             Format::Silent => {}
         }

@@ -250,6 +250,13 @@ impl Host for SshHost {
         &self.name
     }
 
+    fn connect_failure(&self) -> Option<String> {
+        match &*self.link.lock().unwrap() {
+            Link::Failed(msg) => Some(self.unreachable(msg.clone()).to_string()),
+            _ => None,
+        }
+    }
+
     fn run(&self, cmd: &CommandSpec, progress: ProgressFn) -> HostResult<CommandOutput> {
         self.exec(cmd, progress)
     }
