@@ -204,7 +204,12 @@ fn fault_mid_write(fault: Fault, what: &str) {
             }
         }
         let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        // The failed step (stdout) carries the reason; the run's error (stderr) points at it.
+        let stderr = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         match fault {
             Fault::KillGalley => {}
             Fault::Interrupt => assert_eq!(out.status.code(), Some(130), "{what}: {stderr}"),
