@@ -121,14 +121,28 @@ pub fn parse(text: &str) -> Facts {
     };
     let flags = first("flags");
     let has_flag = |f: &str| flags.split_whitespace().any(|w| w == f);
-    let pkg = get("pkg")
+    // The family's own package manager when it is there: a Debian host that merely has dnf
+    // installed is still an apt host. Other families: the first one found.
+    let found: Vec<&str> = get("pkg")
         .iter()
         .map(|p| p.trim())
-        .find(|p| !p.is_empty())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let os = os_release(get("os-release"));
+    let own: &[&str] = match os.family.as_str() {
+        "redhat" => &["dnf", "yum"],
+        "debian" => &["apt-get"],
+        _ => &[],
+    };
+    let pkg = own
+        .iter()
+        .copied()
+        .find(|p| found.contains(p))
+        .or(found.first().copied())
         .unwrap_or("");
     Facts {
         hostname: first("hostname"),
-        os: os_release(get("os-release")),
+        os,
         arch: first("arch"),
         kernel: first("kernel"),
         cpus: first("cpus").parse().unwrap_or(0),
@@ -199,6 +213,20 @@ mod tests {
         assert_eq!(
             (f.os.family.as_str(), f.pkg_manager.as_str()),
             ("debian", "apt")
+        );
+    }
+
+    #[test]
+    fn the_familys_own_package_manager_wins() {
+        let debian_with_dnf = "==os-release\nID=debian\n==pkg\ndnf\napt-get\n";
+        assert_eq!(parse(debian_with_dnf).pkg_manager, "apt");
+        let el7 = "==os-release\nID=centos\nID_LIKE=\"rhel fedora\"\n==pkg\nyum\napt-get\n";
+        assert_eq!(parse(el7).pkg_manager, "yum");
+        let el9 = "==os-release\nID=rocky\nID_LIKE=\"rhel centos fedora\"\n==pkg\ndnf\nyum\n";
+        assert_eq!(parse(el9).pkg_manager, "dnf");
+        assert_eq!(
+            parse("==os-release\nID=arch\n==pkg\nyum\n").pkg_manager,
+            "yum"
         );
     }
 
