@@ -16,6 +16,29 @@ fn list_shows_bundled_and_local_recipes_with_summaries() {
 }
 
 #[test]
+fn list_aligns_local_recipes_with_the_bundled_ones() {
+    let r = Test::new()
+        .file("a-much-longer-name.rhai", "//! Long.\n")
+        .file("bare.rhai", "let x = 1;\n")
+        .args(&["list"])
+        .run();
+    r.code(0);
+    // The local section whole; the bundled summaries (the recipes' own words) start in the
+    // same column.
+    let (bundled, local) = r.stdout.split_once("recipes in .:\n").unwrap();
+    assert_eq!(local, "  ./a-much-longer-name.rhai  Long.\n  ./bare.rhai\n");
+    let column = "  ./a-much-longer-name.rhai  ".len();
+    let rows: Vec<&str> = bundled.lines().skip(1).collect();
+    assert!(rows.len() >= 7, "{bundled}");
+    for row in rows {
+        assert!(
+            row[..column].ends_with("  ") && !row[column..].starts_with(' '),
+            "not aligned: {row:?}"
+        );
+    }
+}
+
+#[test]
 fn show_lists_parameters_and_imports_without_running() {
     let recipe = "//! Demo.\nimport \"os\" as os;\nlet p = params(#{ version: \"1.31\", n: 3 });\nrun([\"touch\", \"ran\"]);\n";
     let t = Test::new().file("d.rhai", recipe).args(&["show", "d.rhai"]);

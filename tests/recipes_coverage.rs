@@ -142,7 +142,7 @@ fn table() -> BTreeMap<&'static str, &'static [&'static str]> {
             &[
                 "w1 run: ping -c 1 -W 2 10.0.0.11",
                 "w2 run: ping -c 1 -W 2 10.0.0.11",
-                "reachability check(s) across 3 host(s)",
+                "reachability checks across 3 hosts",
             ][..],
         ),
         ("P2", &["hostname, MAC and product_uuid differ"][..]),

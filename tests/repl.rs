@@ -90,7 +90,20 @@ fn multi_line_function_definition() {
     p.send_line("  `hello ${name} (${n})`").unwrap();
     p.send_line("}").unwrap();
     let out = output(&mut p, PROMPT);
-    assert_eq!(out.trim(), "", "a definition prints nothing: {out:?}");
+    // Each further line is read under a continuation prompt aligned with the prompt; the
+    // definition itself prints nothing.
+    let cont = "          ...> ";
+    assert_eq!(cont.len(), PROMPT.len());
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with(cont)).count(),
+        3,
+        "a continuation prompt per further line: {out:?}"
+    );
+    let printed: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with(cont) && !l.trim().is_empty())
+        .collect();
+    assert!(printed.is_empty(), "a definition prints nothing: {out:?}");
     let out = enter(&mut p, "greet(\"pty\")", PROMPT);
     assert!(out.contains("hello pty (3)"), "{out:?}");
     quit(p);
@@ -360,4 +373,60 @@ nope + 1
         !dir.path().join("state/galley/history").exists(),
         "piped sessions keep no history"
     );
+}
+
+#[test]
+fn ctrl_c_drops_an_unfinished_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = repl(dir.path(), &[]);
+    p.send_line("let z = [1,").unwrap();
+    p.exp_string("...> ").expect("continuation prompt");
+    p.send_control('c').unwrap();
+    p.exp_string(PROMPT).expect("back at the prompt");
+    let out = enter(&mut p, "40 + 2", PROMPT);
+    assert!(out.contains("42"), "{out:?}");
+    quit(p);
+}
+
+#[test]
+fn a_syntax_error_in_a_complete_line_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = repl(dir.path(), &[]);
+    enter(&mut p, "let x = 42;", PROMPT);
+    let out = enter(&mut p, "let y = (1 + ;", PROMPT);
+    assert!(
+        out.contains("error: Syntax error: Unexpected ';'"),
+        "{out:?}"
+    );
+    let out = enter(&mut p, "x + 1", PROMPT);
+    assert_eq!(out.trim(), "43", "{out:?}");
+    quit(p);
+}
+
+#[test]
+fn a_piped_syntax_error_does_not_swallow_the_next_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = galley()
+        .arg("repl")
+        .current_dir(dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"let x = 42;\nlet y = (1 + ;\nx + 1\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "43\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: Syntax error: Unexpected ';'\n --> <input 2>:1:14\n  |\n1 | let y = (1 + ;\n  |              ^\n"
+    );
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -125,8 +125,26 @@ fn install_interrupt_handler() {
     });
 }
 
+/// Options of `galley run` that `galley plan` shares the parser with but has no use for: a plan
+/// is always a plan, contacts no host and runs nothing. Hidden from its help; given, an error.
+pub const NOT_FOR_PLAN: [&str; 4] = ["check", "plan", "become_root", "timeout"];
+
+/// The command line as parsed and as completions describe it.
+fn command() -> clap::Command {
+    Cli::command().mut_subcommand("plan", |mut plan| {
+        for id in NOT_FOR_PLAN {
+            plan = plan.mut_arg(id, |a| a.hide(true));
+        }
+        plan.after_help(run::PLAN_EXAMPLES)
+    })
+}
+
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -152,7 +170,7 @@ pub fn main() -> i32 {
         Command::Facts(a) => facts::facts(a),
         Command::Completions { shell } => {
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "galley", &mut script);
+            clap_complete::generate(shell, &mut command(), "galley", &mut script);
             stdout::bytes(&script);
             0
         }

@@ -11,8 +11,6 @@ use crate::runner::{execute, RunOptions};
 #[command(after_help = "Examples:
   galley run docker --check --diff
   galley run ./my-recipe.rhai --set version=1.2 --output json
-  galley plan kubeadm --profile centos7 --set profile=book
-  galley plan docker --facts ./facts/cp1.json
   galley run kubeadm -i cluster.toml --limit workers
   galley run docker -H root@10.0.0.5 --check")]
 pub struct RunArgs {
@@ -28,10 +26,30 @@ pub struct RunArgs {
     pub timeout: Option<u64>,
 }
 
+/// `galley plan --help`'s examples (the run's are for `galley run`).
+pub const PLAN_EXAMPLES: &str = "Examples:
+  galley plan kubeadm --profile centos7 --set profile=book
+  galley plan docker --facts ./facts/cp1.json
+  galley plan kubeadm -i cluster.toml --set topology=multi --output json
+  galley plan docker --diff";
+
 /// Longest `--timeout`: a year. More is a mistake, and overflows the clock arithmetic.
 const MAX_TIMEOUT: u64 = 365 * 24 * 3600;
 
 pub fn run(a: RunArgs, plan: bool) -> i32 {
+    if plan {
+        let given = [
+            ("--check", a.mode.check),
+            ("--plan", a.mode.plan),
+            ("--become", a.mode.targets.become_root),
+            ("--timeout", a.timeout.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            return super::usage_error(format!(
+                "galley plan takes no {flag}: a plan contacts no host and runs nothing (for a read-only look at real hosts, `galley run RECIPE --check`)"
+            ));
+        }
+    }
     let opts = match a.mode.options(plan) {
         Ok(o) => RunOptions {
             recipe: a.recipe,

@@ -121,19 +121,25 @@ pub fn parse(text: &str) -> Facts {
     };
     let flags = first("flags");
     let has_flag = |f: &str| flags.split_whitespace().any(|w| w == f);
-    let os = os_release(get("os-release"));
+    // The family's own package manager when it is there: a Debian host that merely has dnf
+    // installed is still an apt host. Other families: the first one found.
     let found: Vec<&str> = get("pkg")
         .iter()
         .map(|p| p.trim())
         .filter(|p| !p.is_empty())
         .collect();
-    // The family's own manager first: a Debian host may have dnf installed too (seen on a real
-    // one), and its packages are still apt's.
-    let pkg = if os.family == "debian" && found.contains(&"apt-get") {
-        "apt-get"
-    } else {
-        found.first().copied().unwrap_or("")
+    let os = os_release(get("os-release"));
+    let own: &[&str] = match os.family.as_str() {
+        "redhat" => &["dnf", "yum"],
+        "debian" => &["apt-get"],
+        _ => &[],
     };
+    let pkg = own
+        .iter()
+        .copied()
+        .find(|p| found.contains(p))
+        .or(found.first().copied())
+        .unwrap_or("");
     Facts {
         hostname: first("hostname"),
         os,
@@ -211,13 +217,17 @@ mod tests {
     }
 
     #[test]
-    fn a_debian_host_with_dnf_installed_too_is_apt() {
-        // As `galley facts` found a Debian 12 VM (tests/fixtures/facts/captured-debian12-vm).
-        let f = parse("==os-release\nID=debian\nVERSION_ID=\"12\"\n==pkg\ndnf\napt-get\n");
-        assert_eq!(f.pkg_manager, "apt");
-        // The RHEL family keeps dnf before yum.
-        let f = parse("==os-release\nID=rocky\nID_LIKE=\"rhel centos fedora\"\n==pkg\ndnf\nyum\n");
-        assert_eq!(f.pkg_manager, "dnf");
+    fn the_familys_own_package_manager_wins() {
+        let debian_with_dnf = "==os-release\nID=debian\n==pkg\ndnf\napt-get\n";
+        assert_eq!(parse(debian_with_dnf).pkg_manager, "apt");
+        let el7 = "==os-release\nID=centos\nID_LIKE=\"rhel fedora\"\n==pkg\nyum\napt-get\n";
+        assert_eq!(parse(el7).pkg_manager, "yum");
+        let el9 = "==os-release\nID=rocky\nID_LIKE=\"rhel centos fedora\"\n==pkg\ndnf\nyum\n";
+        assert_eq!(parse(el9).pkg_manager, "dnf");
+        assert_eq!(
+            parse("==os-release\nID=arch\n==pkg\nyum\n").pkg_manager,
+            "yum"
+        );
     }
 
     #[test]

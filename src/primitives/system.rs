@@ -242,4 +242,27 @@ pub fn register(engine: &mut Engine) {
         &["Prints a message tagged with the current host."],
         |nc: NativeCallContext, m: &str| log(&nc, Level::Info, m),
     );
+    const PLURAL: &[&str] = &[
+        "A count with its noun, singular for one: `plural(1, \"host\")` is \"1 host\", `plural(3, \"host\")`",
+        "\"3 hosts\"; give the plural when it is not the noun + s: `plural(n, \"proxy\", \"proxies\")`.",
+    ];
+    reg(
+        engine,
+        "plural",
+        &["n: i64", "noun: &str", "String"],
+        PLURAL,
+        |n: rhai::INT, noun: &str| plural(n, noun, &format!("{noun}s")),
+    );
+    reg(
+        engine,
+        "plural",
+        &["n: i64", "noun: &str", "nouns: &str", "String"],
+        PLURAL,
+        |n: rhai::INT, noun: &str, nouns: &str| plural(n, noun, nouns),
+    );
+}
+
+/// `n` with the noun that goes with it.
+fn plural(n: rhai::INT, noun: &str, nouns: &str) -> String {
+    format!("{n} {}", if n == 1 { noun } else { nouns })
 }

@@ -1,6 +1,6 @@
-//! The terminal front end: rustyline with multi-line input (the validator asks `input` whether
-//! the statement goes on), completion from the session's `Names`, and history in the user's
-//! state folder. Ctrl-C at the prompt clears the line; Ctrl-D on an empty line leaves.
+//! The terminal front end: rustyline, with multi-line input read line by line under a `...>`
+//! continuation prompt while `input` says the statement goes on, completion from the session's
+//! `Names`, and history in the user's state folder. Ctrl-C at the prompt clears the line; Ctrl-D on an empty line leaves.
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
@@ -11,17 +11,15 @@ use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
 use super::complete::{complete, Names};
 use super::history::{self, History};
-use super::input;
 use super::session::{Flow, Session};
 
 struct ReplHelper {
     names: Arc<RwLock<Names>>,
-    checker: rhai::Engine,
 }
 
 impl Completer for ReplHelper {
@@ -36,15 +34,9 @@ impl Completer for ReplHelper {
     }
 }
 
-impl Validator for ReplHelper {
-    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if input::is_incomplete(&self.checker, ctx.input()) {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
-        })
-    }
-}
+// Every line is accepted as typed; `run` asks `input` whether the statement goes on and then
+// reads the next line under a continuation prompt.
+impl Validator for ReplHelper {}
 
 impl Hinter for ReplHelper {
     type Hint = String;
@@ -93,7 +85,6 @@ pub fn run(session: &mut Session) -> i32 {
     };
     editor.set_helper(Some(ReplHelper {
         names: session.names(),
-        checker: input::checker(),
     }));
     let history = open_history();
     if let Some(h) = &history {
@@ -104,8 +95,9 @@ pub fn run(session: &mut Session) -> i32 {
         session.mode().as_str(),
         session.selection_name()
     ));
-    loop {
-        let line = match editor.readline(&session.prompt()) {
+    'statements: loop {
+        let prompt = session.prompt();
+        let mut line = match editor.readline(&prompt) {
             Ok(l) => l,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
@@ -117,6 +109,22 @@ pub fn run(session: &mut Session) -> i32 {
         if line.trim().is_empty() {
             continue;
         }
+        // A statement left open goes on under `...>`, aligned with the prompt; Ctrl-C drops
+        // it, Ctrl-D leaves.
+        while session.is_incomplete(&line) {
+            match editor.readline(&continuation(&prompt)) {
+                Ok(more) => {
+                    line.push('\n');
+                    line.push_str(&more);
+                }
+                Err(ReadlineError::Interrupted) => continue 'statements,
+                Err(ReadlineError::Eof) => break 'statements,
+                Err(e) => {
+                    crate::report::stdout::err_line(&format!("error: reading input: {e}"));
+                    return 1;
+                }
+            }
+        }
         let _ = editor.add_history_entry(line.as_str());
         let flow = session.handle(&line);
         if let Some(h) = &history {
@@ -127,6 +135,11 @@ pub fn run(session: &mut Session) -> i32 {
         }
     }
     0
+}
+
+/// The prompt of a statement's further lines: `...> ` right-aligned under the prompt.
+pub fn continuation(prompt: &str) -> String {
+    format!("{:>width$}", "...> ", width = prompt.chars().count())
 }
 
 /// Writes the entry (unless it mentions a secret); when it may have made a new secret, drops

@@ -115,7 +115,7 @@ impl Docs {
             out.push_str(&format!("  {name:<width$}  {first}\n"));
         }
         out.push_str(
-            "\nStatements run on the current host; multi-line input continues while a block, call or string is open.",
+            "\nStatements run on the current host; multi-line input continues under `...>` while a block, call or string is open (Ctrl-C drops it).",
         );
         out
     }
