@@ -10,7 +10,7 @@ use super::{Action, Level};
 /// What a reporter was told while a host's thread captured it.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Action(Action),
+    Action(Box<Action>),
     Log {
         host: String,
         level: Level,
@@ -117,7 +117,7 @@ mod tests {
     fn act(host: &str, site: &str, what: &str) -> Event {
         let mut a = Action::new(host, "run", what);
         a.site = Some(site.into());
-        Event::Action(a)
+        Event::Action(Box::new(a))
     }
 
     fn shown(events: &[Event]) -> Vec<String> {

@@ -220,7 +220,7 @@ impl Reporter {
 
     pub fn action(&self, action: &Action) {
         let Some(grouping::Event::Action(action)) =
-            grouping::keep(grouping::Event::Action(action.clone()))
+            grouping::keep(grouping::Event::Action(Box::new(action.clone())))
         else {
             return;
         };
@@ -229,7 +229,7 @@ impl Reporter {
             .entry(action.host.clone())
             .or_default()
             .add(&action);
-        st.actions.push(action.clone());
+        st.actions.push((*action).clone());
         if let Some(e) = &action.error {
             st.shown.push(e.clone());
         }
