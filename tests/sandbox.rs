@@ -73,6 +73,7 @@ const PRIMITIVES: &[&str] = &[
     "on",
     "on_one",
     "params",
+    "plural",
     "pkg",
     "pkg_version",
     "read_file",

@@ -215,7 +215,10 @@ fn fault_mid_write(fault: Fault, what: &str) {
             Fault::Interrupt => assert_eq!(out.status.code(), Some(130), "{what}: {stderr}"),
             Fault::DropConnection => {
                 assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
-                assert!(stderr.contains("connection lost"), "{what}: {stderr}");
+                // The failed step's line says why; the final error points at it, once.
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(stdout.contains("connection lost"), "{what}: {stdout}");
+                assert!(stderr.contains("(the error is above)"), "{what}: {stderr}");
             }
         }
         wait_gone(agent);
