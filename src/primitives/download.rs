@@ -322,21 +322,8 @@ fn extract(
     }
 }
 
-/// Whether the archive's content is already in place: `creates` exists, or every top-level entry
-/// of the listing exists under dest. In plan an archive has no listing, so it counts as not done.
-fn extracted(call: &Call, archive: &str, dest: &str, o: &ExtractOpts) -> Result<bool, String> {
-    let exists = |p: &str| {
-        call.target
-            .stat(p)
-            .map(|s| s.is_some())
-            .map_err(|e| e.to_string())
-    };
-    if let Some(c) = &o.creates {
-        return exists(c);
-    }
-    if call.mode() == Mode::Plan || !exists(archive)? {
-        return Ok(false);
-    }
+/// The archive's member list (`tar -tf`), or an error naming the archive.
+fn listing(call: &Call, archive: &str) -> Result<String, String> {
     let out = probe(
         call,
         &["tar".into(), "-tf".into(), archive.into()],
@@ -348,13 +335,38 @@ fn extracted(call: &Call, archive: &str, dest: &str, o: &ExtractOpts) -> Result<
             out.stderr_text().trim()
         ));
     }
-    let tops = top_level(&out.stdout_text(), o.strip_components.unwrap_or(0));
+    Ok(out.stdout_text())
+}
+
+/// Whether the archive's content is already in place: `creates` exists, or every top-level entry
+/// of the listing exists under dest. In plan an archive has no listing, so it counts as not done.
+/// The listing, when this had to read it, comes back too, so the extraction need not read it again.
+fn extracted(
+    call: &Call,
+    archive: &str,
+    dest: &str,
+    o: &ExtractOpts,
+) -> Result<(bool, Option<String>), String> {
+    let exists = |p: &str| {
+        call.target
+            .stat(p)
+            .map(|s| s.is_some())
+            .map_err(|e| e.to_string())
+    };
+    if let Some(c) = &o.creates {
+        return Ok((exists(c)?, None));
+    }
+    if call.mode() == Mode::Plan || !exists(archive)? {
+        return Ok((false, None));
+    }
+    let list = listing(call, archive)?;
+    let tops = top_level(&list, o.strip_components.unwrap_or(0));
     for t in &tops {
         if !exists(&format!("{}/{t}", dest.trim_end_matches('/')))? {
-            return Ok(false);
+            return Ok((false, Some(list)));
         }
     }
-    Ok(!tops.is_empty())
+    Ok((!tops.is_empty(), Some(list)))
 }
 
 fn extract_steps(
@@ -363,7 +375,8 @@ fn extract_steps(
     dest: &str,
     o: &ExtractOpts,
 ) -> Result<bool, String> {
-    if extracted(call, archive, dest, o)? {
+    let (done, list) = extracted(call, archive, dest, o)?;
+    if done {
         return Ok(false);
     }
     let dir_stat = predicted_stat(None, &FileMeta::default(), 4096, true);
@@ -379,19 +392,12 @@ fn extract_steps(
             .map_err(|e| e.to_string())?;
     }
     if !call.mode().predicts() {
-        let out = probe(
-            call,
-            &["tar".into(), "-tf".into(), archive.into()],
-            "tar -t",
-        )?;
-        if out.rc != 0 {
-            return Err(format!(
-                "cannot list {archive}: {}",
-                out.stderr_text().trim()
-            ));
-        }
+        let list = match list {
+            Some(l) => l,
+            None => listing(call, archive)?,
+        };
         let strip = o.strip_components.unwrap_or(0);
-        extract_links::refuse_symlinks(call, archive, dest, &out.stdout_text(), strip)?;
+        extract_links::refuse_symlinks(call, archive, dest, &list, strip)?;
     }
     let mut argv: Vec<String> = vec![
         "tar".into(),
