@@ -90,8 +90,11 @@ fn packages_of(argv: &[String]) -> Vec<Package> {
 /// Pause images a written config names (containerd's sandbox image, cri-dockerd's flag,
 /// kubeadm's config file).
 fn pause_images(text: &str) -> Vec<String> {
-    let re = regex::Regex::new(r#"[A-Za-z0-9._:/-]+/pause:[A-Za-z0-9._-]+"#).expect("regex");
-    re.find_iter(text).map(|m| m.as_str().to_string()).collect()
+    // Compiled once: this runs for every argument of every command and every diff line.
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"[A-Za-z0-9._:/-]+/pause:[A-Za-z0-9._-]+"#).expect("regex")
+    });
+    RE.find_iter(text).map(|m| m.as_str().to_string()).collect()
 }
 
 /// Every host's artifacts from a plan's actions.
