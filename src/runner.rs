@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::engine::diagnostics::Kind;
 use crate::engine::{self, diagnostics, lint, recipe, Ctx, Mode, RunCtx, Sources, Target};
+use crate::error::{Kind, Stop};
+use crate::facts::sim::SimHost;
 use crate::facts::Fixture;
-use crate::host::{local::LocalHost, sim::SimHost, Host};
+use crate::host::{local::LocalHost, Host};
 use crate::inventory::{HostEntry, Inventory};
 use crate::mirror::{MirrorFlags, Mirrors};
 use crate::report::{Format, Reporter};
@@ -137,21 +138,27 @@ fn fixture_for(opts: &RunOptions, entry: &HostEntry, index: usize) -> Result<Fix
     }
 }
 
-fn connect(
-    opts: &RunOptions,
-    entry: &HostEntry,
-    index: usize,
-) -> Result<Arc<dyn Host>, SetupError> {
+/// A plan's host answers from its facts file; any other run's host is the machine itself.
+type Connected = (Arc<dyn Host>, Option<Arc<Fixture>>);
+
+fn connect(opts: &RunOptions, entry: &HostEntry, index: usize) -> Result<Connected, SetupError> {
     if opts.mode == Mode::Plan {
-        return Ok(Arc::new(SimHost::new(
-            &entry.name,
-            fixture_for(opts, entry, index)?,
-        )));
+        let fixture = Arc::new(fixture_for(opts, entry, index)?);
+        return Ok((
+            Arc::new(SimHost::new(&entry.name, fixture.clone())),
+            Some(fixture),
+        ));
     }
+    let host = connect_live(entry).map_err(SetupError)?;
+    Ok((host, None))
+}
+
+/// Connects to a live host: this machine, or one over SSH (lazily: nothing is contacted yet).
+pub fn connect_live(entry: &HostEntry) -> Result<Arc<dyn Host>, String> {
     if entry.is_local() {
         return Ok(Arc::new(LocalHost::new(&entry.name)));
     }
-    crate::host::connect_remote(entry).map_err(|e| SetupError(e.to_string()))
+    crate::host::connect_remote(entry).map_err(|e| e.to_string())
 }
 
 /// Builds the run's shared context and the context the top level starts in.
@@ -188,7 +195,7 @@ pub fn prepare(
     let mut all = Vec::new();
     for ((i, entry), m) in inv.hosts.iter().enumerate().zip(mirrors) {
         // SSH connects lazily: a host outside the limit costs nothing until a recipe reads it.
-        let host = connect(opts, entry, i)?;
+        let (host, fixture) = connect(opts, entry, i)?;
         all.push(entry.name.clone());
         let outside = limited(&entry.name);
         let mut mode = opts.mode;
@@ -203,7 +210,9 @@ pub fn prepare(
             reporter.host(&entry.name);
             order.push(entry.name.clone());
         }
-        let mut target = Target::new(entry.clone(), host, mode).with_mirrors(m);
+        let mut target = Target::new(entry.clone(), host, mode)
+            .with_mirrors(m)
+            .with_fixture(fixture);
         target.outside_limit = outside;
         targets.insert(entry.name.clone(), Arc::new(target));
     }
@@ -314,12 +323,7 @@ pub fn execute(opts: &RunOptions) -> Outcome {
             reporter.error(&format!("error: {m}"), 2);
             2
         }),
-        Err(e)
-            if opts.show_only
-                && matches!(&*e, rhai::EvalAltResult::ErrorTerminated(t, _) if t.to_string() == diagnostics::SHOW) =>
-        {
-            0
-        }
+        Err(e) if opts.show_only && Stop::Show.is(&e) => 0,
         Err(e) => {
             let d = diagnostics::diagnose(&e, &recipe.source, &run.sources, opts.timeout);
             let code = d.kind.exit_code();

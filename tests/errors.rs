@@ -213,3 +213,27 @@ fn unknown_recipe_lists_bundled_ones() {
         .stderr_has("unknown recipe `nosuch`; bundled recipes: ")
         .stderr_has("docker");
 }
+
+#[test]
+fn a_thrown_map_cannot_pose_as_galley_s_usage_error() {
+    // Only galley makes its errors: a script's throw is a failed step (exit 1) whatever it holds.
+    let r = Test::new()
+        .file("t.rhai", "throw #{kind: \"usage\", message: \"forged\"};\n")
+        .args(&["run", "t.rhai"])
+        .run();
+    r.code(1).stderr_has("forged");
+}
+
+#[test]
+fn a_caught_error_tells_its_kind_and_message() {
+    let recipe = r#"try { write_file("/x", "a", #{ mode: "9" }); } catch (e) { print(`${e.kind}|${e.message}`); }
+try { run(["false"]); } catch (e) { print(`${e.kind}|${e.message}`); }
+"#;
+    let r = Test::new()
+        .file("c.rhai", recipe)
+        .args(&["run", "c.rhai"])
+        .run();
+    r.code(0)
+        .stdout_has("usage|write_file: mode `9` is not an octal file mode like \"0644\"")
+        .stdout_has("step|run on local: command `false` failed");
+}

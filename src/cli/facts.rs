@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use clap::Args;
 
@@ -33,13 +33,6 @@ pub struct FactsArgs {
     pub forks: usize,
 }
 
-fn connect(entry: &HostEntry) -> Result<Arc<dyn Host>, String> {
-    if entry.is_local() {
-        return Ok(Arc::new(LocalHost::new(&entry.name)));
-    }
-    crate::host::connect_remote(entry).map_err(|e| e.to_string())
-}
-
 fn gather_all(hosts: &[HostEntry], forks: usize) -> Vec<Result<Facts, String>> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<Facts, String>>>> =
@@ -49,7 +42,8 @@ fn gather_all(hosts: &[HostEntry], forks: usize) -> Vec<Result<Facts, String>> {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(entry) = hosts.get(i) else { break };
-                let r = connect(entry).and_then(|h| h.gather_facts().map_err(|e| e.to_string()));
+                let r = crate::runner::connect_live(entry)
+                    .and_then(|h| crate::facts::gather(&*h).map_err(|e| e.to_string()));
                 *slots[i].lock().unwrap() = Some(r);
             });
         }

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use rhai::{ASTNode, Engine, Expr, Map, Position, Stmt, AST};
 
-use super::diagnostics::{Diagnostic, Frame, Kind};
 use super::resolver;
+use crate::error::diagnostics::{Diagnostic, Frame};
+use crate::error::Kind;
 
 /// Everything `galley check` finds wrong with a compiled recipe, in order, as located errors.
 pub fn problems(engine: &Engine, ast: &AST, source: &str, dir: Option<&Path>) -> Vec<Diagnostic> {
@@ -49,7 +50,7 @@ fn located(message: String, source: &str, pos: Position) -> Diagnostic {
 
 /// Whether argument `index` of a call to `name` with `count` arguments is an options map.
 fn is_options(name: &str, count: usize, index: usize) -> bool {
-    crate::primitives::signatures::of(name)
+    crate::signatures::of(name)
         .unwrap_or_default()
         .iter()
         .any(|form| {

@@ -10,9 +10,8 @@ use rhai::{Engine, EvalAltResult, GlobalRuntimeState, Module, Position, Scope, A
 
 type SharedModule = Arc<Module>;
 
-use super::context::RunCtx;
-use super::diagnostics::payload;
 use crate::embedded;
+use crate::executor::RunCtx;
 
 pub struct Resolver {
     run: Arc<RunCtx>,
@@ -35,7 +34,7 @@ fn refused(path: &str, why: &str) -> String {
 }
 
 fn refuse(path: &str, why: &str, pos: Position) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(payload("usage", &refused(path, why)), pos).into()
+    crate::error::usage_at(refused(path, why), pos)
 }
 
 fn not_found(path: &str) -> String {

@@ -1,14 +1,14 @@
 //! The sandbox every recipe runs in: no `eval`, strict variables, limits on work and size, a
-//! memory budget for what the values add up to (see [`super::memory`]), and a wall-clock budget
+//! memory budget for what the values add up to (see [`crate::memory`]), and a wall-clock budget
 //! checked as the script runs (commands enforce it themselves while blocking).
 
 use std::time::Instant;
 
 use rhai::{Dynamic, Engine};
 
-use super::diagnostics::{BUDGET, INTERRUPT, MEMORY};
-use super::memory;
+use crate::error::Stop;
 use crate::host::exec::interrupted;
+use crate::memory;
 
 /// Operations a recipe may perform (per thread): far beyond any real recipe, reached in seconds
 /// by an endless loop.
@@ -37,16 +37,16 @@ pub fn apply(engine: &mut Engine, deadline: Option<Instant>) {
     engine.on_progress(move |ops| {
         // Every operation: one operation allocates at most a few of Rhai's largest values.
         if memory::over_budget() {
-            return Some(Dynamic::from(MEMORY));
+            return Some(Dynamic::from(Stop::Memory));
         }
         if ops % 256 != 0 {
             return None;
         }
         if interrupted() {
-            return Some(Dynamic::from(INTERRUPT));
+            return Some(Dynamic::from(Stop::Interrupt));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Some(Dynamic::from(BUDGET));
+            return Some(Dynamic::from(Stop::Budget));
         }
         None
     });

@@ -3,6 +3,7 @@
 
 mod fixture;
 mod gather;
+pub mod sim;
 
 pub use fixture::{CommandFixture, FileEntry, FileFixture, Fixture, FixtureError, ServiceFixture};
 pub use gather::{gather, parse};

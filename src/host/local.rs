@@ -12,7 +12,6 @@ use super::{
     exec, too_big, CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult,
     ProgressFn, READ_MAX,
 };
-use crate::facts::{self, Facts};
 
 pub struct LocalHost {
     name: String,
@@ -212,9 +211,5 @@ impl Host for LocalHost {
         fs::create_dir_all(path).map_err(|e| HostError::file(path, e))?;
         let old = fs::metadata(path).ok();
         apply_meta(path, Path::new(path), &inherit(meta, old.as_ref()), 0o755)
-    }
-
-    fn gather_facts(&self) -> HostResult<Facts> {
-        facts::gather(self)
     }
 }

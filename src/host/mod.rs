@@ -6,13 +6,10 @@ pub mod exec;
 pub mod local;
 pub mod posix;
 pub mod regular_file;
-pub mod sim;
 pub mod ssh;
 pub mod tree;
 
 use std::time::Duration;
-
-use crate::facts::{Facts, Fixture};
 
 /// One command to run: always an argv, never a joined string (only `sh` uses a shell).
 #[derive(Debug, Clone, Default)]
@@ -124,7 +121,8 @@ impl HostError {
 
 pub type HostResult<T> = Result<T, HostError>;
 
-/// A connector. Local, SSH and simulated hosts implement it; primitives only see this trait.
+/// A connector: runs, reads, stats and writes, nothing more. Local, SSH and simulated hosts
+/// (`facts::sim`, a facts file answering) implement it; facts are gathered through it.
 pub trait Host: Send + Sync {
     /// The name the inventory gives this host (`local` for the machine galley runs on).
     fn name(&self) -> &str;
@@ -139,15 +137,9 @@ pub trait Host: Send + Sync {
     fn write_file(&self, path: &str, content: &[u8], meta: &FileMeta) -> HostResult<()>;
     /// Creates a folder and its parents, then applies `meta` to the folder itself.
     fn ensure_dir(&self, path: &str, meta: &FileMeta) -> HostResult<()>;
-    /// Facts gathered from the live host.
-    fn gather_facts(&self) -> HostResult<Facts>;
-    /// For simulated hosts: the fixture that answers probes instead of a live machine.
     /// Why connecting to this host failed, once it has (every later command fails the same
     /// way); `None` while it is reachable or untried.
     fn connect_failure(&self) -> Option<String> {
-        None
-    }
-    fn fixture(&self) -> Option<&Fixture> {
         None
     }
 }

@@ -8,8 +8,9 @@ use rhai::{Array, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::{from_map, reg, usage, Call, RResult, StepResult};
-use crate::engine::Mode;
-use crate::host::{CommandOutput, CommandSpec};
+pub use crate::executor::{display, failure_text};
+use crate::host::CommandSpec;
+use crate::mode::Mode;
 use crate::report::{redact, Status};
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,16 +117,6 @@ fn check_opts(primitive: &str, o: &RunOpts) -> RResult<()> {
     Ok(())
 }
 
-/// An argv as a shell would read it, for people. Each word is redacted before it is quoted:
-/// quoting splits a word such as `it's$x` into pieces (`"it's"'$x'`) that masking the joined
-/// line could no longer recognise.
-pub fn display(argv: &[String]) -> String {
-    let words: Vec<String> = argv.iter().map(|w| redact::redact(w)).collect();
-    let line =
-        shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "));
-    redact::redact(&line)
-}
-
 fn spec(argv: Vec<String>, o: &RunOpts) -> CommandSpec {
     CommandSpec {
         argv,
@@ -162,34 +153,6 @@ fn probe_guards(call: &Call, o: &RunOpts) -> RResult<(Option<bool>, Option<i32>)
         }
     };
     Ok((creates, unless))
-}
-
-pub fn failure_text(argv: &str, out: &CommandOutput, timeout: Option<u64>) -> String {
-    let why = if out.timed_out {
-        format!(
-            "timed out after {}s and was killed",
-            timeout.map_or("the run's budget".into(), |t| t.to_string())
-        )
-    } else if out.interrupted {
-        "interrupted".into()
-    } else {
-        format!("exit code {}", out.rc)
-    };
-    let stderr = out.stderr_text();
-    let tail: Vec<&str> = stderr
-        .lines()
-        .rev()
-        .take(10)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let mut msg = format!("command `{argv}` failed: {why}");
-    if !tail.is_empty() {
-        msg.push_str("\nstderr (last lines):\n  ");
-        msg.push_str(&tail.join("\n  "));
-    }
-    msg
 }
 
 pub fn run_with(
@@ -255,11 +218,7 @@ pub fn run_parsed(
         let err = call.fail(text);
         if out.interrupted {
             // Ctrl-C stops the recipe as an interruption (exit 130), not as a failed step.
-            return Err(rhai::EvalAltResult::ErrorTerminated(
-                crate::engine::diagnostics::INTERRUPT.into(),
-                rhai::Position::NONE,
-            )
-            .into());
+            return Err(crate::error::Stop::Interrupt.raise());
         }
         return Err(err);
     }
@@ -356,6 +315,7 @@ pub fn register(engine: &mut Engine) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::CommandOutput;
 
     #[test]
     fn guards_decide() {

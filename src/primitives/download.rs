@@ -12,8 +12,8 @@ use super::act::{act, is_local, probe, spec_of};
 use super::extract_links;
 use super::file::{meta_changes, predicted_stat};
 use super::{from_map, http, mirrored, mode_of, reg, usage, Call, RResult, StepResult};
-use crate::engine::Mode;
 use crate::host::{local, FileMeta};
+use crate::mode::Mode;
 use crate::report::Status;
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use similar::TextDiff;
 
 use super::{from_map, mode_of, reg, step, usage, Call, RResult, StepResult};
-use crate::engine::Ctx;
+use crate::executor::Ctx;
 use crate::host::{FileMeta, FileStat, READ_MAX};
 use crate::report::redact::redact;
 use crate::report::Status;

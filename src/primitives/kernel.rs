@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::act::{act, probe, spec_of};
 use super::file::{decide_line, ensure_content};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
-use crate::engine::Mode;
 use crate::host::FileMeta;
+use crate::mode::Mode;
 use crate::report::Status;
 
 /// Pure: whether `/proc/swaps` lists an active swap area (past its header line).
@@ -154,7 +154,7 @@ fn live_selinux(call: &Call) -> Result<Option<SeMode>, String> {
         return Ok(SeMode::parse(&v));
     }
     if call.mode() == Mode::Plan {
-        let fixture = call.target.host.fixture();
+        let fixture = call.target.fixture();
         if let Some(c) = fixture.and_then(|f| f.command(&["getenforce".to_string()])) {
             return Ok(SeMode::parse(&c.stdout));
         }

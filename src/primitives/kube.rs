@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::act::is_local;
 use super::command::{argv_of, display, failure_text, run_parsed, RunOpts};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
-use crate::engine::Mode;
 use crate::host::CommandSpec;
+use crate::mode::Mode;
 use crate::report::Status;
 
 pub const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
@@ -102,7 +102,7 @@ fn args_of(primitive: &str, args: Array) -> RResult<Vec<String>> {
 fn kubectl(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResult<StepResult> {
     let o: KubeOpts = from_map("kubectl", opts)?;
     let args = args_of("kubectl", args)?;
-    let ctx = crate::engine::Ctx::of(&nc)?;
+    let ctx = crate::executor::Ctx::of(&nc)?;
     let local = ctx.run.mode != Mode::Plan && ctx.target()?.entry.is_local();
     let spec = command_on(local, &o, &args);
     let ro = RunOpts {

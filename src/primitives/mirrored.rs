@@ -4,16 +4,15 @@
 //! host's trust store, once per host, so that curl, dnf, apt and containerd trust the mirror.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use rhai::{Engine, Map, NativeCallContext};
 
 use super::act::{act, spec_of};
 use super::file::ensure_content;
 use super::{reg, step, usage, Call, RResult};
-use crate::engine::{Ctx, RunCtx, Target};
+use crate::executor::{Ctx, RunCtx, Target};
 use crate::host::FileMeta;
-use crate::report::{Action, Mirrored, Status};
+use crate::report::{Mirrored, Status};
 
 /// Where the mirror CA goes and the command that rebuilds the trust store, by OS family.
 pub fn trust_store(family: &str) -> Option<(&'static str, &'static str)> {
@@ -104,12 +103,12 @@ fn install_ca(run: &Arc<RunCtx>, target: &Arc<Target>) -> Result<(), String> {
             facts.os.family, ca.path
         ));
     };
-    let mut ca_call = Call {
-        run: run.clone(),
-        target: target.clone(),
-        action: Action::new(target.name(), "mirror_ca", format!("{} → {path}", ca.path)),
-        start: Instant::now(),
-    };
+    let mut ca_call = Call::on(
+        run.clone(),
+        target.clone(),
+        "mirror_ca",
+        format!("{} → {path}", ca.path),
+    );
     let meta = FileMeta {
         mode: Some(0o644),
         ..Default::default()

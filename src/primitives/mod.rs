@@ -13,28 +13,25 @@ pub mod kernel;
 pub mod kube;
 pub mod mirrored;
 mod options;
+pub mod orchestration;
 pub mod package;
+pub mod params;
 mod pkgprobe;
 mod pkgver;
 pub mod repo;
-mod result;
 pub mod service;
-pub mod signatures;
 mod sleep;
 pub mod system;
 mod toml_text;
 pub mod wait;
 
-use std::sync::Arc;
-use std::time::Instant;
+use rhai::{Engine, EvalAltResult, FuncRegistration, RhaiNativeFunc};
 
-use rhai::{Engine, EvalAltResult, FuncRegistration, NativeCallContext, Position, RhaiNativeFunc};
-
+pub use crate::executor::StepResult;
 pub use options::{check_literal, from_map, mode_of};
-pub use result::StepResult;
 
-use crate::engine::{diagnostics::payload, Ctx, Mode, RunCtx, Target};
-use crate::report::{redact::redact, Action, Status};
+pub use crate::error::{step, usage};
+pub use crate::executor::{site_of, Call};
 
 pub type RResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -61,106 +58,6 @@ pub fn fetch_url_within(
     .map(|(sha, _)| sha)
 }
 
-/// An error in how a primitive was called (bad argument or option): exit 2.
-pub fn usage(msg: impl AsRef<str>) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(payload("usage", msg.as_ref()), Position::NONE).into()
-}
-
-/// A step that failed on its host: exit 1.
-pub fn step(msg: impl AsRef<str>) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(payload("step", msg.as_ref()), Position::NONE).into()
-}
-
-/// Where in the recipe (or module) a primitive was called, as `source:line:column`.
-pub fn site_of(nc: &NativeCallContext) -> Option<String> {
-    let pos = nc.call_position();
-    Some(format!(
-        "{}:{}:{}",
-        nc.call_source().unwrap_or(""),
-        pos.line()?,
-        pos.position().unwrap_or(0)
-    ))
-}
-
-/// One primitive call in progress: the host it acts on and the action it will record.
-pub struct Call {
-    pub run: Arc<RunCtx>,
-    pub target: Arc<Target>,
-    pub action: Action,
-    start: Instant,
-}
-
-impl Call {
-    pub fn begin(
-        nc: &NativeCallContext,
-        primitive: &str,
-        summary: impl Into<String>,
-    ) -> RResult<Call> {
-        let ctx = Ctx::of(nc)?;
-        let target = ctx.target()?;
-        let mut action = Action::new(target.name(), primitive, summary);
-        action.site = site_of(nc);
-        Ok(Call {
-            run: ctx.run,
-            target,
-            action,
-            start: Instant::now(),
-        })
-    }
-
-    /// The mode this call runs in: its host's (check for a host outside `--limit`).
-    pub fn mode(&self) -> Mode {
-        self.target.mode
-    }
-
-    pub fn host(&self) -> &str {
-        self.target.name()
-    }
-
-    /// Records the action with its final status and returns the result recipes see.
-    pub fn finish(mut self, status: Status) -> StepResult {
-        self.action.status = status;
-        self.action.duration = self.start.elapsed();
-        self.run.reporter.action(&self.action);
-        if status == Status::Changed && self.target.outside_limit {
-            self.run.reporter.log(
-                self.host(),
-                crate::report::Level::Warn,
-                &format!(
-                    "{} is outside --limit: `{}` was not done (galley only reads hosts outside the limit)",
-                    self.host(),
-                    self.action.summary
-                ),
-            );
-        }
-        StepResult::from_action(&self.action)
-    }
-
-    /// Records a failed action and returns the error that stops the recipe.
-    pub fn fail(mut self, message: impl AsRef<str>) -> Box<EvalAltResult> {
-        let message = format!(
-            "{} on {}: {}",
-            self.action.primitive,
-            self.host(),
-            message.as_ref()
-        );
-        self.action.error = Some(redact(&message));
-        self.action.status = Status::Failed;
-        self.action.unreachable = self.target.host.connect_failure().is_some();
-        self.action.duration = self.start.elapsed();
-        self.run.reporter.action(&self.action);
-        if crate::host::exec::interrupted() {
-            // The command died because of Ctrl-C: stop the run as interrupted (exit 130).
-            return EvalAltResult::ErrorTerminated(
-                crate::engine::diagnostics::INTERRUPT.into(),
-                Position::NONE,
-            )
-            .into();
-        }
-        step(message)
-    }
-}
-
 /// Registers a native function with its parameter info and doc comments (for `galley defs`,
 /// `:help` in the REPL and editor completion).
 pub fn reg<A: 'static, const N: usize, const X: bool, R: rhai::Variant + Clone, const F: bool>(
@@ -171,7 +68,7 @@ pub fn reg<A: 'static, const N: usize, const X: bool, R: rhai::Variant + Clone, 
     func: impl RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
 ) {
     let comments: Vec<String> = docs.iter().map(|d| format!("/// {d}")).collect();
-    signatures::record(name, params);
+    crate::signatures::record(name, params);
     FuncRegistration::new(name)
         .with_params_info(params)
         .with_comments(comments)
@@ -179,7 +76,7 @@ pub fn reg<A: 'static, const N: usize, const X: bool, R: rhai::Variant + Clone, 
 }
 
 pub fn register(engine: &mut Engine) {
-    result::register(engine);
+    crate::executor::result::register(engine);
     command::register(engine);
     file::register(engine);
     system::register(engine);
@@ -194,4 +91,5 @@ pub fn register(engine: &mut Engine) {
     repo::register(engine);
     mirrored::register(engine);
     toml_text::register(engine);
+    orchestration::register(engine);
 }

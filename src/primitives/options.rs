@@ -120,7 +120,7 @@ pub fn schema<T: DeserializeOwned + Default>(primitive: &str) {
 pub fn check_literal(primitive: &str, given: Map) -> Option<String> {
     let check = *SCHEMAS.lock().unwrap().get(primitive)?;
     let e = check(primitive, given).err()?;
-    let (message, _) = crate::engine::diagnostics::message_of(&e);
+    let (message, _) = crate::error::diagnostics::message_of(&e);
     (!message.contains("missing field")).then_some(message)
 }
 
@@ -157,7 +157,7 @@ mod tests {
 
     fn err(map: Map) -> String {
         let e = from_map::<Demo>("demo", Some(map)).unwrap_err();
-        crate::engine::diagnostics::message_of(&e).0
+        crate::error::diagnostics::message_of(&e).0
     }
 
     #[test]

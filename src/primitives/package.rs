@@ -14,7 +14,7 @@ use super::pkgprobe::{
 };
 use super::pkgver::{deb_matches, parse_deb, parse_rpm, rpm_matches, rpm_pin_cmp, Wanted};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
-use crate::engine::Mode;
+use crate::mode::Mode;
 use crate::report::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -172,7 +172,7 @@ fn installed_of(
     o: &PkgOpts,
 ) -> Result<Installed, String> {
     let mut have = if call.mode() == Mode::Plan {
-        let fixture = call.target.host.fixture();
+        let fixture = call.target.fixture();
         names
             .iter()
             .filter_map(|n| {
@@ -532,7 +532,7 @@ pub fn manager_for(family: &str, pkg_manager: &str) -> Option<&'static str> {
 }
 
 fn pkg(nc: NativeCallContext, packages: Dynamic, opts: Option<Map>) -> RResult<StepResult> {
-    let ctx = crate::engine::Ctx::of(&nc)?;
+    let ctx = crate::executor::Ctx::of(&nc)?;
     let t = ctx.target()?;
     let f = t
         .facts()
@@ -559,7 +559,7 @@ fn pkg_version(nc: NativeCallContext, name: &str) -> RResult<String> {
             "pkg_version: {name:?} is not a package name"
         )));
     }
-    let ctx = crate::engine::Ctx::of(&nc)?;
+    let ctx = crate::executor::Ctx::of(&nc)?;
     let t = ctx.target()?;
     let f = t
         .facts()

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::act::{act, probe, spec_of};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
-use crate::engine::Mode;
+use crate::mode::Mode;
 use crate::report::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +145,6 @@ fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, String> {
     let mut s = if call.mode() == Mode::Plan {
         let svc = call
             .target
-            .host
             .fixture()
             .and_then(|f| f.services.get(name).or_else(|| f.services.get(unit)))
             .cloned()

@@ -4,18 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use rhai::{Engine, EvalAltResult, NativeCallContext, Position, FLOAT, INT};
+use rhai::{Engine, NativeCallContext, FLOAT, INT};
 
 use super::{reg, usage, RResult};
-use crate::engine::diagnostics::{BUDGET, INTERRUPT};
-use crate::engine::Ctx;
+use crate::error::Stop;
+use crate::executor::Ctx;
 use crate::host::exec;
 
 const SLICE: Duration = Duration::from_millis(50);
-
-fn terminate(why: &str) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorTerminated(why.into(), Position::NONE).into()
-}
 
 fn sleep_secs(nc: NativeCallContext, seconds: FLOAT) -> RResult<()> {
     if seconds.is_nan() || seconds < 0.0 {
@@ -33,14 +29,14 @@ fn sleep_secs(nc: NativeCallContext, seconds: FLOAT) -> RResult<()> {
         .and_then(|d| Instant::now().checked_add(d));
     loop {
         if exec::interrupted() {
-            return Err(terminate(INTERRUPT));
+            return Err(Stop::Interrupt.raise());
         }
         let now = Instant::now();
         if end.is_some_and(|e| now >= e) {
             return Ok(());
         }
         if deadline.is_some_and(|d| now >= d) {
-            return Err(terminate(BUDGET));
+            return Err(Stop::Budget.raise());
         }
         let mut nap = SLICE;
         for limit in [end, deadline].into_iter().flatten() {

@@ -1,10 +1,11 @@
 //! Primitives about the run itself rather than a change: `params`, `facts`, `host`, `hosts`,
 //! `secret`, `fail`, `warn`, `info`.
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, NativeCallContext, Position};
+use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
 
+use super::params;
 use super::{reg, step, usage, RResult};
-use crate::engine::{diagnostics, params, Ctx, RunCtx};
+use crate::executor::{Ctx, RunCtx};
 use crate::inventory::HostEntry;
 use crate::report::{redact, Level};
 
@@ -29,9 +30,7 @@ fn params_fn(nc: NativeCallContext, defaults: Map) -> RResult<Map> {
     *seen = Some(resolved.clone());
     if run.show_only {
         *seen = Some(defaults);
-        return Err(
-            EvalAltResult::ErrorTerminated(diagnostics::SHOW.into(), Position::NONE).into(),
-        );
+        return Err(crate::error::Stop::Show.raise());
     }
     Ok(resolved)
 }

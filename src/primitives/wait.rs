@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::act::{is_local, probe, tail};
 use super::kube::{command_for, KubeOpts};
 use super::{from_map, http, reg, usage, Call, RResult, StepResult};
-use crate::engine::Mode;
 use crate::host::exec;
+use crate::mode::Mode;
 use crate::report::Status;
 
 #[derive(Debug, Default, Deserialize)]
@@ -552,11 +552,7 @@ fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
             let _ = call.fail(format!(
                 "interrupted while waiting for {what}; last state: {state}"
             ));
-            return Err(rhai::EvalAltResult::ErrorTerminated(
-                crate::engine::diagnostics::INTERRUPT.into(),
-                rhai::Position::NONE,
-            )
-            .into());
+            return Err(crate::error::Stop::Interrupt.raise());
         }
         interval = (interval * 1.5).min(max_interval);
     }

@@ -8,7 +8,7 @@ use super::meta::{self, Meta};
 use super::save::{self, Kept};
 use super::session::{Flow, Selection, Session};
 use super::{interrupt, render};
-use crate::engine::Mode;
+use crate::mode::Mode;
 use crate::primitives::command::display;
 use crate::primitives::system::resolve_hosts;
 use crate::report::{redact::redact, Action, Counts, Status};

@@ -260,7 +260,7 @@ impl Session {
         let d = diagnostics::diagnose(&e, source, &self.run.sources, None);
         crate::report::stdout::err_line(&diagnostics::render(&d, &self.run.sources));
         if stopped {
-            if d.kind != diagnostics::Kind::Interrupted {
+            if d.kind != crate::error::Kind::Interrupted {
                 crate::report::stdout::err_line("interrupted: stopped by Ctrl-C");
             }
             return 130;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::{redact::redact, Action, Counts, Level, Status};
-use crate::engine::Mode;
+use crate::mode::Mode;
 
 fn paint(text: &str, code: &str, color: bool) -> String {
     if color {

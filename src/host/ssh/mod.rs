@@ -20,7 +20,6 @@ use self::options::SshSettings;
 use super::{
     posix, CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult, ProgressFn,
 };
-use crate::facts::{self, Facts};
 use crate::inventory::HostEntry;
 
 enum Link {
@@ -299,9 +298,5 @@ impl Host for SshHost {
         *self.prefetched.lock().unwrap() = None;
         let out = self.with_session("mkdir", |a| a.mkdir(path, meta))?;
         file_result(path, &out)
-    }
-
-    fn gather_facts(&self) -> HostResult<Facts> {
-        facts::gather(self)
     }
 }

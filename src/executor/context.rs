@@ -1,7 +1,7 @@
 //! The run and the current host, carried in the evaluation's tag (never in globals), so every
 //! thread of a parallel `on()` acts on its own host while sharing one run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -9,52 +9,13 @@ use std::time::{Duration, Instant};
 use rhai::{Dynamic, EvalAltResult, Map, NativeCallContext};
 
 use super::overlay::Overlay;
-use crate::facts::Facts;
+pub use crate::error::Sources;
+use crate::facts::{Facts, Fixture};
 use crate::host::{CommandOutput, CommandSpec, FileStat, Host, HostResult};
 use crate::inventory::HostEntry;
 use crate::mirror::Mirrors;
+pub use crate::mode::Mode;
 use crate::report::Reporter;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Change hosts.
-    #[default]
-    Apply,
-    /// Probe real hosts read-only; record what would change.
-    Check,
-    /// Contact no host; probes answer from facts fixtures.
-    Plan,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Apply => "apply",
-            Mode::Check => "check",
-            Mode::Plan => "plan",
-        }
-    }
-    /// Check and plan record changes instead of making them.
-    pub fn predicts(self) -> bool {
-        self != Mode::Apply
-    }
-}
-
-/// Recipe and module texts by source name, so errors anywhere can quote the offending line.
-#[derive(Default)]
-pub struct Sources(Mutex<HashMap<String, Arc<str>>>);
-
-impl Sources {
-    pub fn add(&self, name: &str, text: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(name.to_string(), Arc::from(text));
-    }
-    pub fn get(&self, name: &str) -> Option<Arc<str>> {
-        self.0.lock().unwrap().get(name).cloned()
-    }
-}
 
 /// Everything one run shares across hosts and threads.
 pub struct RunCtx {
@@ -103,6 +64,8 @@ pub struct Target {
     pub outside_limit: bool,
     overlay: Mutex<Overlay>,
     facts: OnceLock<Facts>,
+    /// A plan's facts file: it answers this host's facts and probes instead of the machine.
+    fixture: Option<Arc<Fixture>>,
     /// The URL and registry mirrors and the mirror CA this host's run uses.
     pub mirrors: Mirrors,
     /// Set once the mirror CA is in the host's trust store (or would be, in check/plan).
@@ -118,6 +81,7 @@ impl Target {
             outside_limit: false,
             overlay: Mutex::new(Overlay::default()),
             facts: OnceLock::new(),
+            fixture: None,
             mirrors: Mirrors::default(),
             ca_installed: Mutex::new(false),
         }
@@ -128,6 +92,16 @@ impl Target {
         self
     }
 
+    pub fn with_fixture(mut self, fixture: Option<Arc<Fixture>>) -> Self {
+        self.fixture = fixture;
+        self
+    }
+
+    /// The facts file this host answers from (plans), if any.
+    pub fn fixture(&self) -> Option<&Fixture> {
+        self.fixture.as_deref()
+    }
+
     pub fn name(&self) -> &str {
         &self.entry.name
     }
@@ -136,7 +110,10 @@ impl Target {
         if let Some(f) = self.facts.get() {
             return Ok(f.clone());
         }
-        let f = self.host.gather_facts()?;
+        let f = match &self.fixture {
+            Some(fixture) => fixture.facts.clone(),
+            None => crate::facts::gather(&*self.host)?,
+        };
         Ok(self.facts.get_or_init(|| f).clone())
     }
 
@@ -162,7 +139,7 @@ impl Target {
 
     /// A read-only command's output recorded in a simulated host's facts (plans only).
     pub fn recorded(&self, argv: &[String]) -> Option<crate::facts::CommandFixture> {
-        self.host.fixture().and_then(|f| f.command(argv)).cloned()
+        self.fixture().and_then(|f| f.command(argv)).cloned()
     }
 
     /// Runs a command with the run's remaining budget as an upper bound on its timeout.
@@ -211,7 +188,7 @@ impl Ctx {
                 self.run.order.len(),
                 self.run.order.join(", ")
             );
-            EvalAltResult::ErrorRuntime(super::diagnostics::payload("usage", &msg), rhai::Position::NONE).into()
+            crate::error::usage(msg)
         })
     }
 }

@@ -1,31 +1,10 @@
 //! Turns any Rhai error into one located message: `file:line:col`, the source line and a caret at
 //! the innermost place, plus the chain of calls and imports that led there, and an exit code.
 
-use rhai::{EvalAltResult, Map, Position};
+use rhai::{EvalAltResult, Position};
 
-use super::context::Sources;
+use super::{Failure, Kind, Sources, Stop};
 use crate::report::redact::redact;
-
-/// Why a run stopped, which decides the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A step failed on a host (command, host error, `fail()`, `throw`): exit 1.
-    Step,
-    /// The recipe or its input is wrong (syntax, unknown function, bad argument, limit): exit 2.
-    Recipe,
-    /// Ctrl-C: exit 130.
-    Interrupted,
-}
-
-impl Kind {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Kind::Step => 1,
-            Kind::Recipe => 2,
-            Kind::Interrupted => 130,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
@@ -45,20 +24,6 @@ pub struct Diagnostic {
     pub chain: Vec<Frame>,
 }
 
-/// Payload of errors raised by primitives: a map with `kind` (`step`/`usage`) and `message`.
-pub fn payload(kind: &str, message: &str) -> rhai::Dynamic {
-    let mut m = Map::new();
-    m.insert("kind".into(), kind.into());
-    m.insert("message".into(), message.into());
-    m.into()
-}
-
-/// Token values `on_progress` terminates with.
-pub const INTERRUPT: &str = "interrupt";
-pub const BUDGET: &str = "budget";
-pub const MEMORY: &str = "memory";
-pub const SHOW: &str = "show";
-
 fn frame(source: &str, pos: Position, note: String) -> Option<Frame> {
     Some(Frame {
         source: source.to_string(),
@@ -77,48 +42,40 @@ fn callee(name: &str) -> String {
 }
 
 fn runtime_message(value: &rhai::Dynamic) -> (String, Kind) {
-    if let Some(map) = value.read_lock::<Map>() {
-        let msg = map
-            .get("message")
-            .map(|m| m.to_string())
-            .unwrap_or_default();
-        let kind = map.get("kind").map(|k| k.to_string());
-        return (
-            msg,
-            if kind.as_deref() == Some("usage") {
-                Kind::Recipe
-            } else {
-                Kind::Step
-            },
-        );
+    match value.read_lock::<Failure>() {
+        Some(f) => (f.message.clone(), f.kind),
+        // Whatever a script throws (a string, a map) is a failed step: only galley's own
+        // errors carry another kind, and a script cannot make one.
+        None => (value.to_string(), Kind::Step),
     }
-    (value.to_string(), Kind::Step)
 }
 
 fn classify(err: &EvalAltResult, budget: Option<std::time::Duration>) -> (String, Kind) {
     match err {
         EvalAltResult::ErrorRuntime(v, _) => runtime_message(v),
-        EvalAltResult::ErrorTerminated(t, _) if t.to_string() == INTERRUPT => {
-            ("interrupted (Ctrl-C)".into(), Kind::Interrupted)
-        }
-        EvalAltResult::ErrorTerminated(t, _) if t.to_string() == BUDGET => (
-            format!(
-                "the run exceeded its time budget{}; raise it with --timeout",
-                budget
-                    .map(|b| format!(" of {}s", b.as_secs()))
-                    .unwrap_or_default()
+        EvalAltResult::ErrorTerminated(t, _) => match t.read_lock::<Stop>().as_deref() {
+            Some(Stop::Interrupt) => ("interrupted (Ctrl-C)".into(), Kind::Interrupted),
+            Some(Stop::Budget) => (
+                format!(
+                    "the run exceeded its time budget{}; raise it with --timeout",
+                    budget
+                        .map(|b| format!(" of {}s", b.as_secs()))
+                        .unwrap_or_default()
+                ),
+                Kind::Step,
             ),
-            Kind::Step,
-        ),
-        EvalAltResult::ErrorTerminated(t, _) if t.to_string() == MEMORY => (
-            format!(
-                "the recipe's values passed galley's memory limit of {} (half of what this process \
-                 may use, at most {}); build smaller values, or keep fewer of them alive",
-                super::memory::describe(super::memory::budget()),
-                super::memory::describe(super::memory::MAX_BUDGET)
+            Some(Stop::Memory) => (
+                format!(
+                    "the recipe's values passed galley's memory limit of {} (half of what this \
+                     process may use, at most {}); build smaller values, or keep fewer of them alive",
+                    crate::memory::describe(crate::memory::budget()),
+                    crate::memory::describe(crate::memory::MAX_BUDGET)
+                ),
+                Kind::Recipe,
             ),
-            Kind::Recipe,
-        ),
+            Some(Stop::Show) => ("stopped after params() (galley show)".into(), Kind::Recipe),
+            None => (strip_position(&err.to_string()), Kind::Recipe),
+        },
         EvalAltResult::ErrorTooManyOperations(_) => (
             "the recipe exceeded its operation limit (an endless loop?); recipes must finish"
                 .into(),
@@ -141,7 +98,7 @@ pub fn message_of(err: &EvalAltResult) -> (String, Kind) {
 /// A call Rhai could not match; for a primitive called with the wrong arguments, how to call it.
 fn not_found(sig: &str) -> String {
     let name = sig.split([' ', '(']).next().unwrap_or(sig);
-    match crate::primitives::signatures::of(name) {
+    match crate::signatures::of(name) {
         Some(forms) => format!(
             "wrong arguments in call to {sig}; {name} is called as: {}",
             forms.join(" or ")

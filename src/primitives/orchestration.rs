@@ -5,12 +5,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Position};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 
-use super::context::{Ctx, Mode, RunCtx};
-use super::diagnostics::{self, Kind};
-use crate::primitives::system::resolve_hosts;
-use crate::primitives::{reg, usage, RResult};
+use super::system::resolve_hosts;
+use super::{reg, usage, RResult};
+use crate::error::{diagnostics, Kind, Stop};
+use crate::executor::{Ctx, RunCtx};
+use crate::mode::Mode;
 use crate::report::grouping;
 
 type Outcome = Result<Dynamic, Box<EvalAltResult>>;
@@ -132,10 +133,7 @@ fn aggregate(
         let Err(e) = r else { continue };
         let d = diagnostics::diagnose(e, top, &run.sources, None);
         if d.kind == Kind::Interrupted {
-            return Some(
-                EvalAltResult::ErrorTerminated(diagnostics::INTERRUPT.into(), Position::NONE)
-                    .into(),
-            );
+            return Some(Stop::Interrupt.raise());
         }
         if d.kind == Kind::Recipe {
             kind = Kind::Recipe;
@@ -164,12 +162,7 @@ fn aggregate(
             not_started.join(", ")
         ));
     }
-    let kind = if kind == Kind::Recipe {
-        "usage"
-    } else {
-        "step"
-    };
-    Some(EvalAltResult::ErrorRuntime(diagnostics::payload(kind, &msg), Position::NONE).into())
+    Some(crate::error::of_kind(kind, msg))
 }
 
 fn batch_size(opts: &Map, total: usize) -> RResult<usize> {
@@ -231,11 +224,7 @@ fn try_on(nc: NativeCallContext, hosts: Dynamic, f: FnPtr) -> RResult<Array> {
             Err(e) => {
                 let d = diagnostics::diagnose(&e, &top, &run.sources, None);
                 if d.kind == Kind::Interrupted {
-                    return Err(EvalAltResult::ErrorTerminated(
-                        diagnostics::INTERRUPT.into(),
-                        Position::NONE,
-                    )
-                    .into());
+                    return Err(crate::error::Stop::Interrupt.raise());
                 }
                 run.reporter.host_failed(&host, &d.message);
                 m.insert("value".into(), Dynamic::UNIT);

@@ -1,20 +1,21 @@
 //! The simulated host of `plan`: answers probes from a facts fixture and never contacts anything.
 //! Changes a plan predicts live in the run's overlay, not here, so this stays a pure description.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{
+use super::Fixture;
+use crate::host::{
     CommandOutput, CommandSpec, FileMeta, FileStat, Host, HostError, HostResult, ProgressFn,
 };
-use crate::facts::{Facts, Fixture};
 
 pub struct SimHost {
     name: String,
-    fixture: Fixture,
+    fixture: Arc<Fixture>,
 }
 
 impl SimHost {
-    pub fn new(name: &str, fixture: Fixture) -> Self {
+    pub fn new(name: &str, fixture: Arc<Fixture>) -> Self {
         SimHost {
             name: name.to_string(),
             fixture,
@@ -92,13 +93,5 @@ impl Host for SimHost {
 
     fn ensure_dir(&self, path: &str, _meta: &FileMeta) -> HostResult<()> {
         Err(refuse(path))
-    }
-
-    fn gather_facts(&self) -> HostResult<Facts> {
-        Ok(self.fixture.facts.clone())
-    }
-
-    fn fixture(&self) -> Option<&Fixture> {
-        Some(&self.fixture)
     }
 }

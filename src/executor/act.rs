@@ -1,0 +1,102 @@
+//! The executor's commands: a read-only probe runs in every mode; a changing command is recorded
+//! in the action and run only in apply, its failure worded once (exit code, the tool's own
+//! stderr).
+
+use std::time::Duration;
+
+use super::Call;
+use crate::host::{CommandOutput, CommandSpec};
+use crate::report::redact;
+
+/// A command spec from an argv and extra environment variables.
+pub fn spec_of(argv: &[String], env: &[(&str, &str)], timeout: Option<u64>) -> CommandSpec {
+    CommandSpec {
+        argv: argv.to_vec(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        timeout: timeout.map(Duration::from_secs),
+        ..Default::default()
+    }
+}
+
+/// Runs a read-only probe. In plan the simulated host answers from the fixture's `commands`
+/// (a command it does not know succeeds with empty output). Errors are the message to fail with.
+pub fn probe(call: &Call, argv: &[String], what: &str) -> Result<CommandOutput, String> {
+    call.target
+        .run(&call.run, CommandSpec::new(argv), what)
+        .map_err(|e| format!("probe `{}` failed: {e}", display(argv)))
+}
+
+/// Records a changing command in the action and, in apply, runs it. A non-zero exit is an error
+/// carrying the command's exit code and the tail of its stderr (the tool's own message).
+pub fn act(
+    call: &mut Call,
+    spec: CommandSpec,
+    what: &str,
+) -> Result<Option<CommandOutput>, String> {
+    call.action.commands.push(spec.argv.clone());
+    if call.mode().predicts() {
+        return Ok(None);
+    }
+    let shown = display(&spec.argv);
+    let timeout = spec.timeout.map(|t| t.as_secs());
+    let out = call
+        .target
+        .run(&call.run, spec, what)
+        .map_err(|e| e.to_string())?;
+    if out.rc != 0 || out.timed_out || out.interrupted {
+        let mut text = failure_text(&shown, &out, timeout);
+        if out.stderr.is_empty() && !out.stdout.is_empty() {
+            text.push_str("\nstdout (last lines):\n  ");
+            text.push_str(&tail(&out.stdout_text(), 10).join("\n  "));
+        }
+        return Err(text);
+    }
+    Ok(Some(out))
+}
+
+/// The last `n` lines of a text.
+pub fn tail(text: &str, n: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// An argv as a shell would read it, for people. Each word is redacted before it is quoted:
+/// quoting splits a word such as `it's$x` into pieces (`"it's"'$x'`) that masking the joined
+/// line could no longer recognise.
+pub fn display(argv: &[String]) -> String {
+    let words: Vec<String> = argv.iter().map(|w| redact::redact(w)).collect();
+    let line =
+        shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "));
+    redact::redact(&line)
+}
+
+pub fn failure_text(argv: &str, out: &CommandOutput, timeout: Option<u64>) -> String {
+    let why = if out.timed_out {
+        format!(
+            "timed out after {}s and was killed",
+            timeout.map_or("the run's budget".into(), |t| t.to_string())
+        )
+    } else if out.interrupted {
+        "interrupted".into()
+    } else {
+        format!("exit code {}", out.rc)
+    };
+    let stderr = out.stderr_text();
+    let tail: Vec<&str> = stderr
+        .lines()
+        .rev()
+        .take(10)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut msg = format!("command `{argv}` failed: {why}");
+    if !tail.is_empty() {
+        msg.push_str("\nstderr (last lines):\n  ");
+        msg.push_str(&tail.join("\n  "));
+    }
+    msg
+}
