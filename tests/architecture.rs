@@ -107,3 +107,27 @@ fn no_module_uses_one_above_it() {
         wrong.join("\n")
     );
 }
+#[test]
+fn only_the_executor_the_cli_and_the_report_know_the_mode() {
+    let allowed = ["executor", "report", "runner", "repl", "cli", "mode"];
+    let re = regex::Regex::new(
+        r"(^|[^:\w])Mode::|\bcall\.mode\(\)|\.mode\.predicts\(\)|\brun\.mode\b|\btarget\.mode\b",
+    )
+    .unwrap();
+    let mut wrong = Vec::new();
+    for (module, rel, text) in files() {
+        if allowed.contains(&module.as_str()) {
+            continue;
+        }
+        for line in code(&text) {
+            if re.is_match(line) {
+                wrong.push(format!("src/{}: {}", rel.display(), line.trim()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the mode outside the executor:\n{}",
+        wrong.join("\n")
+    );
+}

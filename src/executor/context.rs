@@ -47,6 +47,12 @@ impl RunCtx {
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
+    /// Whether hosts' output is kept and printed step by step once all are done (plans, which
+    /// must read the same on every run) rather than as it happens.
+    pub fn groups_output(&self) -> bool {
+        self.mode == Mode::Plan
+    }
+
     pub fn target(&self, name: &str) -> Option<Arc<Target>> {
         self.targets.get(name).cloned()
     }
@@ -100,6 +106,12 @@ impl Target {
     /// The facts file this host answers from (plans), if any.
     pub fn fixture(&self) -> Option<&Fixture> {
         self.fixture.as_deref()
+    }
+
+    /// Whether this host is the machine galley runs on (never a plan's simulated host): only
+    /// there may galley probe in-process and use its own environment.
+    pub fn is_this_machine(&self) -> bool {
+        self.fixture.is_none() && self.entry.is_local()
     }
 
     pub fn name(&self) -> &str {

@@ -5,12 +5,16 @@
 
 mod act;
 mod call;
+mod change;
 pub mod context;
+pub mod fact;
 pub mod overlay;
 pub mod result;
 
 pub use crate::mode::Mode;
 pub use act::{act, display, failure_text, probe, spec_of, tail};
 pub use call::{site_of, Call};
+pub use change::{Effect, Performed, Waiting};
 pub use context::{Ctx, RunCtx, Sources, Target};
+pub use fact::Fact;
 pub use result::StepResult;

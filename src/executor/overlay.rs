@@ -13,11 +13,37 @@ pub struct PredictedFile {
     pub stat: Option<FileStat>,
 }
 
+/// What else a run predicts about a host, beside its files: one variant per kind of state, so a
+/// primitive cannot read what another wrote under a misspelt name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// An installed package's version (`None`: removed).
+    Package(String),
+    /// A systemd unit (short name) is active / enabled / masked: `"true"` or `"false"`.
+    ServiceActive(String),
+    ServiceEnabled(String),
+    ServiceMasked(String),
+    /// apt's lists are older than a repository added in this run.
+    AptStale,
+    /// A download's checksum (or `present`) at its destination.
+    Download(String),
+    /// The path an alternatives link points at.
+    Alternative(String),
+    /// Swap is on (`"true"`/`"false"`).
+    SwapActive,
+    /// The running SELinux mode.
+    SelinuxMode,
+    /// A kernel parameter's running value.
+    Sysctl(String),
+    /// A kernel module is loaded (`"loaded"`).
+    Module(String),
+}
+
 #[derive(Debug, Default)]
 pub struct Overlay {
     files: HashMap<String, PredictedFile>,
-    /// Other predicted state, by key (`pkg:docker-ce` → version, `svc:docker:active` → `true`).
-    state: HashMap<String, Option<String>>,
+    /// Other predicted state (`Key::Package("docker-ce")` → its version).
+    state: HashMap<Key, Option<String>>,
 }
 
 impl Overlay {
@@ -56,11 +82,11 @@ impl Overlay {
     }
 
     /// A predicted value: `Some(Some(v))` set, `Some(None)` predicted absent, `None` unknown.
-    pub fn get(&self, key: &str) -> Option<Option<String>> {
+    pub fn get(&self, key: &Key) -> Option<Option<String>> {
         self.state.get(key).cloned()
     }
 
-    pub fn set(&mut self, key: &str, value: Option<String>) {
-        self.state.insert(key.to_string(), value);
+    pub fn set(&mut self, key: Key, value: Option<String>) {
+        self.state.insert(key, value);
     }
 }

@@ -5,12 +5,11 @@ use rhai::{Array, Dynamic};
 
 use super::{usage, Call, RResult};
 pub use crate::executor::{act, probe, spec_of, tail};
-use crate::mode::Mode;
 
 /// Whether the current host is the machine galley runs on (never true for a plan's simulated
 /// host): in-process network probes and galley's own environment apply only there.
 pub fn is_local(call: &Call) -> bool {
-    call.mode() != Mode::Plan && call.target.entry.is_local()
+    call.target.is_this_machine()
 }
 
 /// `"a"` or `["a", "b"]` as a list of non-empty strings.

@@ -6,6 +6,7 @@ use rhai::{Engine, NativeCallContext};
 
 use super::act::{act, probe, spec_of};
 use super::{reg, usage, Call, RResult, StepResult};
+use crate::executor::overlay::Key;
 use crate::report::Status;
 
 /// Pure: the path an alternative points at, from `update-alternatives --query` (`Value: /x`) or
@@ -37,7 +38,7 @@ fn alternatives(nc: NativeCallContext, name: &str, path: &str) -> RResult<StepRe
     }
     let mut call = Call::begin(&nc, "alternatives", format!("{name} → {path}"))?;
     let run = |call: &mut Call| -> Result<bool, String> {
-        let key = format!("alt:{name}");
+        let key = Key::Alternative(name.to_string());
         let family = call.target.facts().map_err(|e| e.to_string())?.os.family;
         let (tool, query) = tool_for(&family);
         let current = match call.target.overlay().get(&key) {
@@ -57,7 +58,7 @@ fn alternatives(nc: NativeCallContext, name: &str, path: &str) -> RResult<StepRe
             path.to_string(),
         ];
         act(call, spec_of(&argv, &[], None), tool)?;
-        call.target.overlay().set(&key, Some(path.to_string()));
+        call.target.overlay().set(key, Some(path.to_string()));
         Ok(true)
     };
     match run(&mut call) {

@@ -8,9 +8,9 @@ use rhai::{Array, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::{from_map, reg, usage, Call, RResult, StepResult};
+use crate::executor::Performed;
 pub use crate::executor::{display, failure_text};
 use crate::host::CommandSpec;
-use crate::mode::Mode;
 use crate::report::{redact, Status};
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,7 +128,7 @@ fn spec(argv: Vec<String>, o: &RunOpts) -> CommandSpec {
 }
 
 /// Probes the guards: `creates` through the host's (predicted) files, `unless` as a command.
-/// In plan, an `unless` with no fixture output counts as not satisfied: plans assume work to do.
+/// An `unless` a facts file does not answer counts as not satisfied: plans assume work to do.
 fn probe_guards(call: &Call, o: &RunOpts) -> RResult<(Option<bool>, Option<i32>)> {
     let creates = match &o.creates {
         Some(p) => Some(
@@ -141,15 +141,12 @@ fn probe_guards(call: &Call, o: &RunOpts) -> RResult<(Option<bool>, Option<i32>)
     };
     let unless = match &o.unless {
         None => None,
-        Some(argv) if call.mode() == Mode::Plan => {
-            Some(call.target.recorded(argv).map_or(1, |c| c.rc))
-        }
         Some(argv) => {
             let out = call
                 .target
                 .run(&call.run, CommandSpec::new(argv), "unless")
                 .map_err(|e| super::step(e.to_string()))?;
-            Some(out.rc)
+            Some(if out.unknown { 1 } else { out.rc })
         }
     };
     Ok((creates, unless))
@@ -196,11 +193,16 @@ pub fn run_parsed(
     } else {
         argv.clone()
     });
-    if call.mode().predicts() && !o.readonly {
-        return Ok(call.finish(Status::Changed));
-    }
-    let out = match call.target.run(&call.run, spec(argv, &o), primitive) {
-        Ok(out) => out,
+    let ran = if o.readonly {
+        call.target
+            .run(&call.run, spec(argv, &o), primitive)
+            .map(Performed::Ran)
+    } else {
+        call.perform(spec(argv, &o), None, primitive)
+    };
+    let out = match ran {
+        Ok(Performed::Ran(out) | Performed::DryRun(out)) => out,
+        Ok(Performed::Recorded(_)) => return Ok(call.finish(Status::Changed)),
         Err(e) => return Err(call.fail(e.to_string())),
     };
     if o.secret && !out.stdout.is_empty() {

@@ -12,11 +12,12 @@ use super::act::{act, is_local, probe, spec_of};
 use super::extract_links;
 use super::file::{meta_changes, predicted_stat};
 use super::{from_map, http, mirrored, mode_of, reg, usage, Call, RResult, StepResult};
+use crate::executor::overlay::Key;
+use crate::executor::Effect;
 use crate::host::{local, FileMeta};
-use crate::mode::Mode;
 use crate::report::Status;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DlOpts {
     /// Expected SHA-256 (hex, optionally prefixed `sha256:`).
@@ -54,7 +55,7 @@ pub fn normalize_sha(s: &str) -> Result<String, String> {
 /// the file itself (local) or `sha256sum` (remote). `"present"` when it exists and no checksum
 /// is needed.
 fn current_sha(call: &Call, dest: &str, need_sum: bool) -> Result<Option<String>, String> {
-    if let Some(v) = call.target.overlay().get(&format!("download:{dest}")) {
+    if let Some(v) = call.target.overlay().get(&Key::Download(dest.to_string())) {
         return Ok(v);
     }
     let Some(st) = call.target.stat(dest).map_err(|e| e.to_string())? else {
@@ -66,16 +67,17 @@ fn current_sha(call: &Call, dest: &str, need_sum: bool) -> Result<Option<String>
     if !need_sum {
         return Ok(Some("present".into()));
     }
-    if call.mode() == Mode::Plan {
-        let bytes = call.target.read_file(dest).map_err(|e| e.to_string())?;
-        return Ok(bytes.map(|b| http::sha256(&b)));
-    }
     if is_local(call) {
         return http::sha256_file(Path::new(dest))
             .map(Some)
             .map_err(|e| format!("{dest}: {e}"));
     }
     let out = probe(call, &["sha256sum".into(), dest.into()], "sha256sum")?;
+    if out.unknown {
+        // A facts file runs no command; the content it gives is what is hashed.
+        let bytes = call.target.read_file(dest).map_err(|e| e.to_string())?;
+        return Ok(bytes.map(|b| http::sha256(&b)));
+    }
     Ok(out
         .stdout_text()
         .split_whitespace()
@@ -163,16 +165,37 @@ pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<
     if !needs_fetch(have.as_deref(), want.as_deref(), o.force) {
         return fix_meta(call, dest, &meta);
     }
-    let key = format!("download:{dest}");
-    if call.mode().predicts() {
-        let st = predicted_stat(None, &meta, 0, false);
-        let mut ov = call.target.overlay();
-        ov.set_file(dest, Vec::new(), st);
-        ov.set(&key, Some(want.unwrap_or_else(|| "present".into())));
-        return Ok(true);
-    }
+    let effects = |_: &Call| {
+        vec![
+            Effect::File {
+                path: dest.to_string(),
+                content: Vec::new(),
+                stat: predicted_stat(None, &meta, 0, false),
+            },
+            Effect::State(
+                Key::Download(dest.to_string()),
+                Some(want.clone().unwrap_or_else(|| "present".into())),
+            ),
+        ]
+    };
+    let fetch = |call: &mut Call| fetch_now(call, url, dest, want.as_deref(), &meta, o);
+    call.change(effects, fetch)?;
+    Ok(true)
+}
+
+/// Fetches `url` to `dest` on the host (apply): in-process here, with the host's own tools
+/// elsewhere. The summary gets the sha256 of what was fetched.
+fn fetch_now(
+    call: &mut Call,
+    url: &str,
+    dest: &str,
+    want: Option<&str>,
+    meta: &FileMeta,
+    o: &DlOpts,
+) -> Result<(), String> {
+    let meta = meta.clone();
     let sha = if is_local(call) {
-        fetch_local(call, url, dest, want.as_deref(), &meta, o)?
+        fetch_local(call, url, dest, want, &meta, o)?
     } else {
         let mode = format!("{:o}", meta.mode.unwrap_or(0o644));
         let argv: Vec<String> = [
@@ -182,7 +205,7 @@ pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<
             "sh",
             dest,
             url,
-            want.as_deref().unwrap_or(""),
+            want.unwrap_or(""),
             &mode,
         ]
         .iter()
@@ -196,7 +219,7 @@ pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<
         sha
     };
     call.action.summary.push_str(&format!(" (sha256 {sha})"));
-    Ok(true)
+    Ok(())
 }
 
 /// chmod/chown an existing file whose content is right but whose metadata is not.
@@ -228,16 +251,19 @@ fn fix_meta(call: &mut Call, dest: &str, meta: &FileMeta) -> Result<bool, String
             "chown",
         )?;
     }
-    if call.mode().predicts() {
-        let st = predicted_stat(Some(&st), meta, st.size as usize, false);
+    call.predict(|call| {
         let content = call
             .target
             .read_file(dest)
             .ok()
             .flatten()
             .unwrap_or_default();
-        call.target.overlay().set_file(dest, content, st);
-    }
+        Ok(vec![Effect::File {
+            path: dest.to_string(),
+            content,
+            stat: predicted_stat(Some(&st), meta, st.size as usize, false),
+        }])
+    })?;
     Ok(true)
 }
 
@@ -339,7 +365,7 @@ fn listing(call: &Call, archive: &str) -> Result<String, String> {
 }
 
 /// Whether the archive's content is already in place: `creates` exists, or every top-level entry
-/// of the listing exists under dest. In plan an archive has no listing, so it counts as not done.
+/// of the listing exists under dest. An archive a facts file cannot list counts as not done.
 /// The listing, when this had to read it, comes back too, so the extraction need not read it again.
 fn extracted(
     call: &Call,
@@ -356,7 +382,7 @@ fn extracted(
     if let Some(c) = &o.creates {
         return Ok((exists(c)?, None));
     }
-    if call.mode() == Mode::Plan || !exists(archive)? {
+    if !exists(archive)? {
         return Ok((false, None));
     }
     let list = listing(call, archive)?;
@@ -379,26 +405,29 @@ fn extract_steps(
     if done {
         return Ok(false);
     }
-    let dir_stat = predicted_stat(None, &FileMeta::default(), 4096, true);
-    if call.mode().predicts() {
-        call.target.overlay().set_dir(dest, dir_stat.clone());
-        if let Some(c) = &o.creates {
-            call.target.overlay().set_dir(c, dir_stat);
-        }
-    } else {
+    let effects = |_: &Call| {
+        let stat = predicted_stat(None, &FileMeta::default(), 4096, true);
+        let mut dirs = vec![dest.to_string()];
+        dirs.extend(o.creates.clone());
+        dirs.into_iter()
+            .map(|path| Effect::Dir {
+                path,
+                stat: stat.clone(),
+            })
+            .collect()
+    };
+    call.change(effects, |call| {
         call.target
             .host
             .ensure_dir(dest, &FileMeta::default())
             .map_err(|e| e.to_string())?;
-    }
-    if !call.mode().predicts() {
         let list = match list {
             Some(l) => l,
             None => listing(call, archive)?,
         };
         let strip = o.strip_components.unwrap_or(0);
-        extract_links::refuse_symlinks(call, archive, dest, &list, strip)?;
-    }
+        extract_links::refuse_symlinks(call, archive, dest, &list, strip)
+    })?;
     let mut argv: Vec<String> = vec![
         "tar".into(),
         "-xf".into(),

@@ -7,6 +7,7 @@ use similar::TextDiff;
 
 use super::{from_map, mode_of, reg, step, usage, Call, RResult, StepResult};
 use crate::executor::Ctx;
+use crate::executor::Effect;
 use crate::host::{FileMeta, FileStat, READ_MAX};
 use crate::report::redact::redact;
 use crate::report::Status;
@@ -257,24 +258,28 @@ pub fn ensure_content(
             .summary
             .push_str(&format!(" ({})", change.meta.join(", ")));
     }
-    if call.mode().predicts() {
-        let st = predicted_stat(stat.as_ref(), meta, content.len(), false);
-        call.target.overlay().set_file(path, content.to_vec(), st);
-        return Ok(true);
-    }
-    if let (true, Some(st)) = (backup && change.content, &stat) {
-        let Some(old) = &old else {
-            return Err(format!(
-                "backup failed: {}",
-                crate::host::too_big(path, Some(st.size))
-            ));
-        };
-        backup_file(call, path, old, st)?;
-    }
-    call.target
-        .host
-        .write_file(path, content, meta)
-        .map_err(|e| e.to_string())?;
+    let effect = |_: &Call| {
+        vec![Effect::File {
+            path: path.to_string(),
+            content: content.to_vec(),
+            stat: predicted_stat(stat.as_ref(), meta, content.len(), false),
+        }]
+    };
+    call.change(effect, |call| {
+        if let (true, Some(st)) = (backup && change.content, &stat) {
+            let Some(old) = &old else {
+                return Err(format!(
+                    "backup failed: {}",
+                    crate::host::too_big(path, Some(st.size))
+                ));
+            };
+            backup_file(call, path, old, st)?;
+        }
+        call.target
+            .host
+            .write_file(path, content, meta)
+            .map_err(|e| e.to_string())
+    })?;
     Ok(true)
 }
 
@@ -396,15 +401,21 @@ fn ensure_dir(nc: NativeCallContext, path: &str, opts: Option<Map>) -> RResult<S
         }
         None => call.action.summary.push_str(" (create)"),
     }
-    if call.mode().predicts() {
+    let effect = |_: &Call| {
+        vec![Effect::Dir {
+            path: path.to_string(),
+            stat: predicted_stat(stat.as_ref(), &meta, 4096, true),
+        }]
+    };
+    let made = call.change(effect, |call| {
         call.target
-            .overlay()
-            .set_dir(path, predicted_stat(stat.as_ref(), &meta, 4096, true));
-        return Ok(call.finish(Status::Changed));
-    }
-    match call.target.host.ensure_dir(path, &meta) {
-        Ok(()) => Ok(call.finish(Status::Changed)),
-        Err(e) => Err(call.fail(e.to_string())),
+            .host
+            .ensure_dir(path, &meta)
+            .map_err(|e| e.to_string())
+    });
+    match made {
+        Ok(_) => Ok(call.finish(Status::Changed)),
+        Err(e) => Err(call.fail(e)),
     }
 }
 

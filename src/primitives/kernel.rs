@@ -8,8 +8,10 @@ use serde::Deserialize;
 use super::act::{act, probe, spec_of};
 use super::file::{decide_line, ensure_content};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
+use crate::executor::overlay::Key;
+use crate::executor::Fact;
+use crate::facts::Fixture;
 use crate::host::FileMeta;
-use crate::mode::Mode;
 use crate::report::Status;
 
 /// Pure: whether `/proc/swaps` lists an active swap area (past its header line).
@@ -45,12 +47,31 @@ fn text_of(call: &Call, path: &str) -> Result<Option<String>, String> {
         .map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
-fn predicted(call: &Call, key: &str) -> Option<Option<String>> {
+fn predicted(call: &Call, key: &Key) -> Option<Option<String>> {
     call.target.overlay().get(key)
 }
 
 fn done(call: Call, changed: bool) -> StepResult {
     call.finish(if changed { Status::Changed } else { Status::Ok })
+}
+
+/// Whether swap is on: `/proc/swaps` lists a device on a live host (none without the file); a
+/// facts file's `/proc/swaps`, else its `swap_mb`.
+struct SwapOn;
+
+impl Fact for SwapOn {
+    type Value = bool;
+
+    fn probe(&self, call: &Call) -> Result<bool, String> {
+        Ok(text_of(call, "/proc/swaps")?.is_some_and(|t| swap_listed(&t)))
+    }
+
+    fn answer_from_file(&self, call: &Call, fixture: &Fixture) -> Result<bool, String> {
+        Ok(match text_of(call, "/proc/swaps")? {
+            Some(t) => swap_listed(&t),
+            None => fixture.facts.swap_mb > 0,
+        })
+    }
 }
 
 fn swapoff(nc: NativeCallContext) -> RResult<StepResult> {
@@ -62,15 +83,9 @@ fn swapoff(nc: NativeCallContext) -> RResult<StepResult> {
 }
 
 fn swapoff_steps(call: &mut Call) -> Result<bool, String> {
-    let active = match predicted(call, "swap:active") {
+    let active = match predicted(call, &Key::SwapActive) {
         Some(v) => v.as_deref() == Some("true"),
-        None => match text_of(call, "/proc/swaps")? {
-            Some(t) => swap_listed(&t),
-            None if call.mode() == Mode::Plan => {
-                call.target.facts().map_err(|e| e.to_string())?.swap_mb > 0
-            }
-            None => false,
-        },
+        None => call.fact(&SwapOn)?,
     };
     let mut changed = false;
     if active {
@@ -81,7 +96,7 @@ fn swapoff_steps(call: &mut Call) -> Result<bool, String> {
         )?;
         call.target
             .overlay()
-            .set("swap:active", Some("false".into()));
+            .set(Key::SwapActive, Some("false".into()));
         changed = true;
     }
     if let Some(fstab) = text_of(call, "/etc/fstab")? {
@@ -149,36 +164,48 @@ pub fn decide_selinux(want: SeMode, live: Option<SeMode>, config: Option<&str>) 
 
 const SE_CONFIG: &str = "/etc/selinux/config";
 
-fn live_selinux(call: &Call) -> Result<Option<SeMode>, String> {
-    if let Some(Some(v)) = predicted(call, "selinux:mode") {
-        return Ok(SeMode::parse(&v));
+/// The running SELinux mode (`None`: SELinux is not installed): `getenforce` on a live host; a
+/// facts file's recorded `getenforce`, else the mode its config file sets (the one the host
+/// booted with).
+struct RunningSelinux;
+
+impl Fact for RunningSelinux {
+    type Value = Option<SeMode>;
+
+    fn probe(&self, call: &Call) -> Result<Option<SeMode>, String> {
+        let argv: Vec<String> = [
+            "sh",
+            "-c",
+            "command -v getenforce >/dev/null 2>&1 || exit 127; getenforce",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = probe(call, &argv, "getenforce")?;
+        Ok(match out.rc {
+            127 => None,
+            _ => SeMode::parse(&out.stdout_text()),
+        })
     }
-    if call.mode() == Mode::Plan {
-        let fixture = call.target.fixture();
-        if let Some(c) = fixture.and_then(|f| f.command(&["getenforce".to_string()])) {
+
+    fn answer_from_file(&self, call: &Call, fixture: &Fixture) -> Result<Option<SeMode>, String> {
+        if let Some(c) = fixture.command(&["getenforce".to_string()]) {
             return Ok(SeMode::parse(&c.stdout));
         }
-        // No recorded getenforce: the mode the config file sets is the one the host booted with.
         let cfg = text_of(call, SE_CONFIG)?;
-        return Ok(cfg.and_then(|c| {
+        Ok(cfg.and_then(|c| {
             c.lines()
                 .rev()
                 .find_map(|l| l.trim().strip_prefix("SELINUX=").and_then(SeMode::parse))
-        }));
+        }))
     }
-    let argv: Vec<String> = [
-        "sh",
-        "-c",
-        "command -v getenforce >/dev/null 2>&1 || exit 127; getenforce",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let out = probe(call, &argv, "getenforce")?;
-    Ok(match out.rc {
-        127 => None,
-        _ => SeMode::parse(&out.stdout_text()),
-    })
+}
+
+fn live_selinux(call: &Call) -> Result<Option<SeMode>, String> {
+    if let Some(Some(v)) = predicted(call, &Key::SelinuxMode) {
+        return Ok(SeMode::parse(&v));
+    }
+    call.fact(&RunningSelinux)
 }
 
 fn selinux(nc: NativeCallContext, state: &str) -> RResult<StepResult> {
@@ -204,7 +231,9 @@ fn selinux(nc: NativeCallContext, state: &str) -> RResult<StepResult> {
                 "setenforce",
             )?;
             let now = if v == "1" { "enforcing" } else { "permissive" };
-            call.target.overlay().set("selinux:mode", Some(now.into()));
+            call.target
+                .overlay()
+                .set(Key::SelinuxMode, Some(now.into()));
             changed = true;
         }
         if let Some(new) = c.config {
@@ -282,7 +311,7 @@ fn sysctl(
         .unwrap_or_else(|| "/etc/sysctl.d/99-galley.conf".into());
     let mut call = Call::begin(&nc, "sysctl", format!("{key} = {value}"))?;
     let run = |call: &mut Call| -> Result<bool, String> {
-        let okey = format!("sysctl:{key}");
+        let okey = Key::Sysctl(key.to_string());
         let live = match predicted(call, &okey) {
             Some(v) => v,
             None => text_of(call, &sysctl_path(key))?,
@@ -291,7 +320,7 @@ fn sysctl(
         if !live.as_deref().is_some_and(|l| same_value(l, &value)) {
             let argv = vec!["sysctl".into(), "-w".into(), format!("{key}={value}")];
             act(call, spec_of(&argv, &[], None), "sysctl")?;
-            call.target.overlay().set(&okey, Some(value.clone()));
+            call.target.overlay().set(okey.clone(), Some(value.clone()));
             changed = true;
         }
         if o.persist != Some(false) {
@@ -338,7 +367,7 @@ fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResult<S
     }
     let mut call = Call::begin(&nc, "modprobe", module)?;
     let run = |call: &mut Call| -> Result<bool, String> {
-        let key = format!("mod:{}", module.replace('-', "_"));
+        let key = Key::Module(module.replace('-', "_"));
         let loaded = match predicted(call, &key) {
             Some(v) => v.is_some(),
             None => {
@@ -356,7 +385,9 @@ fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResult<S
                 spec_of(&["modprobe".into(), module.into()], &[], None),
                 "modprobe",
             )?;
-            call.target.overlay().set(&key, Some("loaded".into()));
+            call.target
+                .overlay()
+                .set(key.clone(), Some("loaded".into()));
             changed = true;
         }
         if o.persist != Some(false) {

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::act::is_local;
 use super::command::{argv_of, display, failure_text, run_parsed, RunOpts};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
+use crate::executor::Performed;
 use crate::host::CommandSpec;
-use crate::mode::Mode;
 use crate::report::Status;
 
 pub const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
@@ -103,7 +103,7 @@ fn kubectl(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResult<Ste
     let o: KubeOpts = from_map("kubectl", opts)?;
     let args = args_of("kubectl", args)?;
     let ctx = crate::executor::Ctx::of(&nc)?;
-    let local = ctx.run.mode != Mode::Plan && ctx.target()?.entry.is_local();
+    let local = ctx.target()?.is_this_machine();
     let spec = command_on(local, &o, &args);
     let ro = RunOpts {
         timeout: o.timeout,
@@ -175,37 +175,43 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
         source.to_string()
     };
     let mut args = vec!["apply".to_string(), "-f".to_string(), source];
-    let dry = call.mode() == Mode::Check;
-    if dry {
-        args.push("--dry-run=server".into());
-    }
     let spec = command_for(&call, &o, &args);
-    call.action.commands.push(spec.argv.clone());
-    let stdout = if call.mode() == Mode::Plan {
+    // A check asks the API server what the apply would change (a server-side dry run).
+    args.push("--dry-run=server".into());
+    let dry = command_for(&call, &o, &args);
+    let shown = display(&spec.argv);
+    let dry_argv = dry.argv.clone();
+    let applied = call.perform(spec.clone(), Some(dry), "kubectl apply");
+    call.action.commands.push(match &applied {
+        Ok(Performed::DryRun(_)) => dry_argv,
+        _ => spec.argv,
+    });
+    let (out, shown) = match applied {
+        Err(e) => return Err(call.fail(e.to_string())),
         // Plans contact nothing: a recorded output in the facts file answers, else it would apply.
-        match call.target.recorded(&spec.argv) {
-            Some(c) => c.stdout,
-            None => return Ok(call.finish(Status::Changed)),
+        Ok(Performed::Recorded(Some(stdout))) => {
+            return Ok(applied_as(call, stdout));
         }
-    } else {
-        let shown = display(&spec.argv);
-        let out = match call.target.run(&call.run, spec, "kubectl apply") {
-            Ok(out) => out,
-            Err(e) => return Err(call.fail(e.to_string())),
-        };
-        if out.rc != 0 || out.timed_out || out.interrupted {
-            if dry {
-                let why = out.stderr_text();
-                let first = why.lines().next().unwrap_or("").trim().to_string();
-                call.action
-                    .summary
-                    .push_str(&format!(" (server dry run failed: {first})"));
-                return Ok(call.finish(Status::Changed));
-            }
-            return Err(call.fail(failure_text(&shown, &out, o.timeout)));
-        }
-        out.stdout_text()
+        Ok(Performed::Recorded(None)) => return Ok(call.finish(Status::Changed)),
+        Ok(Performed::DryRun(out)) => (out, None),
+        Ok(Performed::Ran(out)) => (out, Some(shown)),
     };
+    if out.rc != 0 || out.timed_out || out.interrupted {
+        let Some(shown) = shown else {
+            let why = out.stderr_text();
+            let first = why.lines().next().unwrap_or("").trim().to_string();
+            call.action
+                .summary
+                .push_str(&format!(" (server dry run failed: {first})"));
+            return Ok(call.finish(Status::Changed));
+        };
+        return Err(call.fail(failure_text(&shown, &out, o.timeout)));
+    }
+    Ok(applied_as(call, out.stdout_text()))
+}
+
+/// The step as kubectl's output tells it: changed when any object was created or configured.
+fn applied_as(mut call: Call, stdout: String) -> StepResult {
     let outcome = parse_apply(&stdout);
     let status = if outcome.changed.is_empty() {
         Status::Ok
@@ -217,7 +223,7 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
     };
     let mut r = call.finish(status);
     r.stdout = stdout;
-    Ok(r)
+    r
 }
 
 /// Pure: JSON text to a Rhai value.
@@ -246,27 +252,21 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
     let spec = command_for(&call, &o, &args);
     call.action.commands.push(spec.argv.clone());
     let mut status = Status::Ok;
-    let text = if call.mode() == Mode::Plan {
-        match call.target.recorded(&spec.argv) {
-            Some(c) => c.stdout,
-            None => {
-                // An empty object stands in so the plan goes on; the step says it cannot tell.
-                call.action
-                    .summary
-                    .push_str(" (would check: the facts do not answer it)");
-                status = Status::Unknown;
-                "{}".to_string()
-            }
-        }
+    let shown = display(&spec.argv);
+    let out = match call.target.run(&call.run, spec, "kubectl") {
+        Ok(out) => out,
+        Err(e) => return Err(call.fail(e.to_string())),
+    };
+    let text = if out.unknown {
+        // An empty object stands in so the plan goes on; the step says it cannot tell.
+        call.action
+            .summary
+            .push_str(" (would check: the facts do not answer it)");
+        status = Status::Unknown;
+        "{}".to_string()
+    } else if out.rc != 0 || out.timed_out || out.interrupted {
+        return Err(call.fail(failure_text(&shown, &out, o.timeout)));
     } else {
-        let shown = display(&spec.argv);
-        let out = match call.target.run(&call.run, spec, "kubectl") {
-            Ok(out) => out,
-            Err(e) => return Err(call.fail(e.to_string())),
-        };
-        if out.rc != 0 || out.timed_out || out.interrupted {
-            return Err(call.fail(failure_text(&shown, &out, o.timeout)));
-        }
         out.stdout_text()
     };
     match json_to_dynamic(&text) {

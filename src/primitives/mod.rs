@@ -23,6 +23,7 @@ pub mod service;
 mod sleep;
 pub mod system;
 mod toml_text;
+mod user;
 pub mod wait;
 
 use rhai::{Engine, EvalAltResult, FuncRegistration, RhaiNativeFunc};
@@ -92,4 +93,5 @@ pub fn register(engine: &mut Engine) {
     mirrored::register(engine);
     toml_text::register(engine);
     orchestration::register(engine);
+    user::register(engine);
 }

@@ -11,7 +11,6 @@ use super::system::resolve_hosts;
 use super::{reg, usage, RResult};
 use crate::error::{diagnostics, Kind, Stop};
 use crate::executor::{Ctx, RunCtx};
-use crate::mode::Mode;
 use crate::report::grouping;
 
 type Outcome = Result<Dynamic, Box<EvalAltResult>>;
@@ -81,7 +80,7 @@ fn run_parallel(
     names: &[String],
     f: &FnPtr,
 ) -> Vec<HostResult> {
-    let group = run.mode == Mode::Plan;
+    let group = run.groups_output();
     let one = |name: &String| {
         if group {
             grouping::capture(|| call_on(nc, run, name, f))

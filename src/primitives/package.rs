@@ -14,7 +14,9 @@ use super::pkgprobe::{
 };
 use super::pkgver::{deb_matches, parse_deb, parse_rpm, rpm_matches, rpm_pin_cmp, Wanted};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
-use crate::mode::Mode;
+use crate::executor::overlay::Key;
+use crate::executor::{Effect, Fact};
+use crate::facts::Fixture;
 use crate::report::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -160,41 +162,57 @@ pub fn apt_needs_update(
 
 /// What the overlay predicts for a package: `Some(Some(v))` installed, `Some(None)` removed.
 fn predicted(call: &Call, name: &str) -> Option<Option<String>> {
-    call.target.overlay().get(&format!("pkg:{name}"))
+    call.target.overlay().get(&Key::Package(name.to_string()))
 }
 
-/// Installed versions: from the fixture in plan, from the host otherwise; predictions of earlier
-/// steps in this run (check/plan) win.
-fn installed_of(
-    call: &Call,
-    names: &[String],
+/// The installed versions of some packages: `rpm -q`/`dpkg-query` on a live host, the
+/// `packages` of a facts file.
+struct InstalledVersions<'a> {
+    names: &'a [String],
     family: Family,
-    o: &PkgOpts,
-) -> Result<Installed, String> {
-    let mut have = if call.mode() == Mode::Plan {
-        let fixture = call.target.fixture();
-        names
-            .iter()
-            .filter_map(|n| {
-                let v = fixture.and_then(|f| f.packages.get(n))?;
-                Some((n.clone(), v.clone()))
-            })
-            .collect()
-    } else {
-        let argv = probe_argv(family, names, o);
+    opts: &'a PkgOpts,
+}
+
+impl Fact for InstalledVersions<'_> {
+    type Value = Installed;
+
+    fn probe(&self, call: &Call) -> Result<Installed, String> {
+        let argv = probe_argv(self.family, self.names, self.opts);
         let out = probe(call, &argv, "packages")?;
-        if out.rc != 0 && out.stdout.is_empty() && family == Family::Rpm {
+        if out.rc != 0 && out.stdout.is_empty() && self.family == Family::Rpm {
             return Err(format!(
                 "`{}` failed: {}",
                 argv.join(" "),
                 out.stderr_text().trim()
             ));
         }
-        match family {
+        Ok(match self.family {
             Family::Rpm => parse_rpm_q(&out.stdout_text()),
             Family::Deb => parse_dpkg_query(&out.stdout_text()),
-        }
-    };
+        })
+    }
+
+    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<Installed, String> {
+        Ok(self
+            .names
+            .iter()
+            .filter_map(|n| Some((n.clone(), fixture.packages.get(n)?.clone())))
+            .collect())
+    }
+}
+
+/// Installed versions, with the predictions of earlier steps in this run (check/plan) on top.
+fn installed_of(
+    call: &Call,
+    names: &[String],
+    family: Family,
+    o: &PkgOpts,
+) -> Result<Installed, String> {
+    let mut have = call.fact(&InstalledVersions {
+        names,
+        family,
+        opts: o,
+    })?;
     for n in names {
         match predicted(call, n) {
             Some(Some(v)) => {
@@ -278,19 +296,21 @@ fn summary(specs: &[String], state: State) -> String {
 }
 
 /// Records what the changes leave installed, so later probes in check/plan see it.
-fn predict(call: &Call, wanted: &[Wanted], c: &PkgChanges) {
-    let mut ov = call.target.overlay();
+fn effects(wanted: &[Wanted], c: &PkgChanges) -> Vec<Effect> {
+    let mut out = Vec::new();
     for w in wanted {
-        let key = format!("pkg:{}", w.name);
+        let key = Key::Package(w.name.clone());
         if c.remove.contains(&w.name) {
-            ov.set(&key, None);
+            out.push(Effect::State(key, None));
         } else if c.install.contains(&w.spec)
             || c.downgrade.contains(&w.spec)
             || c.upgrade.contains(&w.name)
         {
-            ov.set(&key, Some(w.version.clone().unwrap_or_else(|| "*".into())));
+            let v = w.version.clone().unwrap_or_else(|| "*".into());
+            out.push(Effect::State(key, Some(v)));
         }
     }
+    out
 }
 
 fn finish_changes(
@@ -300,9 +320,7 @@ fn finish_changes(
     outputs: Vec<String>,
 ) -> StepResult {
     call.action.summary = c.describe();
-    if call.mode().predicts() {
-        predict(&call, wanted, c);
-    }
+    let _ = call.predict(|_| Ok(effects(wanted, c)));
     let mut r = call.finish(Status::Changed);
     r.stdout = outputs.join("");
     r
@@ -327,7 +345,7 @@ fn yum_converge(call: &mut Call, wanted: &[Wanted], o: &PkgOpts) -> Result<Conve
     let program = yum_program(call, o)?;
     let args = yum_options(&program, o);
     let installed = installed_of(call, &names, Family::Rpm, o)?;
-    let expire = o.update_cache && program == "yum" && call.mode() != Mode::Plan;
+    let expire = o.update_cache && program == "yum";
     if expire {
         probe(
             call,
@@ -441,19 +459,43 @@ fn apt_lists_fresh(call: &Call, max_age: u64) -> Result<bool, String> {
     Ok(out.rc == 0 && !out.stdout_text().trim().is_empty())
 }
 
-/// Whether to refresh the lists first. In plan nothing is probed: only `update_cache` or a
-/// repository added earlier in the plan (`apt:stale`) asks for it.
-fn apt_update_wanted(call: &Call, to_install: &[Wanted], o: &PkgOpts) -> Result<bool, String> {
-    let stale = call.target.overlay().get("apt:stale") == Some(Some("true".into()));
-    if call.mode() == Mode::Plan || to_install.is_empty() {
-        return Ok(o.update_cache || (stale && !to_install.is_empty()));
+/// Whether apt's lists must be refreshed before installing: on a live host from their age and
+/// what they know of the packages; a facts file has no lists, so there only `update_cache` or
+/// a repository added earlier in the run (`Key::AptStale`) asks for it.
+struct AptUpdateWanted<'a> {
+    to_install: &'a [Wanted],
+    opts: &'a PkgOpts,
+    stale: bool,
+}
+
+impl Fact for AptUpdateWanted<'_> {
+    type Value = bool;
+
+    fn probe(&self, call: &Call) -> Result<bool, String> {
+        let (o, to_install) = (self.opts, self.to_install);
+        if to_install.is_empty() {
+            return Ok(o.update_cache);
+        }
+        let fresh = apt_lists_fresh(call, o.cache_valid_time.unwrap_or(86_400))?;
+        let mut argv = vec!["apt-cache".to_string(), "policy".to_string()];
+        argv.extend(to_install.iter().map(|w| w.name.clone()));
+        let out = probe(call, &argv, "apt-cache policy")?;
+        let policy = parse_apt_policy(&out.stdout_text());
+        Ok(self.stale || apt_needs_update(to_install, &policy, fresh, o.update_cache))
     }
-    let fresh = apt_lists_fresh(call, o.cache_valid_time.unwrap_or(86_400))?;
-    let mut argv = vec!["apt-cache".to_string(), "policy".to_string()];
-    argv.extend(to_install.iter().map(|w| w.name.clone()));
-    let out = probe(call, &argv, "apt-cache policy")?;
-    let policy = parse_apt_policy(&out.stdout_text());
-    Ok(stale || apt_needs_update(to_install, &policy, fresh, o.update_cache))
+
+    fn answer_from_file(&self, _: &Call, _: &Fixture) -> Result<bool, String> {
+        Ok(self.opts.update_cache || (self.stale && !self.to_install.is_empty()))
+    }
+}
+
+fn apt_update_wanted(call: &Call, to_install: &[Wanted], o: &PkgOpts) -> Result<bool, String> {
+    let stale = call.target.overlay().get(&Key::AptStale) == Some(Some("true".into()));
+    call.fact(&AptUpdateWanted {
+        to_install,
+        opts: o,
+        stale,
+    })
 }
 
 fn apt(nc: NativeCallContext, packages: Dynamic, opts: Option<Map>) -> RResult<StepResult> {
@@ -478,7 +520,7 @@ fn apt_converge(call: &mut Call, wanted: &[Wanted], o: &PkgOpts) -> Result<Conve
     let installed = installed_of(call, &names, Family::Deb, o)?;
     let extra = o.extra_args.clone().unwrap_or_default();
     let mut updatable = BTreeSet::new();
-    if o.state == State::Latest && call.mode() != Mode::Plan {
+    if o.state == State::Latest {
         let mut argv = vec!["apt-cache".to_string(), "policy".to_string()];
         argv.extend(names.iter().cloned());
         let policy = parse_apt_policy(&probe(call, &argv, "apt-cache policy")?.stdout_text());
@@ -503,7 +545,7 @@ fn apt_converge(call: &mut Call, wanted: &[Wanted], o: &PkgOpts) -> Result<Conve
         if let Some(out) = act(call, spec, "apt-get update")? {
             outputs.push(out.stdout_text());
         }
-        call.target.overlay().set("apt:stale", None);
+        call.target.overlay().set(Key::AptStale, None);
     }
     let verb = if o.purge { "purge" } else { "remove" };
     let mut install = c.install.clone();

@@ -12,6 +12,8 @@ use super::download::{fetch_into, DlOpts};
 use super::file::{ensure_content, predicted_stat};
 use super::mirrored::{mirrored, mirrored_repo, mirrored_text};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
+use crate::executor::overlay::Key;
+use crate::executor::Effect;
 use crate::host::FileMeta;
 use crate::report::Status;
 
@@ -164,9 +166,21 @@ fn fetch_repo_file(call: &mut Call, url: &str, dest: &str, force: bool) -> Resul
         force,
         ..Default::default()
     };
-    if call.target.mirrors.rules().is_empty() || call.mode().predicts() {
+    if call.target.mirrors.rules().is_empty() {
         return fetch_into(call, url, dest, &dl);
     }
+    // Only a made change has the fetched text to rewrite; a recorded one records the fetch.
+    match call.change(
+        |_| Vec::new(),
+        |call| fetch_mirrored(call, url, dest, dl.clone()),
+    )? {
+        Some(changed) => Ok(changed),
+        None => fetch_into(call, url, dest, &dl),
+    }
+}
+
+fn fetch_mirrored(call: &mut Call, url: &str, dest: &str, dl: DlOpts) -> Result<bool, String> {
+    let force = dl.force;
     if !force && call.target.stat(dest).map_err(|e| e.to_string())?.is_some() {
         mirrored(call, url)?;
         return Ok(false);
@@ -299,17 +313,19 @@ fn ensure_keyring_dir(call: &mut Call, keyring: &str) -> Result<(), String> {
         mode: Some(0o755),
         ..Default::default()
     };
-    if call.mode().predicts() {
-        call.target
-            .overlay()
-            .set_dir(dir, predicted_stat(None, &meta, 4096, true));
-        Ok(())
-    } else {
+    let effects = |_: &Call| {
+        vec![Effect::Dir {
+            path: dir.to_string(),
+            stat: predicted_stat(None, &meta, 4096, true),
+        }]
+    };
+    call.change(effects, |call| {
         call.target
             .host
             .ensure_dir(dir, &meta)
             .map_err(|e| e.to_string())
-    }
+    })?;
+    Ok(())
 }
 
 fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, String> {
@@ -344,7 +360,8 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
                 ..Default::default()
             };
             changed |= fetch_into(call, url, k, &dl)?;
-            check_key_form(call, k)?;
+            // A recorded key has no content to look at yet.
+            call.change(|_| Vec::new(), |call| check_key_form(call, k))?;
         }
     }
     let dir = o
@@ -358,7 +375,9 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
     };
     changed |= ensure_content(call, &path, content.as_bytes(), &meta, false)?;
     if changed {
-        call.target.overlay().set("apt:stale", Some("true".into()));
+        call.target
+            .overlay()
+            .set(Key::AptStale, Some("true".into()));
     }
     Ok(changed)
 }
@@ -366,9 +385,6 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
 /// apt reads `.asc` keyrings as ASCII armor and `.gpg` ones as binary; a mix-up breaks
 /// `apt-get update` later with a confusing message, so say it now.
 fn check_key_form(call: &Call, keyring: &str) -> Result<(), String> {
-    if call.mode().predicts() {
-        return Ok(());
-    }
     let Some(bytes) = call.target.read_file(keyring).map_err(|e| e.to_string())? else {
         return Ok(());
     };

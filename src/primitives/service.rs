@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use super::act::{act, probe, spec_of};
 use super::{from_map, reg, usage, Call, RResult, StepResult};
-use crate::mode::Mode;
+use crate::executor::overlay::Key;
+use crate::executor::{Effect, Fact};
+use crate::facts::Fixture;
 use crate::report::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,46 +140,59 @@ fn short(unit: &str) -> &str {
     unit.strip_suffix(".service").unwrap_or(unit)
 }
 
-/// In plan: the fixture's `services` and earlier predictions; otherwise the host's answers (with
-/// check mode's predictions on top).
-fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, String> {
-    let name = short(unit);
-    let mut s = if call.mode() == Mode::Plan {
-        let svc = call
-            .target
-            .fixture()
-            .and_then(|f| f.services.get(name).or_else(|| f.services.get(unit)))
-            .cloned()
-            .unwrap_or_default();
-        UnitState {
-            active: if svc.active { "active" } else { "inactive" }.into(),
-            enabled: if svc.enabled { "enabled" } else { "disabled" }.into(),
-        }
-    } else {
+/// A unit's state: `systemctl is-active` and `is-enabled` on a live host, the `services` of a
+/// facts file.
+struct Unit<'a>(&'a str);
+
+impl Fact for Unit<'_> {
+    type Value = UnitState;
+
+    fn probe(&self, call: &Call) -> Result<UnitState, String> {
         let ask = |q: &str| -> Result<String, String> {
-            let argv = vec!["systemctl".to_string(), q.to_string(), unit.to_string()];
+            let argv = vec!["systemctl".to_string(), q.to_string(), self.0.to_string()];
             Ok(probe(call, &argv, "systemctl")?
                 .stdout_text()
                 .trim()
                 .to_string())
         };
-        UnitState {
+        Ok(UnitState {
             active: ask("is-active")?,
             enabled: ask("is-enabled")?,
-        }
-    };
+        })
+    }
+
+    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<UnitState, String> {
+        let (unit, name) = (self.0, short(self.0));
+        let svc = fixture
+            .services
+            .get(name)
+            .or_else(|| fixture.services.get(unit))
+            .cloned()
+            .unwrap_or_default();
+        Ok(UnitState {
+            active: if svc.active { "active" } else { "inactive" }.into(),
+            enabled: if svc.enabled { "enabled" } else { "disabled" }.into(),
+        })
+    }
+}
+
+/// The unit as this run sees it: the host's (or facts file's) answer, with the predictions of
+/// earlier steps (check/plan) on top.
+fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, String> {
+    let name = short(unit);
+    let mut s = call.fact(&Unit(unit))?;
     let ov = call.target.overlay();
-    if let Some(Some(v)) = ov.get(&format!("svc:{name}:active")) {
+    if let Some(Some(v)) = ov.get(&Key::ServiceActive(name.to_string())) {
         s.active = if v == "true" { "active" } else { "inactive" }.into();
     }
-    if let Some(Some(v)) = ov.get(&format!("svc:{name}:masked")) {
+    if let Some(Some(v)) = ov.get(&Key::ServiceMasked(name.to_string())) {
         if v == "true" {
             s.enabled = "masked".into();
         } else if s.is_masked() {
             s.enabled = "disabled".into();
         }
     }
-    if let Some(Some(v)) = ov.get(&format!("svc:{name}:enabled")) {
+    if let Some(Some(v)) = ov.get(&Key::ServiceEnabled(name.to_string())) {
         if !s.is_masked() {
             s.enabled = if v == "true" { "enabled" } else { "disabled" }.into();
         }
@@ -185,13 +200,14 @@ fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, String> {
     Ok(s)
 }
 
-fn predict(call: &Call, unit: &str, s: &UnitState) {
-    let name = short(unit);
-    let mut ov = call.target.overlay();
+fn effects(unit: &str, s: &UnitState) -> Vec<Effect> {
+    let name = short(unit).to_string();
     let b = |x: bool| Some(x.to_string());
-    ov.set(&format!("svc:{name}:active"), b(s.is_active()));
-    ov.set(&format!("svc:{name}:enabled"), b(s.is_enabled()));
-    ov.set(&format!("svc:{name}:masked"), b(s.is_masked()));
+    vec![
+        Effect::State(Key::ServiceActive(name.clone()), b(s.is_active())),
+        Effect::State(Key::ServiceEnabled(name.clone()), b(s.is_enabled())),
+        Effect::State(Key::ServiceMasked(name), b(s.is_masked())),
+    ]
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -234,9 +250,8 @@ fn systemctl(
             "this host does not run systemd (PID 1 is `{init}`), so systemd units cannot be managed here; use a host (VM or machine) booted with systemd"
         )));
     }
-    // restart/reload need no probe to decide, but check/plan still predict from the real state.
-    let needs_state = verb.probes() || (call.mode().predicts() && verb != Verb::DaemonReload);
-    let state = if needs_state {
+    // restart/reload need no probe to decide (a recorded one predicts from the probed state).
+    let state = if verb.probes() {
         match probe_unit(&call, unit) {
             Ok(s) => s,
             Err(e) => return Err(call.fail(e)),
@@ -257,8 +272,20 @@ fn systemctl(
         }
         predicted = after(&predicted, args);
     }
-    if call.mode().predicts() && verb != Verb::DaemonReload {
-        predict(&call, unit, &predicted);
+    if verb != Verb::DaemonReload {
+        let predicted = call.predict(|call| {
+            if verb.probes() {
+                return Ok(effects(unit, &predicted));
+            }
+            let mut s = probe_unit(call, unit)?;
+            for args in &todo {
+                s = after(&s, args);
+            }
+            Ok(effects(unit, &s))
+        });
+        if let Err(e) = predicted {
+            return Err(call.fail(e));
+        }
     }
     Ok(call.finish(Status::Changed))
 }

@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::act::{is_local, probe, tail};
 use super::kube::{command_for, KubeOpts};
 use super::{from_map, http, reg, usage, Call, RResult, StepResult};
+use crate::executor::Waiting;
 use crate::host::exec;
-use crate::mode::Mode;
 use crate::report::Status;
 
 #[derive(Debug, Default, Deserialize)]
@@ -495,7 +495,8 @@ fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
     let max_interval = secs("max_interval", &o.max_interval, 10.0)?.max(interval);
     let what = target.describe();
     let mut call = Call::begin(&nc, "wait_ready", what.clone())?;
-    if call.mode() == Mode::Plan {
+    let waiting = call.waiting();
+    if waiting == Waiting::Never {
         // Whether the target gets ready is for the host to tell: the plan would check.
         call.action.summary = format!("would wait for {what} (up to {timeout}s)");
         return Ok(call.finish(Status::Unknown));
@@ -531,7 +532,7 @@ fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
         }
         // A check run looks once. A host outside --limit in an apply run is in check mode, yet
         // waiting there only reads (the nodes a limited run adds become Ready over there).
-        if call.run.mode == Mode::Check {
+        if waiting == Waiting::Once {
             call.action.summary =
                 format!("{what}: not ready now ({state}); apply would wait up to {timeout}s");
             return Ok(call.finish(Status::Skipped));
