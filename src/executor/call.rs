@@ -94,6 +94,16 @@ impl Call {
         StepResult::from_action(&self.action)
     }
 
+    /// Ends the call with what its steps returned: changed or ok, or the error that stops the
+    /// recipe.
+    pub fn conclude(self, changed: Result<bool, String>) -> RResult<StepResult> {
+        match changed {
+            Ok(true) => Ok(self.finish(Status::Changed)),
+            Ok(false) => Ok(self.finish(Status::Ok)),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
     /// Records a failed action and returns the error that stops the recipe.
     pub fn fail(mut self, message: impl AsRef<str>) -> Box<EvalAltResult> {
         let message = format!(

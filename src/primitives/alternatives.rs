@@ -7,7 +7,6 @@ use rhai::{Engine, NativeCallContext};
 use super::act::{act, probe, spec_of};
 use super::{reg, usage, Call, RResult, StepResult};
 use crate::executor::overlay::Key;
-use crate::report::Status;
 
 /// Pure: the path an alternative points at, from `update-alternatives --query` (`Value: /x`) or
 /// `alternatives --display` (`link currently points to /x`).
@@ -61,11 +60,8 @@ fn alternatives(nc: NativeCallContext, name: &str, path: &str) -> RResult<StepRe
         call.target.overlay().set(key, Some(path.to_string()));
         Ok(true)
     };
-    match run(&mut call) {
-        Ok(true) => Ok(call.finish(Status::Changed)),
-        Ok(false) => Ok(call.finish(Status::Ok)),
-        Err(e) => Err(call.fail(e)),
-    }
+    let done = run(&mut call);
+    call.conclude(done)
 }
 
 pub fn register(engine: &mut Engine) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rhai::{Array, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
-use super::{from_map, reg, usage, Call, RResult, StepResult};
+use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
 use crate::executor::Performed;
 pub use crate::executor::{display, failure_text};
 use crate::host::CommandSpec;
@@ -272,20 +272,7 @@ pub fn register(engine: &mut Engine) {
         "container images the command pulls, for the JSON events and `galley artifacts`).",
         "Returns a Result with rc, stdout, stderr, changed, ok, status, host.",
     ];
-    reg(
-        engine,
-        "run",
-        &["argv: Array", "Result"],
-        RUN_DOC,
-        |nc: NativeCallContext, argv: Array| run(nc, argv, None),
-    );
-    reg(
-        engine,
-        "run",
-        &["argv: Array", "opts: Map", "Result"],
-        RUN_DOC,
-        |nc: NativeCallContext, argv: Array, o: Map| run(nc, argv, Some(o)),
-    );
+    reg_with_opts!(engine, "run", ["argv: Array"], "Result", RUN_DOC, run, (argv: Array));
     reg(
         engine,
         "run",
@@ -298,20 +285,7 @@ pub fn register(engine: &mut Engine) {
     const SH_DOC: &[&str] = &[
         "Runs a script with `sh -c` — the one primitive that uses a shell, on purpose. Same options as run().",
     ];
-    reg(
-        engine,
-        "sh",
-        &["script: String", "Result"],
-        SH_DOC,
-        |nc: NativeCallContext, s: &str| sh(nc, s, None),
-    );
-    reg(
-        engine,
-        "sh",
-        &["script: String", "opts: Map", "Result"],
-        SH_DOC,
-        |nc: NativeCallContext, s: &str, o: Map| sh(nc, s, Some(o)),
-    );
+    reg_with_opts!(engine, "sh", ["script: String"], "Result", SH_DOC, sh, (s: &str));
 }
 
 #[cfg(test)]

@@ -11,11 +11,10 @@ use serde::Deserialize;
 use super::act::{act, is_local, probe, spec_of};
 use super::extract_links;
 use super::file::{meta_changes, predicted_stat};
-use super::{from_map, http, mirrored, mode_of, reg, usage, Call, RResult, StepResult};
+use super::{from_map, http, mirrored, mode_of, reg_with_opts, usage, Call, RResult, StepResult};
 use crate::executor::overlay::Key;
 use crate::executor::Effect;
 use crate::host::{local, FileMeta};
-use crate::report::Status;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -294,11 +293,8 @@ fn download(
         mode_of("download", m)?; // a recipe error (exit 2), before anything is fetched
     }
     let mut call = Call::begin(&nc, "download", format!("{url} → {dest}"))?;
-    match fetch_into(&mut call, url, dest, &o) {
-        Ok(true) => Ok(call.finish(Status::Changed)),
-        Ok(false) => Ok(call.finish(Status::Ok)),
-        Err(e) => Err(call.fail(e)),
-    }
+    let done = fetch_into(&mut call, url, dest, &o);
+    call.conclude(done)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -341,11 +337,8 @@ fn extract(
         )));
     }
     let mut call = Call::begin(&nc, "extract", format!("{archive} → {dest}"))?;
-    match extract_steps(&mut call, archive, dest, &o) {
-        Ok(true) => Ok(call.finish(Status::Changed)),
-        Ok(false) => Ok(call.finish(Status::Ok)),
-        Err(e) => Err(call.fail(e)),
-    }
+    let done = extract_steps(&mut call, archive, dest, &o);
+    call.conclude(done)
 }
 
 /// The archive's member list (`tar -tf`), or an error naming the archive.
@@ -451,39 +444,13 @@ pub fn register(engine: &mut Engine) {
         "Options: sha256, mode (default \"0644\"), owner, group, force, timeout (seconds).",
         "The result's summary carries the sha256 of what was fetched.",
     ];
-    reg(
-        engine,
-        "download",
-        &["url: &str", "dest: &str", "Result"],
-        DL,
-        |nc: NativeCallContext, u: &str, d: &str| download(nc, u, d, None),
-    );
-    reg(
-        engine,
-        "download",
-        &["url: &str", "dest: &str", "opts: Map", "Result"],
-        DL,
-        |nc: NativeCallContext, u: &str, d: &str, o: Map| download(nc, u, d, Some(o)),
-    );
+    reg_with_opts!(engine, "download", ["url: &str", "dest: &str"], "Result", DL, download, (u: &str, d: &str));
     const EX: &[&str] = &[
         "Unpacks a tar archive (.tar, .tar.gz, .tgz, .tar.xz) into dest with the host's tar. `ok` when",
         "`creates` exists, or else when every top-level entry of the archive is already under dest.",
         "Options: creates, strip_components.",
     ];
-    reg(
-        engine,
-        "extract",
-        &["archive: &str", "dest: &str", "Result"],
-        EX,
-        |nc: NativeCallContext, a: &str, d: &str| extract(nc, a, d, None),
-    );
-    reg(
-        engine,
-        "extract",
-        &["archive: &str", "dest: &str", "opts: Map", "Result"],
-        EX,
-        |nc: NativeCallContext, a: &str, d: &str, o: Map| extract(nc, a, d, Some(o)),
-    );
+    reg_with_opts!(engine, "extract", ["archive: &str", "dest: &str"], "Result", EX, extract, (a: &str, d: &str));
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use rhai::{Dynamic, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 use similar::TextDiff;
 
-use super::{from_map, mode_of, reg, step, usage, Call, RResult, StepResult};
+use super::{from_map, mode_of, reg, reg_with_opts, step, usage, Call, RResult, StepResult};
 use crate::executor::Ctx;
 use crate::executor::Effect;
 use crate::host::{FileMeta, FileStat, READ_MAX};
@@ -197,11 +197,8 @@ fn converge_file(
     meta: &FileMeta,
     backup: bool,
 ) -> RResult<StepResult> {
-    match ensure_content(&mut call, path, content, meta, backup) {
-        Ok(true) => Ok(call.finish(Status::Changed)),
-        Ok(false) => Ok(call.finish(Status::Ok)),
-        Err(e) => Err(call.fail(e)),
-    }
+    let done = ensure_content(&mut call, path, content, meta, backup);
+    call.conclude(done)
 }
 
 /// Brings one file to `content` and `meta` as part of `call`'s action, without finishing it:
@@ -448,55 +445,16 @@ pub fn register(engine: &mut Engine) {
         "PATH.<secs>[.<n>].bak with its mode and owner).",
         "Restart a service only when its config changed: `if write_file(p, c).changed { ... }`.",
     ];
-    reg(
-        engine,
-        "write_file",
-        &["path: &str", "content: Dynamic", "Result"],
-        WRITE_DOC,
-        |nc: NativeCallContext, p: &str, c: Dynamic| write_file(nc, p, c, None),
-    );
-    reg(
-        engine,
-        "write_file",
-        &["path: &str", "content: Dynamic", "opts: Map", "Result"],
-        WRITE_DOC,
-        |nc: NativeCallContext, p: &str, c: Dynamic, o: Map| write_file(nc, p, c, Some(o)),
-    );
+    reg_with_opts!(engine, "write_file", ["path: &str", "content: Dynamic"], "Result", WRITE_DOC, write_file, (p: &str, c: Dynamic));
     const LINE_DOC: &[&str] = &[
         "Makes sure a line is in a file: appended when missing, or replacing the last line matching",
         "`regex` when given. Works on bytes: other lines and their endings (LF or CRLF) stay as they are.",
         "One line: a line containing a line break is refused. Same file options as write_file.",
     ];
-    reg(
-        engine,
-        "line_in_file",
-        &["path: &str", "line: &str", "Result"],
-        LINE_DOC,
-        |nc: NativeCallContext, p: &str, l: &str| line_in_file(nc, p, l, None),
-    );
-    reg(
-        engine,
-        "line_in_file",
-        &["path: &str", "line: &str", "opts: Map", "Result"],
-        LINE_DOC,
-        |nc: NativeCallContext, p: &str, l: &str, o: Map| line_in_file(nc, p, l, Some(o)),
-    );
+    reg_with_opts!(engine, "line_in_file", ["path: &str", "line: &str"], "Result", LINE_DOC, line_in_file, (p: &str, l: &str));
     const DIR_DOC: &[&str] =
         &["Creates a folder and its parents (mkdir -p). Options: mode, owner, group."];
-    reg(
-        engine,
-        "ensure_dir",
-        &["path: &str", "Result"],
-        DIR_DOC,
-        |nc: NativeCallContext, p: &str| ensure_dir(nc, p, None),
-    );
-    reg(
-        engine,
-        "ensure_dir",
-        &["path: &str", "opts: Map", "Result"],
-        DIR_DOC,
-        |nc: NativeCallContext, p: &str, o: Map| ensure_dir(nc, p, Some(o)),
-    );
+    reg_with_opts!(engine, "ensure_dir", ["path: &str"], "Result", DIR_DOC, ensure_dir, (p: &str));
     reg(engine, "read_file", &["path: &str", "String"], &["The file's content as text (as this run predicts it in check/plan). Fails when missing or over 32 MiB."], read_file);
     reg(
         engine,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::act::{act, probe, spec_of};
 use super::file::{decide_line, ensure_content};
-use super::{from_map, reg, usage, Call, RResult, StepResult};
+use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
 use crate::executor::overlay::Key;
 use crate::executor::Fact;
 use crate::facts::Fixture;
@@ -419,38 +419,12 @@ pub fn register(engine: &mut Engine) {
         "Sets a kernel parameter: `sysctl -w` when the live value differs, persisted as `key = value` in",
         "/etc/sysctl.d/99-galley.conf. Options: file (another persistence file), persist (false: live only).",
     ];
-    reg(
-        engine,
-        "sysctl",
-        &["key: &str", "value: Dynamic", "Result"],
-        SYSCTL,
-        |nc: NativeCallContext, k: &str, v: Dynamic| sysctl(nc, k, v, None),
-    );
-    reg(
-        engine,
-        "sysctl",
-        &["key: &str", "value: Dynamic", "opts: Map", "Result"],
-        SYSCTL,
-        |nc: NativeCallContext, k: &str, v: Dynamic, o: Map| sysctl(nc, k, v, Some(o)),
-    );
+    reg_with_opts!(engine, "sysctl", ["key: &str", "value: Dynamic"], "Result", SYSCTL, sysctl, (k: &str, v: Dynamic));
     const MODPROBE: &[&str] = &[
         "Loads a kernel module when /proc/modules (or /sys/module) does not show it, and lists it in",
         "/etc/modules-load.d/<module>.conf for the next boot. Options: persist (false: load only).",
     ];
-    reg(
-        engine,
-        "modprobe",
-        &["module: &str", "Result"],
-        MODPROBE,
-        |nc: NativeCallContext, m: &str| modprobe(nc, m, None),
-    );
-    reg(
-        engine,
-        "modprobe",
-        &["module: &str", "opts: Map", "Result"],
-        MODPROBE,
-        |nc: NativeCallContext, m: &str, o: Map| modprobe(nc, m, Some(o)),
-    );
+    reg_with_opts!(engine, "modprobe", ["module: &str"], "Result", MODPROBE, modprobe, (m: &str));
 }
 
 #[cfg(test)]

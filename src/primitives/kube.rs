@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::act::is_local;
 use super::command::{argv_of, display, failure_text, run_parsed, RunOpts};
-use super::{from_map, reg, usage, Call, RResult, StepResult};
+use super::{from_map, reg_with_opts, usage, Call, RResult, StepResult};
 use crate::executor::Performed;
 use crate::host::CommandSpec;
 use crate::report::Status;
@@ -289,58 +289,19 @@ pub fn register(engine: &mut Engine) {
         "Like run(): `changed` unless readonly (then it also runs in check mode). Options: kubeconfig,",
         "kubectl, namespace, readonly, check, timeout, stdin.",
     ];
-    reg(
-        engine,
-        "kubectl",
-        &["args: Array", "Result"],
-        KUBECTL,
-        |nc: NativeCallContext, a: Array| kubectl(nc, a, None),
-    );
-    reg(
-        engine,
-        "kubectl",
-        &["args: Array", "opts: Map", "Result"],
-        KUBECTL,
-        |nc: NativeCallContext, a: Array, o: Map| kubectl(nc, a, Some(o)),
-    );
+    reg_with_opts!(engine, "kubectl", ["args: Array"], "Result", KUBECTL, kubectl, (a: Array));
     const APPLY: &[&str] = &[
         "`kubectl apply -f <path or URL>`: `changed` only when kubectl reports objects created or",
         "configured, `ok` when all are unchanged. Check mode asks the server (`--dry-run=server`).",
         "Options: kubeconfig, kubectl, namespace, timeout.",
     ];
-    reg(
-        engine,
-        "kubectl_apply",
-        &["source: &str", "Result"],
-        APPLY,
-        |nc: NativeCallContext, s: &str| kubectl_apply(nc, s, None),
-    );
-    reg(
-        engine,
-        "kubectl_apply",
-        &["source: &str", "opts: Map", "Result"],
-        APPLY,
-        |nc: NativeCallContext, s: &str, o: Map| kubectl_apply(nc, s, Some(o)),
-    );
+    reg_with_opts!(engine, "kubectl_apply", ["source: &str"], "Result", APPLY, kubectl_apply, (s: &str));
     const JSON: &[&str] = &[
         "Runs a read-only kubectl command with `-o json` and returns the parsed object as a map:",
         "`kubectl_json([\"get\", \"nodes\"]).items.len()`. Runs in check mode; in plan the facts file's",
         "recorded output answers (else `#{}`). Options: kubeconfig, kubectl, namespace, timeout.",
     ];
-    reg(
-        engine,
-        "kubectl_json",
-        &["args: Array", "Dynamic"],
-        JSON,
-        |nc: NativeCallContext, a: Array| kubectl_json(nc, a, None),
-    );
-    reg(
-        engine,
-        "kubectl_json",
-        &["args: Array", "opts: Map", "Dynamic"],
-        JSON,
-        |nc: NativeCallContext, a: Array, o: Map| kubectl_json(nc, a, Some(o)),
-    );
+    reg_with_opts!(engine, "kubectl_json", ["args: Array"], "Dynamic", JSON, kubectl_json, (a: Array));
 }
 
 #[cfg(test)]

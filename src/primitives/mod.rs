@@ -76,6 +76,18 @@ pub fn reg<A: 'static, const N: usize, const X: bool, R: rhai::Variant + Clone, 
         .register_into_engine(engine, func);
 }
 
+/// Registers a primitive as `name(args)` and as `name(args, opts)`: `$f` takes the options as
+/// `Option<Map>` (`None` for the first form).
+macro_rules! reg_with_opts {
+    ($engine:expr, $name:literal, [$($param:literal),*], $ret:literal, $docs:expr, $f:path, ($($arg:ident: $ty:ty),*)) => {{
+        $crate::primitives::reg($engine, $name, &[$($param,)* $ret], $docs,
+            |nc: rhai::NativeCallContext, $($arg: $ty),*| $f(nc, $($arg,)* None));
+        $crate::primitives::reg($engine, $name, &[$($param,)* "opts: Map", $ret], $docs,
+            |nc: rhai::NativeCallContext, $($arg: $ty,)* o: rhai::Map| $f(nc, $($arg,)* Some(o)));
+    }};
+}
+pub(crate) use reg_with_opts;
+
 pub fn register(engine: &mut Engine) {
     crate::executor::result::register(engine);
     command::register(engine);

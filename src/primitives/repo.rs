@@ -11,11 +11,10 @@ use super::act::{act, spec_of};
 use super::download::{fetch_into, DlOpts};
 use super::file::{ensure_content, predicted_stat};
 use super::mirrored::{mirrored, mirrored_repo, mirrored_text};
-use super::{from_map, reg, usage, Call, RResult, StepResult};
+use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
 use crate::executor::overlay::Key;
 use crate::executor::Effect;
 use crate::host::FileMeta;
-use crate::report::Status;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,11 +69,7 @@ pub fn render_yum_repo(id: &str, o: &YumRepoOpts) -> String {
 }
 
 fn finish(call: Call, r: Result<bool, String>) -> RResult<StepResult> {
-    match r {
-        Ok(true) => Ok(call.finish(Status::Changed)),
-        Ok(false) => Ok(call.finish(Status::Ok)),
-        Err(e) => Err(call.fail(e)),
-    }
+    call.conclude(r)
 }
 
 fn yum_repo(nc: NativeCallContext, id: &str, opts: Map) -> RResult<StepResult> {
@@ -428,20 +423,7 @@ pub fn register(engine: &mut Engine) {
         "Fetches a ready-made .repo file into /etc/yum.repos.d (the book's `yum-config-manager --add-repo URL`);",
         "`ok` when it is already there. Options: dest, force (fetch again and replace).",
     ];
-    reg(
-        engine,
-        "yum_repo_url",
-        &["url: &str", "Result"],
-        URL,
-        |nc: NativeCallContext, u: &str| yum_repo_url(nc, u, None),
-    );
-    reg(
-        engine,
-        "yum_repo_url",
-        &["url: &str", "opts: Map", "Result"],
-        URL,
-        |nc: NativeCallContext, u: &str, o: Map| yum_repo_url(nc, u, Some(o)),
-    );
+    reg_with_opts!(engine, "yum_repo_url", ["url: &str"], "Result", URL, yum_repo_url, (u: &str));
     reg(engine, "apt_repo", &["name: &str", "opts: Map", "Result"], &[
         "Adds an apt repository: the signing key under /etc/apt/keyrings (key_url fetched once, or key",
         "given inline) and /etc/apt/sources.list.d/<name>.sources (deb822) or .list (format: \"list\").",

@@ -6,7 +6,7 @@ use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::act::{act, probe, spec_of};
-use super::{from_map, reg, usage, Call, RResult, StepResult};
+use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
 use crate::executor::overlay::Key;
 use crate::executor::{Effect, Fact};
 use crate::facts::Fixture;
@@ -306,20 +306,7 @@ pub fn register(engine: &mut Engine) {
         &["`systemctl(\"daemon-reload\")`: reloads unit files (always acts)."],
         |nc: NativeCallContext, a: &str| systemctl(nc, a, "", None),
     );
-    reg(
-        engine,
-        "systemctl",
-        &["action: &str", "unit: &str", "Result"],
-        DOC,
-        |nc: NativeCallContext, a: &str, u: &str| systemctl(nc, a, u, None),
-    );
-    reg(
-        engine,
-        "systemctl",
-        &["action: &str", "unit: &str", "opts: Map", "Result"],
-        DOC,
-        |nc: NativeCallContext, a: &str, u: &str, o: Map| systemctl(nc, a, u, Some(o)),
-    );
+    reg_with_opts!(engine, "systemctl", ["action: &str", "unit: &str"], "Result", DOC, systemctl, (a: &str, u: &str));
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@ use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::act::{act, spec_of};
-use super::{from_map, reg, usage, Call, RResult, StepResult};
-use crate::report::Status;
+use super::{from_map, reg_with_opts, usage, Call, RResult, StepResult};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,11 +131,8 @@ fn user(nc: NativeCallContext, name: &str, opts: Option<Map>) -> RResult<StepRes
         act(call, spec_of(&argv, &[], None), &argv[0].clone())?;
         Ok(true)
     };
-    match steps(&mut call) {
-        Ok(true) => Ok(call.finish(Status::Changed)),
-        Ok(false) => Ok(call.finish(Status::Ok)),
-        Err(e) => Err(call.fail(e)),
-    }
+    let done = steps(&mut call);
+    call.conclude(done)
 }
 
 pub fn register(engine: &mut Engine) {
@@ -147,20 +143,7 @@ pub fn register(engine: &mut Engine) {
         "for a different shell or home and missing supplementary groups (others are kept).",
         "Options: groups, shell, home, system (a system account, when created).",
     ];
-    reg(
-        engine,
-        "user",
-        &["name: &str", "Result"],
-        DOC,
-        |nc: NativeCallContext, n: &str| user(nc, n, None),
-    );
-    reg(
-        engine,
-        "user",
-        &["name: &str", "opts: Map", "Result"],
-        DOC,
-        |nc: NativeCallContext, n: &str, o: Map| user(nc, n, Some(o)),
-    );
+    reg_with_opts!(engine, "user", ["name: &str"], "Result", DOC, user, (n: &str));
 }
 
 #[cfg(test)]
