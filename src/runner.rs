@@ -276,7 +276,12 @@ fn setup_failure(reporter: Arc<Reporter>, message: &str) -> Outcome {
 /// Runs a recipe and returns its exit code: 0 success, 1 a step failed, 2 usage/recipe error,
 /// 130 interrupted.
 pub fn execute(opts: &RunOptions) -> Outcome {
-    let reporter = Arc::new(Reporter::new(opts.format, opts.mode, opts.diff));
+    execute_to(opts, Arc::new(crate::report::sink::Std))
+}
+
+/// [`execute`] with the run's output written to `sink` (a buffer, for tests and embedders).
+pub fn execute_to(opts: &RunOptions, sink: Arc<dyn crate::report::sink::Sink>) -> Outcome {
+    let reporter = Arc::new(Reporter::to(sink, opts.format, opts.mode, opts.diff));
     let recipe = match recipe::load(&opts.recipe) {
         Ok(r) => r,
         Err(e) => return setup_failure(reporter, &e.to_string()),

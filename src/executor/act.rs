@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::Call;
+use super::{Call, Performed};
 use crate::host::{CommandOutput, CommandSpec};
 use crate::report::redact;
 
@@ -37,15 +37,12 @@ pub fn act(
     what: &str,
 ) -> Result<Option<CommandOutput>, String> {
     call.action.commands.push(spec.argv.clone());
-    if call.mode().predicts() {
-        return Ok(None);
-    }
     let shown = display(&spec.argv);
     let timeout = spec.timeout.map(|t| t.as_secs());
-    let out = call
-        .target
-        .run(&call.run, spec, what)
-        .map_err(|e| e.to_string())?;
+    let out = match call.perform(spec, None, what).map_err(|e| e.to_string())? {
+        Performed::Ran(out) | Performed::DryRun(out) => out,
+        Performed::Recorded(_) => return Ok(None),
+    };
     if out.rc != 0 || out.timed_out || out.interrupted {
         let mut text = failure_text(&shown, &out, timeout);
         if out.stderr.is_empty() && !out.stdout.is_empty() {

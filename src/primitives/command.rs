@@ -216,13 +216,8 @@ pub fn run_parsed(
         })?;
     }
     if out.timed_out || out.interrupted || (out.rc != 0 && o.check != Some(false)) {
-        let text = failure_text(&shown, &out, o.timeout);
-        let err = call.fail(text);
-        if out.interrupted {
-            // Ctrl-C stops the recipe as an interruption (exit 130), not as a failed step.
-            return Err(crate::error::Stop::Interrupt.raise());
-        }
-        return Err(err);
+        // Ctrl-C stops the recipe as an interruption (exit 130): `fail` says so.
+        return Err(call.fail(failure_text(&shown, &out, o.timeout)));
     }
     let status = if out.unknown {
         call.action.summary = format!("{shown} (would check: the facts do not answer it)");

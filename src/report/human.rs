@@ -35,21 +35,13 @@ fn dur(d: Duration) -> String {
     }
 }
 
-pub fn start(mode: Mode, recipe: &str, color: bool) {
+pub fn start(mode: Mode, recipe: &str, color: bool) -> String {
     let note = match mode {
         Mode::Apply => "",
         Mode::Check => " (check: probing real hosts, changing nothing)",
         Mode::Plan => " (plan: no host contacted)",
     };
-    super::stdout::line(&paint(
-        &format!("{} {recipe}{note}", mode.as_str()),
-        "1",
-        color,
-    ));
-}
-
-pub fn action(a: &Action, color: bool, show_diff: bool, mode: Mode) {
-    super::stdout::text(&action_text(a, color, show_diff, mode));
+    paint(&format!("{} {recipe}{note}", mode.as_str()), "1", color) + "\n"
 }
 
 /// An action's lines as printed: the status line, its error and, on request, its diff; each
@@ -87,17 +79,17 @@ pub fn action_text(a: &Action, color: bool, show_diff: bool, mode: Mode) -> Stri
     out
 }
 
-pub fn log(host: &str, level: Level, message: &str, color: bool) {
+pub fn log(host: &str, level: Level, message: &str, color: bool) -> String {
     let (tag, code) = match level {
         Level::Info => ("info", "34"),
         Level::Warn => ("warn", "33"),
         Level::Error => ("error", "31"),
     };
-    super::stdout::line(&format!(
-        "{} {host} {}",
+    format!(
+        "{} {host} {}\n",
         paint(&format!("{tag:>8}"), code, color),
         redact(message)
-    ));
+    )
 }
 
 /// Longest live line, in characters.
@@ -127,7 +119,7 @@ pub fn recap(
     counts: &[(&str, &Counts)],
     errors: &BTreeMap<String, String>,
     color: bool,
-) {
+) -> String {
     let mut out = String::new();
     // A plan's recap has no time either, so the same plan prints the same bytes.
     let title = match mode {
@@ -173,5 +165,5 @@ pub fn recap(
     if mode != Mode::Apply {
         let _ = writeln!(out, "  nothing was changed ({} mode)", mode.as_str());
     }
-    super::stdout::text(&out);
+    out
 }

@@ -20,22 +20,22 @@ pub fn line(mut value: Value) -> String {
     redact::redact(&value.to_string())
 }
 
-fn emit(value: Value) {
-    super::stdout::line(&line(value));
+fn emit(value: Value) -> String {
+    line(value) + "\n"
 }
 
-pub fn start(mode: Mode, recipe: &str) {
+pub fn start(mode: Mode, recipe: &str) -> String {
     emit(
         json!({"type": "start", "mode": mode.as_str(), "recipe": recipe, "version": env!("CARGO_PKG_VERSION")}),
-    );
+    )
 }
 
-pub fn action(a: &Action, mode: Mode) {
+pub fn action(a: &Action, mode: Mode) -> String {
     let mut v = action_value(a);
     if mode == Mode::Plan {
         v["duration_ms"] = 0.into(); // nothing ran; and the same plan prints the same bytes
     }
-    emit(v);
+    emit(v)
 }
 
 pub fn action_value(a: &Action) -> Value {
@@ -48,12 +48,12 @@ pub fn action_value(a: &Action) -> Value {
     v
 }
 
-pub fn log(host: &str, level: Level, message: &str) {
-    emit(json!({"type": "log", "host": host, "level": level, "message": message}));
+pub fn log(host: &str, level: Level, message: &str) -> String {
+    emit(json!({"type": "log", "host": host, "level": level, "message": message}))
 }
 
-pub fn error(message: &str, exit_code: i32) {
-    emit(json!({"type": "error", "message": message, "exit_code": exit_code}));
+pub fn error(message: &str, exit_code: i32) -> String {
+    emit(json!({"type": "error", "message": message, "exit_code": exit_code}))
 }
 
 pub fn recap(
@@ -62,7 +62,7 @@ pub fn recap(
     counts: &BTreeMap<String, Counts>,
     errors: &BTreeMap<String, String>,
     exit_code: i32,
-) {
+) -> String {
     let duration_ms = match mode {
         Mode::Plan => json!(0),
         _ => json!((elapsed.as_secs_f64() * 1e6).round() / 1e3),
@@ -74,5 +74,5 @@ pub fn recap(
         "hosts": counts,
         "host_errors": errors,
         "exit_code": exit_code,
-    }));
+    }))
 }

@@ -6,14 +6,14 @@ pub mod grouping;
 mod human;
 mod json;
 pub mod redact;
+pub mod sink;
 pub mod stdout;
 
 pub use human::{action_text, live_text};
 pub use json::{action_value, line as json_line};
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -160,6 +160,7 @@ pub enum Level {
 
 /// Shared by every thread of a run; serialises output so lines never interleave.
 pub struct Reporter {
+    sink: Arc<dyn sink::Sink>,
     format: Format,
     show_diff: bool,
     color: bool,
@@ -183,14 +184,21 @@ struct State {
 }
 
 impl Reporter {
+    /// A reporter that prints on the process's stdout and stderr.
     pub fn new(format: Format, mode: Mode, show_diff: bool) -> Self {
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::io::stdout().is_terminal();
+        Self::to(Arc::new(sink::Std), format, mode, show_diff)
+    }
+
+    /// A reporter that writes to `sink`.
+    pub fn to(sink: Arc<dyn sink::Sink>, format: Format, mode: Mode, show_diff: bool) -> Self {
+        let (out_tty, err_tty) = sink.terminal();
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && out_tty;
         Reporter {
+            sink,
             format,
             show_diff,
             color,
-            live: format == Format::Human && std::io::stderr().is_terminal(),
+            live: format == Format::Human && err_tty,
             mode,
             start: Instant::now(),
             state: Mutex::new(State::default()),
@@ -212,8 +220,8 @@ impl Reporter {
 
     pub fn start(&self, recipe: &str) {
         match self.format {
-            Format::Json => json::start(self.mode, recipe),
-            Format::Human => human::start(self.mode, recipe, self.color),
+            Format::Json => self.sink.out(&json::start(self.mode, recipe)),
+            Format::Human => self.sink.out(&human::start(self.mode, recipe, self.color)),
             Format::Silent => {}
         }
     }
@@ -237,8 +245,13 @@ impl Reporter {
             human::clear_live();
         }
         match self.format {
-            Format::Json => json::action(&action, self.mode),
-            Format::Human => human::action(&action, self.color, self.show_diff, self.mode),
+            Format::Json => self.sink.out(&json::action(&action, self.mode)),
+            Format::Human => self.sink.out(&human::action_text(
+                &action,
+                self.color,
+                self.show_diff,
+                self.mode,
+            )),
             Format::Silent => {}
         }
     }
@@ -263,11 +276,13 @@ impl Reporter {
             human::clear_live();
         }
         match self.format {
-            Format::Json => json::log(host, level, message),
-            Format::Human => human::log(host, level, message, self.color),
-            Format::Silent if level != Level::Info => {
-                eprintln!("{} {host}: {}", level_name(level), redact::redact(message))
-            }
+            Format::Json => self.sink.out(&json::log(host, level, message)),
+            Format::Human => self.sink.out(&human::log(host, level, message, self.color)),
+            Format::Silent if level != Level::Info => self.sink.err(&format!(
+                "{} {host}: {}",
+                level_name(level),
+                redact::redact(message)
+            )),
             Format::Silent => {}
         }
     }
@@ -339,13 +354,13 @@ impl Reporter {
             human::clear_live();
         }
         st.shown.push(rendered.to_string());
-        if stdout::closed() {
+        if self.sink.closed() {
             return; // the reader went away: end quietly
         }
         if self.format == Format::Json {
-            json::error(rendered, exit_code);
+            self.sink.out(&json::error(rendered, exit_code));
         }
-        let _ = writeln!(std::io::stderr(), "{}", redact::redact(rendered));
+        self.sink.err(&redact::redact(rendered));
     }
 
     /// Prints the per-host recap.
@@ -356,7 +371,13 @@ impl Reporter {
         }
         let elapsed = self.start.elapsed();
         match self.format {
-            Format::Json => json::recap(self.mode, elapsed, &st.counts, &st.host_errors, exit_code),
+            Format::Json => self.sink.out(&json::recap(
+                self.mode,
+                elapsed,
+                &st.counts,
+                &st.host_errors,
+                exit_code,
+            )),
             Format::Human => {
                 let mut hosts: Vec<(&str, &Counts)> = Vec::new();
                 for h in st.order.iter().chain(st.counts.keys()) {
@@ -378,7 +399,9 @@ impl Reporter {
                     })
                     .map(|(h, e)| (h.clone(), e.clone()))
                     .collect();
-                human::recap(self.mode, elapsed, &hosts, &errors, self.color)
+                self.sink.out(&human::recap(
+                    self.mode, elapsed, &hosts, &errors, self.color,
+                ))
             }
             Format::Silent => {}
         }
