@@ -65,17 +65,21 @@ fn is_options(name: &str, count: usize, index: usize) -> bool {
         })
 }
 
+/// The function call a walk is at, if it is at one.
+fn fn_call<'a>(nodes: &[ASTNode<'a>]) -> Option<(&'a rhai::FnCallExpr, Position)> {
+    match nodes.last() {
+        Some(ASTNode::Expr(Expr::FnCall(call, pos)))
+        | Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => Some((call, *pos)),
+        _ => None,
+    }
+}
+
 /// Options maps written in the recipe whose literal entries a primitive would refuse (an unknown
 /// option, a mistyped value): (message, position of the call).
 pub fn bad_options(ast: &AST) -> Vec<(String, Position)> {
     let mut out = Vec::new();
     ast.walk(&mut |nodes: &[ASTNode]| {
-        let call = match nodes.last() {
-            Some(ASTNode::Expr(Expr::FnCall(call, pos)))
-            | Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => Some((call, *pos)),
-            _ => None,
-        };
-        let Some((call, pos)) = call.filter(|(c, _)| c.namespace.is_empty()) else {
+        let Some((call, pos)) = fn_call(nodes).filter(|(c, _)| c.namespace.is_empty()) else {
             return true;
         };
         let name = call.name.as_str();
@@ -178,12 +182,7 @@ pub fn unknown_calls(engine: &Engine, ast: &AST) -> Vec<(String, Position)> {
     let known = known_functions(engine, ast);
     let mut out = Vec::new();
     ast.walk(&mut |nodes: &[ASTNode]| {
-        let call = match nodes.last() {
-            Some(ASTNode::Expr(Expr::FnCall(call, pos)))
-            | Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => Some((call, *pos)),
-            _ => None,
-        };
-        if let Some((call, pos)) = call {
+        if let Some((call, pos)) = fn_call(nodes) {
             let name = call.name.as_str();
             if call.namespace.is_empty()
                 && call.op_token.is_none()

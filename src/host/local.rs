@@ -39,31 +39,31 @@ fn group_name(gid: u32) -> String {
     }
 }
 
+/// A numeric id as it is, else the named account's id, with an error that names the user or
+/// group when it does not exist.
+fn resolve_id(
+    path: &str,
+    what: &str,
+    name: &str,
+    lookup: impl Fn(&str) -> Option<u32>,
+) -> HostResult<u32> {
+    name.parse::<u32>()
+        .ok()
+        .or_else(|| lookup(name))
+        .ok_or_else(|| {
+            HostError::file(path, format!("{what} `{name}` does not exist on this host"))
+        })
+}
+
 /// Resolves a user name (or numeric id) to a uid, with an error that names the user.
 pub fn resolve_uid(path: &str, owner: &str) -> HostResult<Uid> {
-    if let Ok(n) = owner.parse::<u32>() {
-        return Ok(Uid::from_raw(n));
-    }
-    match User::from_name(owner) {
-        Ok(Some(u)) => Ok(u.uid),
-        _ => Err(HostError::file(
-            path,
-            format!("owner `{owner}` does not exist on this host"),
-        )),
-    }
+    let uid = |n: &str| User::from_name(n).ok().flatten().map(|u| u.uid.as_raw());
+    resolve_id(path, "owner", owner, uid).map(Uid::from_raw)
 }
 
 pub fn resolve_gid(path: &str, group: &str) -> HostResult<Gid> {
-    if let Ok(n) = group.parse::<u32>() {
-        return Ok(Gid::from_raw(n));
-    }
-    match Group::from_name(group) {
-        Ok(Some(g)) => Ok(g.gid),
-        _ => Err(HostError::file(
-            path,
-            format!("group `{group}` does not exist on this host"),
-        )),
-    }
+    let gid = |n: &str| Group::from_name(n).ok().flatten().map(|g| g.gid.as_raw());
+    resolve_id(path, "group", group, gid).map(Gid::from_raw)
 }
 
 /// Applies mode and ownership to an open path (used on the temp file before the rename).

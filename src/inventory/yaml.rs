@@ -116,21 +116,36 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn hosts(&mut self, group: &str, v: &Yaml) -> Result<(), InventoryError> {
+    /// The entries of `group.<part>` (an empty list for `null`), keyed by their text.
+    fn entries<'y>(
+        &self,
+        group: &str,
+        part: &str,
+        (mapping_of, item): (&str, &str),
+        v: &'y Yaml,
+    ) -> Result<Vec<(String, &'y Yaml)>, InventoryError> {
         let map: &Mapping = match v {
-            Yaml::Null => return Ok(()),
+            Yaml::Null => return Ok(Vec::new()),
             Yaml::Mapping(m) => m,
             _ => {
                 return Err(self.err(
                     group,
-                    format!("`{group}.hosts` must be a mapping of host names"),
+                    format!("`{group}.{part}` must be a mapping of {mapping_of}"),
                 ))
             }
         };
-        for (k, hv) in map {
-            let pattern = key_text(k).ok_or_else(|| {
-                self.err(group, format!("`{group}.hosts`: a host name must be text"))
-            })?;
+        map.iter()
+            .map(|(k, body)| {
+                let name = key_text(k).ok_or_else(|| {
+                    self.err(group, format!("`{group}.{part}`: a {item} must be text"))
+                })?;
+                Ok((name, body))
+            })
+            .collect()
+    }
+
+    fn hosts(&mut self, group: &str, v: &Yaml) -> Result<(), InventoryError> {
+        for (pattern, hv) in self.entries(group, "hosts", ("host names", "host name"), v)? {
             let line = self.lines.line(&pattern).unwrap_or(0);
             let vars = self.vars(&pattern, hv)?;
             for name in expand_range(&pattern).map_err(|e| self.b.error(Some(line), e))? {
@@ -150,23 +165,7 @@ impl Reader<'_> {
     }
 
     fn children(&mut self, group: &str, v: &Yaml) -> Result<(), InventoryError> {
-        let map: &Mapping = match v {
-            Yaml::Null => return Ok(()),
-            Yaml::Mapping(m) => m,
-            _ => {
-                return Err(self.err(
-                    group,
-                    format!("`{group}.children` must be a mapping of groups"),
-                ))
-            }
-        };
-        for (k, body) in map {
-            let child = key_text(k).ok_or_else(|| {
-                self.err(
-                    group,
-                    format!("`{group}.children`: a group name must be text"),
-                )
-            })?;
+        for (child, body) in self.entries(group, "children", ("groups", "group name"), v)? {
             let line = self.lines.line(&child).unwrap_or(0);
             self.b
                 .group(group, line)

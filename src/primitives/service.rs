@@ -327,72 +327,39 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn start_and_stop_are_probed() {
-        assert!(cmds("start", &st("active", "enabled")).is_empty());
-        assert_eq!(
-            cmds("start", &st("failed", "enabled")),
-            vec!["start kubelet"]
-        );
-        assert!(cmds("stop", &st("inactive", "disabled")).is_empty());
-        assert_eq!(
-            cmds("stop", &st("active", "disabled")),
-            vec!["stop kubelet"]
-        );
-    }
+    /// (action, is-active, is-enabled, the commands it runs): probed actions act only on what
+    /// differs; restart, reload and daemon-reload always act.
+    const CASES: &[(&str, &str, &str, &[&str])] = &[
+        ("start", "active", "enabled", &[]),
+        ("start", "failed", "enabled", &["start kubelet"]),
+        ("stop", "inactive", "disabled", &[]),
+        ("stop", "active", "disabled", &["stop kubelet"]),
+        ("enable --now", "inactive", "disabled", &["enable --now kubelet"]),
+        ("enable --now", "inactive", "enabled", &["start kubelet"]),
+        ("enable --now", "active", "disabled", &["enable kubelet"]),
+        ("enable --now", "active", "enabled", &[]),
+        ("enable", "inactive", "static", &[]),
+        ("restart", "active", "enabled", &["restart kubelet"]),
+        ("reload", "active", "enabled", &["reload kubelet"]),
+        ("daemon-reload", "", "", &["daemon-reload"]),
+        ("mask", "inactive", "masked", &[]),
+        ("mask", "inactive", "disabled", &["mask kubelet"]),
+        ("unmask", "inactive", "disabled", &[]),
+        ("unmask", "inactive", "masked", &["unmask kubelet"]),
+        ("disable", "inactive", "disabled", &[]),
+        ("disable", "inactive", "", &[]),
+        ("disable", "active", "enabled", &["disable kubelet"]),
+    ];
 
     #[test]
-    fn enable_now_does_what_is_missing() {
-        assert_eq!(
-            cmds("enable --now", &st("inactive", "disabled")),
-            vec!["enable --now kubelet"]
-        );
-        assert_eq!(
-            cmds("enable --now", &st("inactive", "enabled")),
-            vec!["start kubelet"]
-        );
-        assert_eq!(
-            cmds("enable --now", &st("active", "disabled")),
-            vec!["enable kubelet"]
-        );
-        assert!(cmds("enable --now", &st("active", "enabled")).is_empty());
-        assert!(cmds("enable", &st("inactive", "static")).is_empty());
-    }
-
-    #[test]
-    fn restart_reload_always_act() {
-        assert_eq!(
-            cmds("restart", &st("active", "enabled")),
-            vec!["restart kubelet"]
-        );
-        assert_eq!(
-            cmds("reload", &st("active", "enabled")),
-            vec!["reload kubelet"]
-        );
-        assert_eq!(
-            cmds("daemon-reload", &UnitState::default()),
-            vec!["daemon-reload"]
-        );
-    }
-
-    #[test]
-    fn mask_unmask_disable() {
-        assert!(cmds("mask", &st("inactive", "masked")).is_empty());
-        assert_eq!(
-            cmds("mask", &st("inactive", "disabled")),
-            vec!["mask kubelet"]
-        );
-        assert!(cmds("unmask", &st("inactive", "disabled")).is_empty());
-        assert_eq!(
-            cmds("unmask", &st("inactive", "masked")),
-            vec!["unmask kubelet"]
-        );
-        assert!(cmds("disable", &st("inactive", "disabled")).is_empty());
-        assert!(cmds("disable", &st("inactive", "")).is_empty());
-        assert_eq!(
-            cmds("disable", &st("active", "enabled")),
-            vec!["disable kubelet"]
-        );
+    fn each_action_runs_what_the_state_needs() {
+        for (verb, active, enabled, want) in CASES {
+            assert_eq!(
+                cmds(verb, &st(active, enabled)),
+                *want,
+                "{verb} on {active}/{enabled}"
+            );
+        }
     }
 
     #[test]
