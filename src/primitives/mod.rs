@@ -4,6 +4,7 @@
 
 mod act;
 pub mod alternatives;
+mod cluster;
 pub mod command;
 pub mod download;
 mod extract_links;
@@ -106,4 +107,5 @@ pub fn register(engine: &mut Engine) {
     toml_text::register(engine);
     orchestration::register(engine);
     user::register(engine);
+    cluster::register(engine);
 }

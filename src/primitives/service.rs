@@ -334,7 +334,12 @@ mod tests {
         ("start", "failed", "enabled", &["start kubelet"]),
         ("stop", "inactive", "disabled", &[]),
         ("stop", "active", "disabled", &["stop kubelet"]),
-        ("enable --now", "inactive", "disabled", &["enable --now kubelet"]),
+        (
+            "enable --now",
+            "inactive",
+            "disabled",
+            &["enable --now kubelet"],
+        ),
         ("enable --now", "inactive", "enabled", &["start kubelet"]),
         ("enable --now", "active", "disabled", &["enable kubelet"]),
         ("enable --now", "active", "enabled", &[]),
