@@ -22,6 +22,9 @@ MIRROR="${GALLEY_TESTBED_MIRROR:-http://deb.debian.org/debian}"
 SSH_DEADLINE="${GALLEY_TESTBED_SSH_DEADLINE:-60}"   # seconds for all nodes to answer SSH
 MAX_NODES=99
 MARK="GALLEY_TESTBED"                                 # marker put on every process we start
+# Extra systemd-nspawn arguments for every node (words split on spaces), e.g. the Kubernetes
+# tier's `--capability=all --bind=/sys/fs/cgroup:/run/hostcg --bind=/dev/kmsg`.
+read -r -a NSPAWN_EXTRA <<<"${GALLEY_TESTBED_NSPAWN_ARGS:-}"
 
 die()  { echo "testbed: error: $*" >&2; exit 1; }
 log()  { echo "testbed: $*" >&2; }
@@ -373,11 +376,26 @@ pid_is_ours() {
 cgroup_roots() {
     awk '$3 == "cgroup2" || ($3 == "cgroup" && $4 ~ /(^|,)name=systemd(,|$)/) { print $2 }' /proc/self/mounts
 }
+# The cgroup v1 controller hierarchies (cpu, memory, pids, ...), each as the folder of this
+# process's own cgroup in it: where a Kubernetes node's own cgroups go (GALLEY_TESTBED_ALL_CGROUPS),
+# so that what its kubelet creates stays below the node and goes with it.
+cgroup_controller_bases() {
+    local mnt opts c own
+    while read -r _ mnt _ opts _; do
+        c=""
+        for o in ${opts//,/ }; do
+            case $o in rw|ro|nosuid|nodev|noexec|relatime|name=*) ;; *) c="${c:+$c,}$o" ;; esac
+        done
+        [[ -n $c ]] || continue
+        own=$(awk -F: -v c="$c" '$2 == c { print $3 }' /proc/self/cgroup)
+        echo "$mnt${own%/}"
+    done < <(awk '$3 == "cgroup" && $4 !~ /name=systemd/' /proc/self/mounts)
+}
 
 # Removes the (empty) cgroups of instance ID: .../galley-testbed/ID in every hierarchy.
 remove_cgroups() {
     local id="$1" r d
-    for r in $(cgroup_roots); do
+    for r in $(cgroup_roots) $(cgroup_controller_bases); do
         d="$r/galley-testbed/$id"
         if [[ -d $d ]]; then
             find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
@@ -677,11 +695,23 @@ EOF
     # failures, and a unit stopped on one node could touch the same unit on another).
     local cgs=() r
     for r in $(cgroup_roots); do cgs+=("$r/galley-testbed/$id"); done
+    if [[ -n ${GALLEY_TESTBED_ALL_CGROUPS:-} ]]; then
+        for r in $(cgroup_controller_bases); do cgs+=("$r/galley-testbed/$id"); done
+    fi
     for ((i = 1; i <= n; i++)); do
         local m="node$i-$id"
         (
             for r in "${cgs[@]}"; do
                 mkdir -p "$r/node$i"
+                # A new cpuset cgroup has no CPUs or memory nodes until given its parent's.
+                if [[ -f $r/node$i/cpuset.cpus ]]; then
+                    local d p
+                    for d in "${r%/galley-testbed/*}/galley-testbed" "$r" "$r/node$i"; do
+                        p=${d%/*}
+                        [[ -s $d/cpuset.cpus ]] || cat "$p/cpuset.cpus" >"$d/cpuset.cpus"
+                        [[ -s $d/cpuset.mems ]] || cat "$p/cpuset.mems" >"$d/cpuset.mems"
+                    done
+                fi
                 echo "$BASHPID" >"$r/node$i/cgroup.procs"
             done
             exec setsid systemd-nspawn -b --register=no --keep-unit --volatile=overlay \
@@ -689,7 +719,7 @@ EOF
                 -D "$rootfs" -M "$m" --hostname="node$i" --uuid="$(cat "$dir/node$i/machine_uuid")" \
                 --network-bridge="$br" \
                 --bind-ro="$dir/repo:/srv/repo" --bind-ro="$dir/node$i/seed:/etc/galley-testbed" \
-                --setenv="$MARK=$id"
+                --setenv="$MARK=$id" "${NSPAWN_EXTRA[@]}"
         ) </dev/null >"$dir/node$i.log" 2>&1 &
         echo $! >>"$dir/pids"
     done
@@ -758,7 +788,7 @@ cmd_check_clean() {
     for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
         case "$l" in gtb*) left+=("bridge $l") ;; vb-*) left+=("veth $l") ;; esac
     done
-    for l in $(cgroup_roots); do
+    for l in $(cgroup_roots) $(cgroup_controller_bases); do
         for p in "$l"/galley-testbed/*/; do left+=("cgroup ${p%/}"); done
     done
     for l in $(ip netns list 2>/dev/null | awk '{print $1}'); do

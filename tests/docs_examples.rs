@@ -4,6 +4,8 @@
 //! gets that fork first. Left out, each for its reason: the REPL's lines (interactive; driven
 //! through a pty by tests/repl.rs) and `--download` (it fetches from the upstream hosts).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -97,4 +99,43 @@ fn the_scan_keeps_host_free_lines_and_leaves_out_the_rest() {
         got,
         vec!["galley plan docker", "galley run ./x.rhai --plan"]
     );
+}
+
+/// docs/primitives.md has a section for every function galley registers (as `galley defs`
+/// writes them), so no primitive goes undocumented.
+#[test]
+fn every_primitive_has_a_section_in_docs_primitives() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::galley_bin())
+        .arg("defs")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let defs = std::fs::read_to_string(dir.path().join("__static__.d.rhai")).unwrap();
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/primitives.md"),
+    )
+    .unwrap();
+    let headings: Vec<&str> = docs.lines().filter(|l| l.starts_with("### ")).collect();
+    // Methods and property accessors (`get rc`) of galley's value types, not primitives.
+    let methods = ["get", "set", "to_string", "to_debug"];
+    let mut names: Vec<&str> = defs
+        .lines()
+        .filter_map(|l| l.strip_prefix("fn "))
+        .filter_map(|l| l.split('(').next())
+        .filter(|n| !methods.contains(n) && !n.contains(' '))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() > 40, "{names:?}");
+    let missing: Vec<&&str> = names
+        .iter()
+        .filter(|n| !headings.iter().any(|h| h.contains(&format!("`{n}("))))
+        .collect();
+    assert!(missing.is_empty(), "not in docs/primitives.md: {missing:?}");
 }

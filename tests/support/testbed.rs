@@ -60,6 +60,10 @@ pub fn script() -> PathBuf {
 }
 
 /// Tools `testbed.sh` needs (installed by `bash testbed/testbed.sh deps`).
+pub fn k8s_node_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testbed/k8s-node.sh")
+}
+
 pub const REQUIRED_TOOLS: &[&str] = &[
     "bash",
     "debootstrap",
@@ -124,9 +128,14 @@ fn on_path(tool: &str) -> bool {
 
 /// Runs `bash testbed.sh ARGS...`, returning stdout, or an error with the exit status and stderr.
 fn run_script(args: &[&str]) -> Result<String, String> {
+    run_script_with(args, &[])
+}
+
+fn run_script_with(args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
     let out = Command::new("bash")
         .arg(script())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env_remove("BASH_ENV")
         .stdin(Stdio::null())
         .output()
@@ -173,6 +182,55 @@ impl Testbed {
     /// tests). The instance is tied to this process: it is torn down when the `Testbed` drops,
     /// or by a watchdog if the process dies first.
     pub fn up(n: usize, dup_pair: bool) -> Result<Testbed, String> {
+        Self::up_with(n, dup_pair, &[])
+    }
+
+    /// Nodes a real kubelet and containerd run on (testbed/k8s-node.sh): every capability, the
+    /// machine's cgroup hierarchies with each node in its own cgroup of every controller, and
+    /// the Kubernetes artifacts bound read-only at /opt/k8s. `prep_kubernetes` finishes them.
+    pub fn up_for_kubernetes(n: usize) -> Result<Testbed, String> {
+        let args = Command::new("bash")
+            .arg(k8s_node_script())
+            .arg("nspawn-args")
+            .output()
+            .map_err(|e| format!("testbed: k8s-node.sh nspawn-args: {e}"))?;
+        let args = String::from_utf8_lossy(&args.stdout).trim().to_string();
+        Self::up_with(
+            n,
+            false,
+            &[
+                ("GALLEY_TESTBED_NSPAWN_ARGS", args),
+                ("GALLEY_TESTBED_ALL_CGROUPS", "1".into()),
+            ],
+        )
+    }
+
+    /// Makes `node` ready for the kubelet (`k8s-node.sh prep`).
+    pub fn prep_kubernetes(&self, node: &str) -> Result<(), String> {
+        let out = Command::new("bash")
+            .arg(k8s_node_script())
+            .arg("prep")
+            .arg(&self.dir)
+            .arg(node)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("testbed: k8s-node.sh prep: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "testbed: k8s-node.sh prep {node} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bridge's own address (`10.213.X.1`), where the machine serves what the nodes need.
+    pub fn gateway(&self) -> String {
+        let a = &self.nodes[0].address;
+        format!("{}.1", a.rsplit_once('.').map_or(a.as_str(), |(n, _)| n))
+    }
+
+    fn up_with(n: usize, dup_pair: bool, env: &[(&str, String)]) -> Result<Testbed, String> {
         require_root_and_tools()?;
         run_script(&["rootfs"])?;
         let n_s = n.to_string();
@@ -181,7 +239,7 @@ impl Testbed {
         if dup_pair {
             args.push("--dup-pair");
         }
-        let stdout = run_script(&args)?;
+        let stdout = run_script_with(&args, env)?;
         let dir = stdout
             .lines()
             .rev()
