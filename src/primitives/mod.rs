@@ -23,6 +23,7 @@ pub mod repo;
 pub mod service;
 mod sleep;
 pub mod system;
+mod template;
 mod toml_text;
 mod user;
 pub mod wait;
@@ -108,4 +109,5 @@ pub fn register(engine: &mut Engine) {
     orchestration::register(engine);
     user::register(engine);
     cluster::register(engine);
+    template::register(engine);
 }
