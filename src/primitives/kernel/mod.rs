@@ -11,8 +11,11 @@ mod sysctl;
 
 use rhai::{Dynamic, Engine};
 
+use super::file::ensure_content;
 use super::{reg, reg_with_opts, Call};
 use crate::executor::overlay::Key;
+use crate::executor::{act, spec_of};
+use crate::host::FileMeta;
 pub use modprobe::module_listed;
 use modprobe::{modprobe, ModOpts};
 use selinux::selinux;
@@ -29,6 +32,21 @@ fn text_of(call: &Call, path: &str) -> Result<Option<String>, String> {
         .read_file(path)
         .map_err(|e| e.to_string())?
         .map(|b| String::from_utf8_lossy(&b).into_owned()))
+}
+
+/// Changes the running kernel with `argv` (recorded in the action, run in apply) and predicts
+/// the setting it leaves under `key`, so later steps of the run see it.
+fn set_live(call: &mut Call, argv: &[&str], key: Key, now: &str) -> Result<(), String> {
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    act(call, spec_of(&argv, &[], None), argv[0].as_str())?;
+    call.target.overlay().set(key, Some(now.into()));
+    Ok(())
+}
+
+/// Persists a setting for the next boot: `path` holds `content` (written when it differs; with
+/// `backup`, the old file is kept). Whether it changed.
+fn persist(call: &mut Call, path: &str, content: &[u8], backup: bool) -> Result<bool, String> {
+    ensure_content(call, path, content, &FileMeta::default(), backup)
 }
 
 /// What an earlier step of this run predicted for a setting.

@@ -4,11 +4,9 @@
 use rhai::{Map, NativeCallContext};
 use serde::Deserialize;
 
-use super::{predicted, text_of};
+use super::{persist, predicted, set_live, text_of};
 use crate::executor::overlay::Key;
-use crate::executor::{act, spec_of, Call};
-use crate::host::FileMeta;
-use crate::primitives::file::ensure_content;
+use crate::executor::Call;
 use crate::primitives::{from_map, usage, RResult, StepResult};
 
 /// Pure: whether `/proc/modules` lists the module (`-` and `_` are the same to the kernel).
@@ -52,21 +50,13 @@ pub fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResu
         };
         let mut changed = false;
         if !loaded {
-            act(
-                call,
-                spec_of(&["modprobe".into(), module.into()], &[], None),
-                "modprobe",
-            )?;
-            call.target
-                .overlay()
-                .set(key.clone(), Some("loaded".into()));
+            set_live(call, &["modprobe", module], key.clone(), "loaded")?;
             changed = true;
         }
         if o.persist != Some(false) {
             let path = format!("/etc/modules-load.d/{module}.conf");
             let content = format!("{module}\n");
-            changed |=
-                ensure_content(call, &path, content.as_bytes(), &FileMeta::default(), false)?;
+            changed |= persist(call, &path, content.as_bytes(), false)?;
         }
         Ok(changed)
     };

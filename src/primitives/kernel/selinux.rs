@@ -4,12 +4,11 @@
 
 use rhai::NativeCallContext;
 
-use super::{predicted, text_of};
+use super::{persist, predicted, set_live, text_of};
 use crate::executor::overlay::Key;
-use crate::executor::{act, probe, spec_of, Call, Fact};
+use crate::executor::{probe, Call, Fact};
 use crate::facts::Fixture;
-use crate::host::FileMeta;
-use crate::primitives::file::{decide_line, ensure_content};
+use crate::primitives::file::decide_line;
 use crate::primitives::{usage, RResult, StepResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,20 +123,12 @@ pub fn selinux(nc: NativeCallContext, state: &str) -> RResult<StepResult> {
         let c = decide_selinux(want, live, config.as_deref());
         let mut changed = false;
         if let Some(v) = c.setenforce {
-            act(
-                call,
-                spec_of(&["setenforce".into(), v.into()], &[], None),
-                "setenforce",
-            )?;
             let now = if v == "1" { "enforcing" } else { "permissive" };
-            call.target
-                .overlay()
-                .set(Key::SelinuxMode, Some(now.into()));
+            set_live(call, &["setenforce", v], Key::SelinuxMode, now)?;
             changed = true;
         }
         if let Some(new) = c.config {
-            changed |=
-                ensure_content(call, SE_CONFIG, new.as_bytes(), &FileMeta::default(), false)?;
+            changed |= persist(call, SE_CONFIG, new.as_bytes(), false)?;
         }
         Ok(changed)
     };

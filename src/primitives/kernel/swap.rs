@@ -3,12 +3,10 @@
 
 use rhai::NativeCallContext;
 
-use super::{predicted, text_of};
+use super::{persist, predicted, set_live, text_of};
 use crate::executor::overlay::Key;
-use crate::executor::{act, spec_of, Call, Fact};
+use crate::executor::{Call, Fact};
 use crate::facts::Fixture;
-use crate::host::FileMeta;
-use crate::primitives::file::ensure_content;
 use crate::primitives::{RResult, StepResult};
 
 /// Pure: whether `/proc/swaps` lists an active swap area (past its header line).
@@ -67,25 +65,12 @@ fn swapoff_steps(call: &mut Call) -> Result<bool, String> {
     };
     let mut changed = false;
     if active {
-        act(
-            call,
-            spec_of(&["swapoff".into(), "-a".into()], &[], None),
-            "swapoff",
-        )?;
-        call.target
-            .overlay()
-            .set(Key::SwapActive, Some("false".into()));
+        set_live(call, &["swapoff", "-a"], Key::SwapActive, "false")?;
         changed = true;
     }
     if let Some(fstab) = text_of(call, "/etc/fstab")? {
         if let Some(new) = comment_swap(&fstab) {
-            changed |= ensure_content(
-                call,
-                "/etc/fstab",
-                new.as_bytes(),
-                &FileMeta::default(),
-                true,
-            )?;
+            changed |= persist(call, "/etc/fstab", new.as_bytes(), true)?;
         }
     }
     Ok(changed)

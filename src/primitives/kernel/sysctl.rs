@@ -4,11 +4,10 @@
 use rhai::{Dynamic, Map, NativeCallContext};
 use serde::Deserialize;
 
-use super::{predicted, text_of};
+use super::{persist, predicted, set_live, text_of};
 use crate::executor::overlay::Key;
-use crate::executor::{act, spec_of, Call};
-use crate::host::FileMeta;
-use crate::primitives::file::{decide_line, ensure_content};
+use crate::executor::Call;
+use crate::primitives::file::decide_line;
 use crate::primitives::{from_map, usage, RResult, StepResult};
 
 /// `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`.
@@ -81,9 +80,8 @@ pub fn sysctl(
         };
         let mut changed = false;
         if !live.as_deref().is_some_and(|l| same_value(l, &value)) {
-            let argv = vec!["sysctl".into(), "-w".into(), format!("{key}={value}")];
-            act(call, spec_of(&argv, &[], None), "sysctl")?;
-            call.target.overlay().set(okey.clone(), Some(value.clone()));
+            let setting = format!("{key}={value}");
+            set_live(call, &["sysctl", "-w", &setting], okey.clone(), &value)?;
             changed = true;
         }
         if o.persist != Some(false) {
@@ -91,7 +89,7 @@ pub fn sysctl(
             let re = regex::bytes::Regex::new(&format!(r"^\s*{}\s*=", regex::escape(key)))
                 .map_err(|e| e.to_string())?;
             if let Some(new) = decide_line(old.as_bytes(), &format!("{key} = {value}"), Some(&re)) {
-                changed |= ensure_content(call, &file, &new, &FileMeta::default(), false)?;
+                changed |= persist(call, &file, &new, false)?;
             }
         }
         Ok(changed)
