@@ -3,14 +3,14 @@
 //! policy`, refreshing the lists only when they are old or do not know a package or pin
 //! ([`AptUpdateWanted`]), `purge`. The rest of the call is the shared converge path.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rhai::{Dynamic, Map, NativeCallContext};
 
 use super::decide::{Family, PkgChanges};
 use super::parse::{parse_apt_policy, Installed, Policy};
 use super::version::{deb_matches, parse_deb, Wanted};
-use super::{package_call, run_each, Manager, PkgOpts, State};
+use super::{package_call, run_each, Manager, Names, PkgOpts, Printed, State};
 use crate::executor::overlay::Key;
 use crate::executor::{act, probe, spec_of, Call, Fact};
 use crate::facts::Fixture;
@@ -135,21 +135,17 @@ fn apt_update_wanted(call: &Call, to_install: &[Wanted], o: &PkgOpts) -> Result<
     })
 }
 
-/// apt-get.
-struct Apt;
+/// apt-get, with the call's options.
+struct Apt<'a> {
+    o: &'a PkgOpts,
+}
 
-impl Manager for Apt {
+impl Manager for Apt<'_> {
     const FAMILY: Family = Family::Deb;
 
-    fn updatable(
-        &self,
-        call: &mut Call,
-        wanted: &[Wanted],
-        _: &Installed,
-        o: &PkgOpts,
-    ) -> Result<BTreeSet<String>, String> {
-        if o.state != State::Latest {
-            return Ok(BTreeSet::new());
+    fn updatable(&self, call: &Call, wanted: &[Wanted], _: &Installed) -> Result<Names, String> {
+        if self.o.state != State::Latest {
+            return Ok(Names::new());
         }
         let policy = apt_policy(call, wanted.iter().map(|w| w.name.clone()))?;
         Ok(policy
@@ -159,15 +155,10 @@ impl Manager for Apt {
             .collect())
     }
 
-    fn apply(
-        &self,
-        call: &mut Call,
-        wanted: &[Wanted],
-        c: &PkgChanges,
-        o: &PkgOpts,
-    ) -> Result<Vec<String>, String> {
+    fn apply(&self, call: &mut Call, want: &[Wanted], c: &PkgChanges) -> Result<Printed, String> {
+        let o = self.o;
         let extra = o.extra_args.clone().unwrap_or_default();
-        let to_install: Vec<Wanted> = wanted
+        let to_install: Vec<Wanted> = want
             .iter()
             .filter(|w| c.install.contains(&w.spec) || c.upgrade.contains(&w.name))
             .cloned()
@@ -183,7 +174,7 @@ impl Manager for Apt {
         let verb = if o.purge { "purge" } else { "remove" };
         let mut install = c.install.clone();
         install.extend(c.upgrade.iter().cloned());
-        let downgrades = wanted.iter().any(|w| w.version.is_some());
+        let downgrades = want.iter().any(|w| w.version.is_some());
         let kinds = [(verb, &c.remove), ("install", &install)];
         outputs.extend(run_each(call, "apt-get", &kinds, |verb, list| {
             spec_of(
@@ -203,7 +194,7 @@ pub fn apt(nc: NativeCallContext, packages: Dynamic, opts: Option<Map>) -> RResu
             "apt: installroot, disable_excludes and enable_repo are yum options",
         ));
     }
-    package_call(nc, "apt", packages, o, parse_deb, |_, _| Ok(Apt))
+    package_call(nc, "apt", packages, &o, parse_deb, |_| Ok(Apt { o: &o }))
 }
 
 #[cfg(test)]

@@ -117,19 +117,27 @@ mod tests {
 
     const NONE: &BTreeSet<String> = &BTreeSet::new();
 
+    /// The changes for RPM specs, with no updates known.
+    fn on_rpm(specs: &[&str], have: &Installed, state: State) -> PkgChanges {
+        decide(Family::Rpm, &rpm(specs), have, state, NONE)
+    }
+
+    /// The changes for Debian specs, with no updates known.
+    fn on_deb(specs: &[&str], have: &Installed, state: State) -> PkgChanges {
+        decide(Family::Deb, &deb(specs), have, state, NONE)
+    }
+
     #[test]
     fn centos7_book_pins_install_what_is_missing() {
         let have = inst(&[("containerd.io", "1.2.10-3.2.el7")]);
-        let c = decide(
-            Family::Rpm,
-            &rpm(&[
+        let c = on_rpm(
+            &[
                 "containerd.io-1.2.10",
                 "docker-ce-19.03.4",
                 "docker-ce-cli-19.03.4",
-            ]),
+            ],
             &have,
             State::Present,
-            NONE,
         );
         assert_eq!(
             c.install,
@@ -141,13 +149,7 @@ mod tests {
     #[test]
     fn already_installed_is_no_change() {
         let have = inst(&[("docker-ce", "19.03.4-3.el7"), ("lvm2", "2.02.187-6.el7")]);
-        let c = decide(
-            Family::Rpm,
-            &rpm(&["docker-ce-19.03.4", "lvm2"]),
-            &have,
-            State::Present,
-            NONE,
-        );
+        let c = on_rpm(&["docker-ce-19.03.4", "lvm2"], &have, State::Present);
         assert!(c.is_empty(), "{c:?}");
     }
 
@@ -157,13 +159,7 @@ mod tests {
             ("kubeadm", "1.30.2-150500.1.1"),
             ("kubelet", "1.32.0-150500.1.1"),
         ]);
-        let c = decide(
-            Family::Rpm,
-            &rpm(&["kubeadm-1.31.4", "kubelet-1.31.4"]),
-            &have,
-            State::Present,
-            NONE,
-        );
+        let c = on_rpm(&["kubeadm-1.31.4", "kubelet-1.31.4"], &have, State::Present);
         assert_eq!(c.install, vec!["kubeadm-1.31.4"]);
         assert_eq!(c.downgrade, vec!["kubelet-1.31.4"]);
     }
@@ -186,13 +182,7 @@ mod tests {
     #[test]
     fn absent_removes_installed_only() {
         let have = inst(&[("a", "1-1"), ("b", "2-1")]);
-        let c = decide(
-            Family::Rpm,
-            &rpm(&["a", "b-1", "c"]),
-            &have,
-            State::Absent,
-            NONE,
-        );
+        let c = on_rpm(&["a", "b-1", "c"], &have, State::Absent);
         assert_eq!(c.remove, vec!["a"]);
         assert_eq!(c.describe(), "remove a");
     }
@@ -200,21 +190,13 @@ mod tests {
     #[test]
     fn debian_pins_and_present() {
         let have = inst(&[("kubeadm", "1.31.4-1.1"), ("curl", "7.88.1-10")]);
-        let c = decide(
-            Family::Deb,
-            &deb(&["kubeadm=1.31.4-1.1", "kubelet=1.31.4-1.1", "curl"]),
+        let c = on_deb(
+            &["kubeadm=1.31.4-1.1", "kubelet=1.31.4-1.1", "curl"],
             &have,
             State::Present,
-            NONE,
         );
         assert_eq!(c.install, vec!["kubelet=1.31.4-1.1"]);
-        let c = decide(
-            Family::Deb,
-            &deb(&["kubeadm=1.31.3-1.1"]),
-            &have,
-            State::Present,
-            NONE,
-        );
+        let c = on_deb(&["kubeadm=1.31.3-1.1"], &have, State::Present);
         assert_eq!(c.install, vec!["kubeadm=1.31.3-1.1"]);
         assert!(c.downgrade.is_empty());
     }

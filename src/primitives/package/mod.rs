@@ -69,29 +69,24 @@ struct PkgOpts {
     timeout: Option<u64>,
 }
 
-/// What one package manager does its own way; the rest of a call is [`converge`].
+/// Package names.
+type Names = BTreeSet<String>;
+
+/// What the package manager's commands printed, one entry a command (empty in check and plan).
+type Printed = Vec<String>;
+
+/// What one package manager does its own way, for one call (it holds the call's options); the
+/// rest of a call is [`converge`].
 trait Manager {
     /// How its versions compare.
     const FAMILY: Family;
 
-    /// The installed packages among `wanted` that have a newer version (asked for state latest;
+    /// The installed packages among `want` that have a newer version (asked for state latest;
     /// yum also expires its cache here when asked to).
-    fn updatable(
-        &self,
-        call: &mut Call,
-        wanted: &[Wanted],
-        installed: &Installed,
-        o: &PkgOpts,
-    ) -> Result<BTreeSet<String>, String>;
+    fn updatable(&self, call: &Call, want: &[Wanted], have: &Installed) -> Result<Names, String>;
 
     /// Makes the changes; returns what the commands printed (apply only).
-    fn apply(
-        &self,
-        call: &mut Call,
-        wanted: &[Wanted],
-        c: &PkgChanges,
-        o: &PkgOpts,
-    ) -> Result<Vec<String>, String>;
+    fn apply(&self, call: &mut Call, want: &[Wanted], c: &PkgChanges) -> Result<Printed, String>;
 }
 
 /// The summary of an `ok` call; a changing call says what it does instead (`install a b`).
@@ -110,14 +105,14 @@ fn package_call<M: Manager>(
     nc: NativeCallContext,
     primitive: &str,
     packages: Dynamic,
-    o: PkgOpts,
+    o: &PkgOpts,
     parse: fn(&str) -> Wanted,
-    manager: impl FnOnce(&Call, &PkgOpts) -> Result<M, String>,
+    manager: impl FnOnce(&Call) -> Result<M, String>,
 ) -> RResult<StepResult> {
     let specs = names_of(primitive, "package", &packages)?;
     let wanted: Vec<Wanted> = specs.iter().map(|s| parse(s)).collect();
     let mut call = Call::begin(&nc, primitive, summary(&specs, o.state))?;
-    let converged = manager(&call, &o).and_then(|m| converge(&mut call, &m, &wanted, &o));
+    let converged = manager(&call).and_then(|m| converge(&mut call, &m, &wanted, o));
     match converged {
         Ok(None) => Ok(call.finish(Status::Ok)),
         Ok(Some((c, outputs))) => {
@@ -138,15 +133,15 @@ fn converge<M: Manager>(
     m: &M,
     wanted: &[Wanted],
     o: &PkgOpts,
-) -> Result<Option<(PkgChanges, Vec<String>)>, String> {
+) -> Result<Option<(PkgChanges, Printed)>, String> {
     let names: Vec<String> = wanted.iter().map(|w| w.name.clone()).collect();
     let installed = installed_of(call, &names, M::FAMILY, o)?;
-    let updatable = m.updatable(call, wanted, &installed, o)?;
+    let updatable = m.updatable(call, wanted, &installed)?;
     let c = decide(M::FAMILY, wanted, &installed, o.state, &updatable);
     if c.is_empty() {
         return Ok(None);
     }
-    let outputs = m.apply(call, wanted, &c, o)?;
+    let outputs = m.apply(call, wanted, &c)?;
     Ok(Some((c, outputs)))
 }
 
@@ -157,7 +152,7 @@ fn run_each(
     what: &str,
     kinds: &[(&str, &Vec<String>)],
     spec: impl Fn(&str, &[String]) -> CommandSpec,
-) -> Result<Vec<String>, String> {
+) -> Result<Printed, String> {
     let mut outputs = Vec::new();
     for (verb, list) in kinds {
         if list.is_empty() {

@@ -2,14 +2,12 @@
 //! options, and what yum does its own way in a call: `clean expire-cache` and `check-update` to
 //! find updates, `downgrade` for older pins. The rest of the call is the shared converge path.
 
-use std::collections::BTreeSet;
-
 use rhai::{Dynamic, Map, NativeCallContext};
 
 use super::decide::{Family, PkgChanges};
 use super::parse::{parse_check_update, Installed};
 use super::version::{parse_rpm, Wanted};
-use super::{package_call, run_each, Manager, PkgOpts, State};
+use super::{package_call, run_each, Manager, Names, PkgOpts, Printed, State};
 use crate::executor::{probe, spec_of, Call};
 use crate::primitives::{from_map, RResult, StepResult};
 
@@ -51,23 +49,18 @@ fn yum_options(program: &str, o: &PkgOpts) -> Vec<String> {
     args
 }
 
-/// yum or dnf, with the options every command of the call takes.
-struct Yum {
+/// yum or dnf, with the call's options and the arguments every command of the call takes.
+struct Yum<'a> {
     program: String,
     args: Vec<String>,
+    o: &'a PkgOpts,
 }
 
-impl Manager for Yum {
+impl Manager for Yum<'_> {
     const FAMILY: Family = Family::Rpm;
 
-    fn updatable(
-        &self,
-        call: &mut Call,
-        wanted: &[Wanted],
-        installed: &Installed,
-        o: &PkgOpts,
-    ) -> Result<BTreeSet<String>, String> {
-        let program = &self.program;
+    fn updatable(&self, call: &Call, wanted: &[Wanted], have: &Installed) -> Result<Names, String> {
+        let (program, o) = (&self.program, self.o);
         if o.update_cache && program == "yum" {
             probe(
                 call,
@@ -77,20 +70,20 @@ impl Manager for Yum {
         }
         let installed_plain: Vec<String> = wanted
             .iter()
-            .filter(|w| w.version.is_none() && installed.contains_key(&w.name))
+            .filter(|w| w.version.is_none() && have.contains_key(&w.name))
             .map(|w| w.name.clone())
             .collect();
         if o.state != State::Latest || installed_plain.is_empty() {
-            return Ok(BTreeSet::new());
+            return Ok(Names::new());
         }
         let mut argv = vec![program.clone(), "check-update".into()];
         argv.extend(self.args.iter().cloned());
         argv.extend(installed_plain.iter().cloned());
         let out = probe(call, &argv, "check-update")?;
         match out.rc {
-            0 => Ok(BTreeSet::new()),
+            0 => Ok(Names::new()),
             100 => {
-                let set: BTreeSet<String> = installed_plain.iter().cloned().collect();
+                let set: Names = installed_plain.iter().cloned().collect();
                 Ok(parse_check_update(&out.stdout_text(), &set))
             }
             rc => Err(format!(
@@ -101,14 +94,8 @@ impl Manager for Yum {
         }
     }
 
-    fn apply(
-        &self,
-        call: &mut Call,
-        _: &[Wanted],
-        c: &PkgChanges,
-        o: &PkgOpts,
-    ) -> Result<Vec<String>, String> {
-        let program = &self.program;
+    fn apply(&self, call: &mut Call, _: &[Wanted], c: &PkgChanges) -> Result<Printed, String> {
+        let (program, o) = (&self.program, self.o);
         let upgrade_verb = if program == "yum" {
             "update"
         } else {
@@ -128,10 +115,14 @@ impl Manager for Yum {
 
 pub fn yum(nc: NativeCallContext, packages: Dynamic, opts: Option<Map>) -> RResult<StepResult> {
     let o: PkgOpts = from_map("yum", opts)?;
-    package_call(nc, "yum", packages, o, parse_rpm, |call, o| {
-        let program = yum_program(call, o)?;
-        let args = yum_options(&program, o);
-        Ok(Yum { program, args })
+    package_call(nc, "yum", packages, &o, parse_rpm, |call| {
+        let program = yum_program(call, &o)?;
+        let args = yum_options(&program, &o);
+        Ok(Yum {
+            program,
+            args,
+            o: &o,
+        })
     })
 }
 
