@@ -24,6 +24,32 @@ pub struct ModOpts {
     persist: Option<bool>,
 }
 
+/// Loads `module` and (unless `persist: false`) lists it for the next boot; whether anything
+/// changed.
+fn modprobe_steps(call: &mut Call, module: &str, o: &ModOpts) -> Result<bool, String> {
+    let key = Key::Module(module.replace('-', "_"));
+    let loaded = match predicted(call, &key) {
+        Some(v) => v.is_some(),
+        None => {
+            let listed = text_of(call, "/proc/modules")?.is_some_and(|t| module_listed(&t, module));
+            // Built-in modules are not in /proc/modules but have /sys/module/<name>.
+            let sys = format!("/sys/module/{}", module.replace('-', "_"));
+            listed || call.target.stat(&sys).map_err(|e| e.to_string())?.is_some()
+        }
+    };
+    let mut changed = false;
+    if !loaded {
+        set_live(call, &["modprobe", module], key, "loaded")?;
+        changed = true;
+    }
+    if o.persist != Some(false) {
+        let path = format!("/etc/modules-load.d/{module}.conf");
+        let content = format!("{module}\n");
+        changed |= persist(call, &path, content.as_bytes(), false)?;
+    }
+    Ok(changed)
+}
+
 pub fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResult<StepResult> {
     let o: ModOpts = from_map("modprobe", opts)?;
     let valid = !module.is_empty()
@@ -36,31 +62,7 @@ pub fn modprobe(nc: NativeCallContext, module: &str, opts: Option<Map>) -> RResu
         )));
     }
     let mut call = Call::begin(&nc, "modprobe", module)?;
-    let run = |call: &mut Call| -> Result<bool, String> {
-        let key = Key::Module(module.replace('-', "_"));
-        let loaded = match predicted(call, &key) {
-            Some(v) => v.is_some(),
-            None => {
-                let listed =
-                    text_of(call, "/proc/modules")?.is_some_and(|t| module_listed(&t, module));
-                // Built-in modules are not in /proc/modules but have /sys/module/<name>.
-                let sys = format!("/sys/module/{}", module.replace('-', "_"));
-                listed || call.target.stat(&sys).map_err(|e| e.to_string())?.is_some()
-            }
-        };
-        let mut changed = false;
-        if !loaded {
-            set_live(call, &["modprobe", module], key.clone(), "loaded")?;
-            changed = true;
-        }
-        if o.persist != Some(false) {
-            let path = format!("/etc/modules-load.d/{module}.conf");
-            let content = format!("{module}\n");
-            changed |= persist(call, &path, content.as_bytes(), false)?;
-        }
-        Ok(changed)
-    };
-    let changed = run(&mut call);
+    let changed = modprobe_steps(&mut call, module, &o);
     call.conclude(changed)
 }
 

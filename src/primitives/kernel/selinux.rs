@@ -106,6 +106,27 @@ fn live_selinux(call: &Call) -> Result<Option<SeMode>, String> {
     call.fact(&RunningSelinux)
 }
 
+/// Brings the running mode and the config file to `want`; whether anything changed.
+fn selinux_steps(call: &mut Call, want: SeMode) -> Result<bool, String> {
+    let live = live_selinux(call)?;
+    let config = text_of(call, SE_CONFIG)?;
+    if live.is_none() && config.is_none() {
+        call.action.summary.push_str(" (SELinux is not installed)");
+        return Ok(false);
+    }
+    let c = decide_selinux(want, live, config.as_deref());
+    let mut changed = false;
+    if let Some(v) = c.setenforce {
+        let now = if v == "1" { "enforcing" } else { "permissive" };
+        set_live(call, &["setenforce", v], Key::SelinuxMode, now)?;
+        changed = true;
+    }
+    if let Some(new) = c.config {
+        changed |= persist(call, SE_CONFIG, new.as_bytes(), false)?;
+    }
+    Ok(changed)
+}
+
 pub fn selinux(nc: NativeCallContext, state: &str) -> RResult<StepResult> {
     let want = SeMode::parse(state).ok_or_else(|| {
         usage(format!(
@@ -113,26 +134,7 @@ pub fn selinux(nc: NativeCallContext, state: &str) -> RResult<StepResult> {
         ))
     })?;
     let mut call = Call::begin(&nc, "selinux", want.word())?;
-    let run = |call: &mut Call| -> Result<bool, String> {
-        let live = live_selinux(call)?;
-        let config = text_of(call, SE_CONFIG)?;
-        if live.is_none() && config.is_none() {
-            call.action.summary.push_str(" (SELinux is not installed)");
-            return Ok(false);
-        }
-        let c = decide_selinux(want, live, config.as_deref());
-        let mut changed = false;
-        if let Some(v) = c.setenforce {
-            let now = if v == "1" { "enforcing" } else { "permissive" };
-            set_live(call, &["setenforce", v], Key::SelinuxMode, now)?;
-            changed = true;
-        }
-        if let Some(new) = c.config {
-            changed |= persist(call, SE_CONFIG, new.as_bytes(), false)?;
-        }
-        Ok(changed)
-    };
-    let changed = run(&mut call);
+    let changed = selinux_steps(&mut call, want);
     call.conclude(changed)
 }
 

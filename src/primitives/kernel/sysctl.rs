@@ -50,6 +50,36 @@ fn value_text(v: &Dynamic) -> RResult<String> {
     }
 }
 
+/// Sets `key` live and (unless `persist: false`) in `file`; whether anything changed.
+fn sysctl_steps(
+    call: &mut Call,
+    key: &str,
+    value: &str,
+    file: &str,
+    o: &SysctlOpts,
+) -> Result<bool, String> {
+    let okey = Key::Sysctl(key.to_string());
+    let live = match predicted(call, &okey) {
+        Some(v) => v,
+        None => text_of(call, &sysctl_path(key))?,
+    };
+    let mut changed = false;
+    if !live.as_deref().is_some_and(|l| same_value(l, value)) {
+        let setting = format!("{key}={value}");
+        set_live(call, &["sysctl", "-w", &setting], okey, value)?;
+        changed = true;
+    }
+    if o.persist != Some(false) {
+        let old = text_of(call, file)?.unwrap_or_default();
+        let re = regex::bytes::Regex::new(&format!(r"^\s*{}\s*=", regex::escape(key)))
+            .map_err(|e| e.to_string())?;
+        if let Some(new) = decide_line(old.as_bytes(), &format!("{key} = {value}"), Some(&re)) {
+            changed |= persist(call, file, &new, false)?;
+        }
+    }
+    Ok(changed)
+}
+
 pub fn sysctl(
     nc: NativeCallContext,
     key: &str,
@@ -72,29 +102,7 @@ pub fn sysctl(
         .clone()
         .unwrap_or_else(|| "/etc/sysctl.d/99-galley.conf".into());
     let mut call = Call::begin(&nc, "sysctl", format!("{key} = {value}"))?;
-    let run = |call: &mut Call| -> Result<bool, String> {
-        let okey = Key::Sysctl(key.to_string());
-        let live = match predicted(call, &okey) {
-            Some(v) => v,
-            None => text_of(call, &sysctl_path(key))?,
-        };
-        let mut changed = false;
-        if !live.as_deref().is_some_and(|l| same_value(l, &value)) {
-            let setting = format!("{key}={value}");
-            set_live(call, &["sysctl", "-w", &setting], okey.clone(), &value)?;
-            changed = true;
-        }
-        if o.persist != Some(false) {
-            let old = text_of(call, &file)?.unwrap_or_default();
-            let re = regex::bytes::Regex::new(&format!(r"^\s*{}\s*=", regex::escape(key)))
-                .map_err(|e| e.to_string())?;
-            if let Some(new) = decide_line(old.as_bytes(), &format!("{key} = {value}"), Some(&re)) {
-                changed |= persist(call, &file, &new, false)?;
-            }
-        }
-        Ok(changed)
-    };
-    let changed = run(&mut call);
+    let changed = sysctl_steps(&mut call, key, &value, &file, &o);
     call.conclude(changed)
 }
 
