@@ -201,6 +201,32 @@ fn a_single_node_on_1_24_loses_both_control_plane_taints() {
     assert_eq!(taint("1.34.4"), ["node-role.kubernetes.io/control-plane-"]);
 }
 
+#[test]
+fn untaint_removes_only_the_taints_a_node_still_has() {
+    // The nodes' taint keys are read once and compared key by key: on a 1.24 node that kept
+    // only `control-plane`, the `master` taint, which no node has any more, is left alone.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("rocky9-k8s1.24-initialized.json")).unwrap();
+    let mut f: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for c in f["commands"].as_array_mut().unwrap() {
+        if c["argv"].to_string().contains("spec.taints") {
+            c["stdout"] = "node-role.kubernetes.io/control-plane".into();
+        }
+    }
+    let path = dir.path().join("cp.json");
+    std::fs::write(&path, f.to_string()).unwrap();
+    let p = ok(kubeadm("single")
+        .facts(path.to_str().unwrap())
+        .set("k8s_version", "1.24.17"));
+    let taints: Vec<String> = p
+        .changed()
+        .into_iter()
+        .filter(|c| c.contains(" taint nodes --all "))
+        .collect();
+    assert_eq!(taints.len(), 1, "{taints:?}");
+    assert!(taints[0].ends_with(" node-role.kubernetes.io/control-plane-"));
+}
+
 /// The hosts pinged in a plan, as (from, to address) pairs.
 fn pings(p: &Plan) -> Vec<(String, String)> {
     p.actions()

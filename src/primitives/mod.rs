@@ -17,8 +17,6 @@ mod options;
 pub mod orchestration;
 pub mod package;
 pub mod params;
-mod pkgprobe;
-mod pkgver;
 pub mod repo;
 pub mod service;
 mod sleep;
