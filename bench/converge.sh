@@ -12,6 +12,9 @@
 #   BASELINE=path/to/another/galley: also times that binary, as the tool `baseline` (add it to
 #     TOOLS), so a change can be compared with what it replaces in the same run
 #   KEEP=1: keep results already in bench/results (resume an interrupted run)
+#   INTERLEAVE=1: time bare, galley and baseline in turns (run 1 of each, then run 2 of each, ...;
+#     bench/interleave.py) instead of one tool after the other: on a shared machine, load from
+#     other work then falls on all of them alike
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -82,7 +85,25 @@ out=$here/results
 [ -n "${KEEP:-}" ] || rm -rf "$out"
 mkdir -p "$out"
 for target in $TARGETS; do
+  if [ -n "${INTERLEAVE:-}" ]; then
+    # bare, galley and baseline in turns (bench/interleave.py); pyinfra and Ansible below.
+    spec_first=$state/spec_first spec_rerun=$state/spec_rerun
+    : > "$spec_first"; : > "$spec_rerun"
+    for tool in $TOOLS; do
+      case $tool in bare|galley|baseline) ;; *) continue ;; esac
+      cmd=$(command_for "$tool" "$target")
+      echo "== $tool, target $target (in turns): $cmd"
+      rm -rf "$state/data/$tool"
+      bash -c "$cmd" > "$state/last.log" 2>&1 || { cat "$state/last.log"; die "$tool failed on $target"; }
+      printf '%s\t%s\t%s\n' "$tool" "rm -rf $state/data/$tool" "$cmd" >> "$spec_first"
+      printf '%s\t\t%s\n' "$tool" "$cmd" >> "$spec_rerun"
+    done
+    for phase in $PHASES; do
+      python3 "$here/interleave.py" "$out" "$target" "$phase" "$RUNS" "$state/spec_$phase"
+    done
+  fi
   for tool in $TOOLS; do
+    if [ -n "${INTERLEAVE:-}" ]; then case $tool in bare|galley|baseline) continue ;; esac; fi
     cmd=$(command_for "$tool" "$target")
     if [ -n "${KEEP:-}" ] && [ -f "$out/$tool-$target-rerun.json" ]; then
       echo "== $tool, target $target: kept"
