@@ -864,3 +864,84 @@ if seen.len() != 0 {{ fail("a host changed the caller's map"); }}"#,
     );
     s.assert_cleaned_up();
 }
+
+fn on_path(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Probes start no process on the host: every session's command runs under strace on the
+/// server's side (ForceCommand), and a run of 80 probes of existing things (ensure_dir,
+/// write_file of an unchanged file, file_exists, run with `creates`) starts exactly as many
+/// remote processes as a run of 4 (the session's shell and the stat helper).
+#[test]
+fn probes_start_no_remote_process_over_ssh() {
+    if !on_path("strace") || !on_path("perl") {
+        eprintln!("skipped: needs strace and perl");
+        return;
+    }
+    let s = Scratch::new();
+    let logs = s.path("exec");
+    fs::create_dir(&logs).unwrap();
+    let wrap = s.file(
+        "wrap.sh",
+        &format!(
+            "#!/bin/bash\nexec strace -f -qq -e trace=execve,clone,clone3,fork,vfork -o {}/s.$$ bash -c \"$SSH_ORIGINAL_COMMAND\"\n",
+            logs.display()
+        ),
+    );
+    Command::new("chmod").args(["+x", &wrap]).status().unwrap();
+    let sshd = Sshd::start_with(&format!("ForceCommand {wrap}"));
+    let inv = s.file("inv.toml", &inventory(&[("box", &sshd)], ""));
+    let data = s.path("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("f"), "same\n").unwrap();
+    fs::write(data.join("m"), "").unwrap();
+    let d = rhai_string(&data.to_string_lossy());
+    let processes = |rounds: usize| {
+        let recipe = s.file(
+            &format!("probes{rounds}.rhai"),
+            &format!(
+                r#"let d = {d};
+for i in 0..{rounds} {{
+    ensure_dir(d);
+    write_file(`${{d}}/f`, "same\n");
+    if !file_exists(`${{d}}/f`) {{ throw "missing"; }}
+    run(["touch", `${{d}}/m`], #{{ creates: `${{d}}/m` }});
+}}"#
+            ),
+        );
+        for e in fs::read_dir(&logs).unwrap().flatten() {
+            fs::remove_file(e.path()).unwrap();
+        }
+        let out = s.galley(&["run", &recipe, "-i", &inv]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert!(out.all().contains("changed=0"), "{}", out.all());
+        // strace writes its last lines as the session ends, just after galley exits.
+        std::thread::sleep(Duration::from_millis(500));
+        let mut n = 0;
+        for e in fs::read_dir(&logs).unwrap().flatten() {
+            let text = fs::read_to_string(e.path()).unwrap();
+            n += text
+                .lines()
+                .filter(|l| {
+                    ["execve(", "clone(", "clone3(", "fork("]
+                        .iter()
+                        .any(|c| l.contains(c))
+                })
+                .count();
+        }
+        n
+    };
+    let few = processes(1);
+    let many = processes(20);
+    assert!(few >= 1, "strace logged nothing");
+    assert_eq!(
+        few, many,
+        "remote processes for 4 probes: {few}; for 80: {many}"
+    );
+    s.assert_cleaned_up();
+}

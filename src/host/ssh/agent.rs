@@ -89,8 +89,14 @@ pub fn bootstrap(become_user: Option<&str>) -> String {
         .expect("the agent script has no NUL byte")
         .into_owned();
     let check = "command -v bash >/dev/null 2>&1 || { echo 'galley: bash is not installed on this host; galley needs it to run commands' >&2; exit 127; }";
+    // A login shell that is bash (4 or later, not in POSIX mode) runs the agent itself: one
+    // `bash` process less per session.
+    let here = format!(
+        "_ga={script}; if [ \"${{BASH_VERSINFO:-0}}\" -ge 4 ] && [ \"${{SHELLOPTS#*posix}}\" = \"$SHELLOPTS\" ]; \
+         then eval \"$_ga\"; else exec bash -c \"$_ga\" galley-agent; fi"
+    );
     match become_user {
-        None => format!("{check}; exec bash -c {script} galley-agent"),
+        None => format!("{check}; {here}"),
         Some(u) => {
             let u = shlex::try_quote(u)
                 .map(|q| q.into_owned())
@@ -463,6 +469,160 @@ mod tests {
         let mut c = Command::new("sh");
         c.arg("-c");
         Agent::start(c, &bootstrap(None), Duration::from_secs(10)).unwrap()
+    }
+
+    /// An agent started by `login_shell -c`, with `env` set.
+    fn agent_with(login_shell: &str, env: &[(&str, &str)]) -> Agent {
+        let mut c = Command::new(login_shell);
+        c.arg("-c").envs(env.iter().copied());
+        Agent::start(c, &bootstrap(None), Duration::from_secs(10)).unwrap()
+    }
+
+    fn on_path(tool: &str) -> bool {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// The first line of the agent's stat answer, and GNU stat's own line for the same path.
+    fn stat_lines(a: &mut Agent, p: &std::path::Path) -> (String, String) {
+        let out = a.stat_read(&p.to_string_lossy(), 4096).unwrap().unwrap();
+        assert_eq!(out.rc, 0, "{p:?}: {out:?}");
+        let agent = out.stdout_text().lines().next().unwrap_or("").to_string();
+        let gnu = Command::new("stat")
+            .args(["-L", "-c", "%F|%a|%U|%G|%s", "--"])
+            .arg(p)
+            .output()
+            .unwrap();
+        (
+            agent,
+            String::from_utf8_lossy(&gnu.stdout).trim().to_string(),
+        )
+    }
+
+    #[test]
+    fn the_stat_helper_answers_exactly_as_stat_does() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mode = |p: &std::path::Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        std::fs::write(d.join("f"), "x\n").unwrap();
+        mode(&d.join("f"), 0o640);
+        std::fs::write(d.join("empty"), "").unwrap();
+        std::fs::write(d.join("suid"), "#!/bin/sh\n").unwrap();
+        mode(&d.join("suid"), 0o4755);
+        std::fs::write(d.join("none"), "").unwrap();
+        mode(&d.join("none"), 0);
+        std::fs::create_dir(d.join("sticky")).unwrap();
+        mode(&d.join("sticky"), 0o1777);
+        nix::unistd::mkfifo(&d.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        std::os::unix::fs::symlink(d.join("f"), d.join("link")).unwrap();
+        let odd = d.join("a 'b'\nc\\d $x");
+        std::fs::write(&odd, vec![b'y'; 5000]).unwrap();
+        let mut paths = vec!["f", "empty", "suid", "none", "sticky", "fifo", "link"]
+            .into_iter()
+            .map(|n| d.join(n))
+            .collect::<Vec<_>>();
+        paths.extend([odd, d.to_path_buf(), "/dev/null".into()]);
+        if nix::unistd::geteuid().is_root() {
+            // Owned by ids that have no name: stat says UNKNOWN.
+            let p = d.join("unknown");
+            std::fs::write(&p, "z").unwrap();
+            nix::unistd::chown(&p, Some(54321.into()), Some(54321.into())).unwrap();
+            paths.push(p);
+        }
+        for env in [&[][..], &[("GALLEY_AGENT_NO_HELPER", "1")][..]] {
+            let mut a = agent_with("sh", env);
+            for p in &paths {
+                let (agent, gnu) = stat_lines(&mut a, p);
+                assert_eq!(agent, gnu, "{p:?} with {env:?}");
+            }
+            a.close();
+        }
+    }
+
+    /// The processes the agent starts, counted by strace, for `probes` rounds of stat and read
+    /// of existing files.
+    fn processes_for(probes: usize, dir: &std::path::Path) -> usize {
+        let log = dir.join(format!("trace.{probes}"));
+        let mut c = Command::new("strace");
+        c.args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=execve,clone,clone3,fork,vfork",
+            "-o",
+        ])
+        .arg(&log)
+        .args(["bash", "-c"]);
+        let mut a = Agent::start(c, &bootstrap(None), Duration::from_secs(20)).unwrap();
+        let f = dir.join("probe.txt");
+        std::fs::write(&f, "same content\n").unwrap();
+        let p = f.to_string_lossy().into_owned();
+        let d = dir.to_string_lossy().into_owned();
+        for _ in 0..probes {
+            assert_eq!(a.stat_read(&p, 4096).unwrap().unwrap().rc, 0);
+            assert_eq!(a.stat_read(&d, 4096).unwrap().unwrap().rc, 0);
+            assert_eq!(
+                a.stat_read(&format!("{p}.missing"), 4096)
+                    .unwrap()
+                    .unwrap()
+                    .rc,
+                3
+            );
+            let out = a.read(&p, 1 << 20).unwrap().unwrap();
+            assert_eq!(out.stdout, b"same content\n");
+        }
+        a.close();
+        let text = std::fs::read_to_string(&log).unwrap();
+        text.lines()
+            .filter(|l| {
+                ["execve(", "clone(", "clone3(", "fork(", "vfork("]
+                    .iter()
+                    .any(|c| l.contains(c))
+            })
+            .count()
+    }
+
+    #[test]
+    fn probes_start_no_remote_process() {
+        if !on_path("strace") || !on_path("perl") {
+            eprintln!("skipped: needs strace and perl");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let one = processes_for(1, dir.path());
+        let many = processes_for(21, dir.path());
+        // Starting the agent and its stat helper costs a few; 80 more probes cost none.
+        assert_eq!(one, many, "processes for 4 probes: {one}; for 84: {many}");
+        assert!((1..=6).contains(&one), "{one} processes to start a session");
+    }
+
+    #[test]
+    fn a_bash_login_shell_runs_the_agent_itself() {
+        let mut a = agent_with("bash", &[]);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        let p = f.to_string_lossy().into_owned();
+        assert_eq!(
+            a.write(&p, b"hi\n", &FileMeta::default())
+                .unwrap()
+                .unwrap()
+                .rc,
+            0
+        );
+        let (agent, gnu) = stat_lines(&mut a, &f);
+        assert_eq!(agent, gnu);
+        let out = a.stat_read(&p, 10).unwrap().unwrap();
+        assert!(out.stdout_text().ends_with("\n+\nhi\n"), "{out:?}");
+        let mut stdin = CommandSpec::new(&["cat"]);
+        stdin.stdin = Some(b"in\n".to_vec());
+        assert_eq!(run(&mut a, &stdin).stdout_text(), "in\n");
+        a.close();
     }
 
     fn run(a: &mut Agent, spec: &CommandSpec) -> CommandOutput {

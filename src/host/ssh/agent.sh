@@ -10,7 +10,10 @@
 #       read by the shell itself, B: any bytes);
 #   D <nonce> <mode> <owner> <group> <path>       create a folder and its parents.
 # S, R, W, B and D are answered by the agent itself, without starting a shell: probes and small
-# writes are most of a run's work. Every answer ends with "\n<nonce> <rc>\n" on stdout and
+# writes are most of a run's work. A probe (S, and R of a small file) starts no process at all:
+# existence, type and content come from shell builtins, and the stat(2) fields (mode, owner,
+# group, size) from one helper per session (perl, started on the first probe, fed paths over a
+# pipe); without perl, a probe costs one `stat` process. Every answer ends with "\n<nonce> <rc>\n" on stdout and
 # "\n<nonce>\n" on stderr. Control lines: "T" sends SIGTERM to the running command's group,
 # "K" SIGKILL (answered with "\n<nonce>! 137\n" / "\n<nonce>!\n"), "Z" kills what is left of the
 # group after a stopped command ended. End of input (galley exited or the connection dropped)
@@ -20,17 +23,48 @@ set -m
 _gnl='
 '
 um=$(umask)
-D=$(mktemp -d "${TMPDIR:-/tmp}/.galley.XXXXXX") || { echo "galley agent: mktemp -d failed" >&4; exit 1; }
-J= n= T=
-trap 'rm -rf -- "$D"; [ -z "$T" ] || rm -f -- "$T"' EXIT
+# D (the folder for commands' stdin) is made on first use; H: the stat helper ('' untried, 0 none).
+D= J= n= T= H=
+trap '[ -z "$D" ] || rm -rf -- "$D"; [ -z "$T" ] || rm -f -- "$T"' EXIT
 sig() { [ -n "$J" ] && kill -"$1" -- -"$J"; }
+# The stat helper reads NUL-terminated paths and answers each with one line, as
+# `stat -L -c '%F|%a|%U|%G|%s'` prints it, or "!" and the error. It ends with its input (the agent).
+hp='$|=1; $/="\0";
+while (defined(my $p = <STDIN>)) {
+  chop $p;
+  my @s = stat $p;
+  if (!@s) { print "!$!\n"; next }
+  my $t = -d _ ? "directory" : -f _ ? ($s[7] ? "regular file" : "regular empty file")
+    : -p _ ? "fifo" : -S _ ? "socket" : -c _ ? "character special file"
+    : -b _ ? "block special file" : "weird file";
+  my $u = getpwuid $s[4]; my $g = getgrgid $s[5];
+  printf "%s|%o|%s|%s|%d\n", $t, $s[2] & 07777, $u // "UNKNOWN", $g // "UNKNOWN", $s[7];
+}'
+fs() { # path: s = its stat line; fails with stat's message
+  if [ -z "$H" ]; then
+    H=0
+    if [ -z "${GALLEY_AGENT_NO_HELPER:-}" ] && command -v perl >/dev/null; then
+      coproc GH { exec perl -e "$hp"; }
+      H=1
+    fi
+  fi
+  # A helper that died (killed from outside) is not written to (that would end the agent).
+  if [ "$H" = 1 ] && [ -n "${GH_PID:-}" ] && kill -0 "$GH_PID" && printf '%s\0' "$1" >&"${GH[1]}" &&
+    IFS= read -r s <&"${GH[0]}"; then
+    case $s in '!'*) printf 'stat: cannot statx %s: %s\n' "'$1'" "${s#!}" >&4; return 1 ;; esac
+    return 0
+  fi
+  H=0
+  s=$(stat -L -c '%F|%a|%U|%G|%s' -- "$1" 2>&4)
+}
 # Requests answered by the agent itself; each sets r to an exit code.
 st() { # max path: stat line, then "+" and the content of a small regular file, or "-"
   local LC_ALL=C p=$2 s c
   [ -e "$p" ] || { r=3; return; }
-  s=$(stat -L -c '%F|%a|%U|%G|%s' -- "$p" 2>&4) || { r=1; return; }
+  fs "$p" || { r=1; return; }
   printf '%s\n' "$s"; r=0
   if [ -f "$p" ] && [ -r "$p" ] && [ "${s##*|}" -le "$1" ]; then
+    # The shell's read stops at a NUL byte: content of another length is sent by cat.
     IFS= read -r -d '' c <"$p"
     if [ "${#c}" = "${s##*|}" ]; then printf '+\n%s' "$c"; else printf '+\n'; cat -- "$p"; fi
   else printf -- '-\n'; fi
@@ -82,12 +116,14 @@ wr() { # text|bin len mode owner group path, then <len> bytes and a "<sha256>" l
   T=
 }
 rd() { # max path: a whole regular file, or refused when over max bytes (never cut)
-  local LC_ALL=C s
+  local LC_ALL=C s c
   [ -e "$2" ] || { r=3; return; }
+  fs "$2" || return
   # A FIFO or a device would block `cat` (and the run) until someone writes to it.
-  [ -f "$2" ] || { printf '%s: it is a %s, not a regular file (reading it could block forever)\n' "$2" "$(stat -L -c %F -- "$2")" >&4; r=5; return; }
-  s=$(stat -L -c %s -- "$2" 2>&4) || return
+  [ -f "$2" ] || { printf '%s: it is a %s, not a regular file (reading it could block forever)\n' "$2" "${s%%|*}" >&4; r=5; return; }
+  s=${s##*|}
   if [ "$s" -gt "$1" ]; then printf '%s is %s bytes, over the limit of %s\n' "$2" "$s" "$1" >&4; r=4
+  elif [ "$s" -le 262144 ] && { IFS= read -r -d '' c <"$2"; [ "${#c}" = "$s" ]; }; then printf '%s' "$c"; r=0
   else cat -- "$2" 2>&4 && r=0; fi
 }
 mk() { # mode owner group path
@@ -112,7 +148,11 @@ while IFS= read -r h; do
   C\ *)
     [ -n "$J" ] && wait "$J"
     h=${h#C }; n=${h%% *}; h=${h#* }; len=${h%% *}; c=${h#* }
-    if [ "$len" -ge 0 ]; then head -c "$len" >"$D/in"; i=$D/in; else i=/dev/null; fi
+    [ "$len" -lt 0 ] || [ -n "$D" ] || D=$(mktemp -d "${TMPDIR:-/tmp}/.galley.XXXXXX") ||
+      { D=; printf 'galley agent: mktemp -d failed\n' >&4; }
+    if [ "$len" -lt 0 ]; then i=/dev/null
+    elif [ -n "$D" ]; then head -c "$len" >"$D/in"; i=$D/in
+    else head -c "$len" >/dev/null; i=/dev/null; c='exit 1'; fi
     ( trap : TERM
       ( exec 4>&-; eval "$c" ) <"$i" 2>&4
       r=$?
