@@ -93,10 +93,10 @@ pub fn wait_ready(nc: NativeCallContext, opts: Map) -> RResult<StepResult> {
             .progress(call.host(), &format!("waiting for {what}"), elapsed, &state);
         let nap = Duration::from_secs_f64(interval).min(deadline - now);
         if !pause(nap) {
-            let _ = call.fail(format!(
+            // Interrupted (Ctrl-C): `fail` records it and stops the run as interrupted.
+            return Err(call.fail(format!(
                 "interrupted while waiting for {what}; last state: {state}"
-            ));
-            return Err(crate::error::Stop::Interrupt.raise());
+            )));
         }
         interval = (interval * 1.5).min(max_interval);
     }
