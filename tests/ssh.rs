@@ -879,10 +879,10 @@ fn on_path(tool: &str) -> bool {
 /// remote processes as a run of 4 (the session's shell and the stat helper).
 #[test]
 fn probes_start_no_remote_process_over_ssh() {
-    if !on_path("strace") || !on_path("perl") {
-        eprintln!("skipped: needs strace and perl");
-        return;
-    }
+    assert!(
+        on_path("strace") && on_path("perl"),
+        "this test counts processes with strace and the agent's helper is perl: install both (scripts/test.sh does)"
+    );
     let s = Scratch::new();
     let logs = s.path("exec");
     fs::create_dir(&logs).unwrap();
