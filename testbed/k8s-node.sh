@@ -8,7 +8,8 @@
 #
 # What the nodes need, and why (all found on this machine's kind: systemd-nspawn on a cgroup v1
 # host whose own bounding set lacks CAP_SYS_RESOURCE):
-# - all capabilities, the host's cgroup hierarchies bound at /run/hostcg and bind-mounted over
+# - all capabilities and no system call filter (SYSTEMD_SECCOMP=0: nspawn's filter refuses the
+#   session keyring runc makes per container), the host's cgroup hierarchies bound at /run/hostcg and bind-mounted over
 #   the read-only controllers nspawn gives the node, then /run/hostcg unmounted (the kubelet
 #   reads every cgroup mount it finds and must see only /sys/fs/cgroup's);
 # - /proc/sys writable (kube-proxy and the kubelet set sysctls), /dev/kmsg (the OOM watcher);

@@ -393,8 +393,33 @@ cgroup_controller_bases() {
 }
 
 # Removes the (empty) cgroups of instance ID: .../galley-testbed/ID in every hierarchy.
+# Thaws every frozen cgroup of the instance: a container runc froze (as it does to kill one on
+# cgroup v1) keeps its processes in uninterruptible sleep, so SIGKILL cannot end them, the node's
+# init cannot finish dying, and its cgroups stay busy.
+thaw_cgroups() {
+    local id="$1" r f
+    for r in $(cgroup_controller_bases); do
+        [[ -d $r/galley-testbed/$id ]] || continue
+        while IFS= read -r f; do
+            echo THAWED >"$f" 2>/dev/null || true
+        done < <(find "$r/galley-testbed/$id" -name freezer.state 2>/dev/null)
+    done
+}
+
 remove_cgroups() {
-    local id="$1" r d
+    local id="$1" r d try
+    # What a thawed container still has to do to die takes a moment.
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        thaw_cgroups "$id"
+        local busy=""
+        for r in $(cgroup_roots) $(cgroup_controller_bases); do
+            d="$r/galley-testbed/$id"
+            [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+            [[ -d $d ]] && busy=1
+        done
+        [[ -z $busy ]] && break
+        sleep 0.5
+    done
     for r in $(cgroup_roots) $(cgroup_controller_bases); do
         d="$r/galley-testbed/$id"
         if [[ -d $d ]]; then
@@ -464,7 +489,8 @@ cmd_down() {
         fi
     fi
 
-    # Containers: kill all, then wait for all.
+    # Containers: kill all, then wait for all (thawed first, or a frozen one never dies).
+    thaw_cgroups "$TB_ID"
     local pids=()
     [[ -f $dir/pids ]] && mapfile -t pids <"$dir/pids"
     for pid in "${pids[@]}"; do

@@ -185,9 +185,9 @@ impl Testbed {
         Self::up_with(n, dup_pair, &[])
     }
 
-    /// Nodes a real kubelet and containerd run on (testbed/k8s-node.sh): every capability, the
-    /// machine's cgroup hierarchies with each node in its own cgroup of every controller, and
-    /// the Kubernetes artifacts bound read-only at /opt/k8s. `prep_kubernetes` finishes them.
+    /// Nodes a real kubelet and containerd run on (testbed/k8s-node.sh): every capability, no
+    /// system call filter, the machine's cgroup hierarchies with each node in its own cgroup of
+    /// every controller, and the Kubernetes artifacts bound read-only at /opt/k8s. `prep_kubernetes` finishes them.
     pub fn up_for_kubernetes(n: usize) -> Result<Testbed, String> {
         let args = Command::new("bash")
             .arg(k8s_node_script())
@@ -201,6 +201,8 @@ impl Testbed {
             &[
                 ("GALLEY_TESTBED_NSPAWN_ARGS", args),
                 ("GALLEY_TESTBED_ALL_CGROUPS", "1".into()),
+                // nspawn's system call filter refuses keyrings, which runc makes per container.
+                ("SYSTEMD_SECCOMP", "0".into()),
             ],
         )
     }
