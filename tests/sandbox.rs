@@ -54,6 +54,8 @@ const PRIMITIVES: &[&str] = &[
     "alternatives",
     "apt",
     "apt_repo",
+    // The kubeadm family's typed cluster description (src/primitives/cluster.rs).
+    "cluster",
     "download",
     "ensure_dir",
     "extract",
@@ -88,8 +90,11 @@ const PRIMITIVES: &[&str] = &[
     "swapoff",
     "sysctl",
     "systemctl",
+    // Reads a file from the recipe's own folder only, under the imports' path rule.
+    "template",
     "toml_set",
     "try_on",
+    "user",
     "wait_ready",
     "warn",
     "write_file",
