@@ -21,7 +21,6 @@ mod testbed;
 
 mod k8s_support;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -108,21 +107,8 @@ wait_ready(#{ kube: "nodes", count: 1, timeout: 300, kubeconfig: cluster::admin_
 /// Runs the recipe in node1 (apply, JSON): (exit code, `status primitive summary` per action,
 /// stderr).
 fn galley(tb: &testbed::Testbed, mirror: &str) -> (i32, Vec<String>, String) {
-    let mut child = Command::new("ssh")
-        .arg("-F")
-        .arg(tb.ssh_config())
-        .args(["--", "node1", "cat > /root/single.rhai"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
     let recipe = RECIPE.replace("K8S", K8S_VERSION.trim_start_matches('v'));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(recipe.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    tb.put("node1", "/root/single.rhai", &recipe);
     let out = tb.ssh(
         "node1",
         &format!(

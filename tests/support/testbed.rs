@@ -314,6 +314,25 @@ impl Testbed {
         run_script(&["poweroff", &dir, node.as_ref()]).map(|_| ())
     }
 
+    /// Writes `content` to `path` on `node` (as root, over SSH).
+    pub fn put(&self, node: &str, path: &str, content: &str) {
+        use std::io::Write;
+        let mut child = Command::new("ssh")
+            .arg("-F")
+            .arg(self.ssh_config())
+            .args(["--", node, &format!("cat > '{path}'")])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("testbed: cannot run ssh to {node}: {e}"));
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(content.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "writing {path} on {node}");
+    }
+
     /// Copies the galley binary under test to `/usr/local/bin/galley` on a node, so a test can
     /// run galley inside it.
     pub fn install_galley(&self, node: impl AsRef<str>) {
