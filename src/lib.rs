@@ -21,6 +21,7 @@ pub mod memory;
 pub mod mirror;
 pub mod mode;
 pub mod primitives;
+pub mod recipe_folder;
 pub mod repl;
 pub mod report;
 pub mod runner;

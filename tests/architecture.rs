@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("mode", 0),
     ("signatures", 0),
     ("memory", 0),
+    ("recipe_folder", 0),
     ("inventory", 1),
     ("host", 2),
     ("report", 2),

@@ -55,3 +55,19 @@ fn paths_outside_the_recipe_folder_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_symlink_out_of_the_recipe_folder_is_refused_as_imports_are() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.conf"), "x = ${x}\n").unwrap();
+    let t = Test::new().file("r.rhai", "let x = template(\"link.conf\", #{ x: 1 });\n");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.conf"),
+        t.path().join("link.conf"),
+    )
+    .unwrap();
+    t.args(&["plan", "r.rhai"])
+        .run()
+        .code(2)
+        .stderr_has("it is a symlink that leads outside the recipe's folder");
+}

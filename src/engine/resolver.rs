@@ -2,7 +2,7 @@
 //! stdlib. Nothing else: absolute paths, `..` and symlinks leading out are refused.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rhai::module_resolvers::ModuleResolver;
@@ -12,6 +12,7 @@ type SharedModule = Arc<Module>;
 
 use crate::embedded;
 use crate::executor::RunCtx;
+use crate::recipe_folder;
 
 pub struct Resolver {
     run: Arc<RunCtx>,
@@ -62,34 +63,14 @@ pub fn unresolvable(dir: Option<&Path>, path: &str) -> Option<String> {
     Some(format!("Module not found: {}", not_found(path)))
 }
 
-/// Checks the import path's shape: relative, no `..`, no empty or odd components.
+/// The import path's shape ([`recipe_folder::check_shape`]).
 pub fn check_shape(path: &str) -> Result<(), &'static str> {
-    let p = Path::new(path);
-    if path.is_empty() {
-        return Err("empty path");
-    }
-    if p.is_absolute() {
-        return Err("absolute paths are not allowed");
-    }
-    if p.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err("`..` and `.` are not allowed");
-    }
-    Ok(())
+    recipe_folder::check_shape(path)
 }
 
-/// A file under `dir` for `path`, if it exists and really lies under `dir` (symlinks resolved).
+/// The module `path` in the recipe's folder `dir`, if there is one there.
 pub fn local_file(dir: &Path, path: &str) -> Result<Option<PathBuf>, &'static str> {
-    let file = dir.join(format!("{path}.rhai"));
-    if !file.exists() {
-        return Ok(None);
-    }
-    let (Ok(real), Ok(root)) = (file.canonicalize(), dir.canonicalize()) else {
-        return Err("cannot resolve the file's real path");
-    };
-    if !real.starts_with(&root) {
-        return Err("it is a symlink that leads outside the recipe's folder");
-    }
-    Ok(Some(file))
+    recipe_folder::file_under(dir, &format!("{path}.rhai"))
 }
 
 thread_local! {

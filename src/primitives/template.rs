@@ -1,15 +1,14 @@
 //! `template(path, vars)`: a file beside the recipe, with `${name}` replaced by `vars.name`, so a
 //! configuration file can live as a file (`write_file("/etc/haproxy/haproxy.cfg",
 //! template("haproxy.cfg", #{ port: 6443 }))`) instead of a string in the recipe. Read on the
-//! machine galley runs on, from the recipe's own folder, under the same rule as imports (no
-//! absolute paths, no `..`); a placeholder `vars` does not give is an error naming its line.
-
-use std::path::{Component, Path};
+//! machine galley runs on, from the recipe's own folder, under the same rule as imports
+//! ([`crate::recipe_folder`]); a placeholder `vars` does not give is an error naming its line.
 
 use rhai::{Engine, Map, NativeCallContext};
 
 use super::{reg, usage, RResult};
 use crate::executor::Ctx;
+use crate::recipe_folder;
 
 /// Pure: `text` with every `${name}` replaced by `vars[name]` (`$${` stays a literal `${`), or
 /// the first placeholder `vars` lacks, with its line.
@@ -50,13 +49,21 @@ fn template(nc: NativeCallContext, path: &str, vars: Map) -> RResult<String> {
             "template(\"{path}\"): templates are read from the recipe's own folder, and a bundled recipe has none; fork it (`galley fork NAME ./my-recipe`) and put the file beside it"
         )));
     };
-    let rel = Path::new(path);
-    if path.is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(usage(format!(
-            "template(\"{path}\"): give a path inside the recipe's folder (no absolute path, no `.` or `..`)"
-        )));
-    }
-    let file = dir.join(rel);
+    let refused = |why: &str| {
+        usage(format!(
+            "template(\"{path}\"): give a path inside the recipe's folder (no absolute path, no `.` or `..`): {why}"
+        ))
+    };
+    recipe_folder::check_shape(path).map_err(refused)?;
+    let file = match recipe_folder::file_under(&dir, path).map_err(refused)? {
+        Some(f) => f,
+        None => {
+            return Err(usage(format!(
+                "template(\"{path}\"): {} does not exist",
+                dir.join(path).display()
+            )))
+        }
+    };
     let text = std::fs::read_to_string(&file)
         .map_err(|e| usage(format!("template(\"{path}\"): {}: {e}", file.display())))?;
     render(&text, &vars).map_err(|(line, name)| {
