@@ -106,12 +106,6 @@ impl Call {
         Ok(Performed::Ran(self.target.run(&self.run, spec, what)?))
     }
 
-    /// Whether changes are made in this run (apply) rather than recorded (check and plan):
-    /// for the rare step that must not run a preparation whose change would be recorded anyway.
-    pub fn makes_changes(&self) -> bool {
-        !self.mode().predicts()
-    }
-
     /// How `wait_ready` may wait here. The run's mode decides: a host outside `--limit` in an
     /// apply run is only read, yet waiting there only reads too.
     pub fn waiting(&self) -> Waiting {

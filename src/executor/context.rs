@@ -149,11 +149,6 @@ impl Target {
         }
     }
 
-    /// A read-only command's output recorded in a simulated host's facts (plans only).
-    pub fn recorded(&self, argv: &[String]) -> Option<crate::facts::CommandFixture> {
-        self.fixture().and_then(|f| f.command(argv)).cloned()
-    }
-
     /// Runs a command with the run's remaining budget as an upper bound on its timeout.
     pub fn run(
         &self,
