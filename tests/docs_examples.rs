@@ -105,18 +105,10 @@ fn the_scan_keeps_host_free_lines_and_leaves_out_the_rest() {
 /// writes them), so no primitive goes undocumented.
 #[test]
 fn every_primitive_has_a_section_in_docs_primitives() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(common::galley_bin())
-        .arg("defs")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let defs = std::fs::read_to_string(dir.path().join("__static__.d.rhai")).unwrap();
+    let t = common::Test::new().args(&["defs", "d"]);
+    t.run().code(0);
+    let (dir, _) = t.keep();
+    let defs = std::fs::read_to_string(dir.path().join("d/__static__.d.rhai")).unwrap();
     let docs = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/primitives.md"),
     )

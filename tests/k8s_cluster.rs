@@ -104,35 +104,16 @@ write_file("/etc/cni/net.d/10-bridge.conflist", `{"cniVersion":"1.0.0","name":"b
 wait_ready(#{ kube: "nodes", count: 1, timeout: 300, kubeconfig: cluster::admin_conf() });
 "#;
 
-/// Runs the recipe in node1 (apply, JSON): (exit code, `status primitive summary` per action,
-/// stderr).
+/// Runs the recipe in node1 through the registry mirror: (exit code, `status primitive summary`
+/// per action, stderr).
 fn galley(tb: &testbed::Testbed, mirror: &str) -> (i32, Vec<String>, String) {
     let recipe = RECIPE.replace("K8S", K8S_VERSION.trim_start_matches('v'));
-    tb.put("node1", "/root/single.rhai", &recipe);
-    let out = tb.ssh(
+    let (code, events, stderr) = tb.galley(
         "node1",
-        &format!(
-            "NO_COLOR=1 galley run /root/single.rhai --registry-mirror registry.k8s.io={mirror} --output json"
-        ),
+        &recipe,
+        &format!("--registry-mirror registry.k8s.io={mirror}"),
     );
-    let actions = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["type"] == "action")
-        .map(|e| {
-            format!(
-                "{} {} {}",
-                e["status"].as_str().unwrap_or(""),
-                e["primitive"].as_str().unwrap_or(""),
-                e["summary"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    (
-        out.status.code().unwrap_or(-1),
-        actions,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (code, testbed::actions(&events), stderr)
 }
 
 #[test]

@@ -7,8 +7,7 @@
 #[path = "support/testbed.rs"]
 mod testbed;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use testbed::actions;
 
 fn sh(tb: &testbed::Testbed, node: &str, cmd: &str) -> String {
     let out = tb.ssh(node, cmd);
@@ -18,54 +17,6 @@ fn sh(tb: &testbed::Testbed, node: &str, cmd: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Runs `recipe` with galley on `node` (apply, JSON output): (exit code, events, stderr).
-fn galley(
-    tb: &testbed::Testbed,
-    node: &str,
-    recipe: &str,
-) -> (i32, Vec<serde_json::Value>, String) {
-    let mut child = Command::new("ssh")
-        .arg("-F")
-        .arg(tb.ssh_config())
-        .args(["--", node, "cat > /root/r.rhai"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(recipe.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-    let out = tb.ssh(node, "NO_COLOR=1 galley run /root/r.rhai --output json");
-    let events = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    (
-        out.status.code().unwrap_or(-1),
-        events,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `status primitive summary` of each action.
-fn actions(events: &[serde_json::Value]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "action")
-        .map(|e| {
-            format!(
-                "{} {} {}",
-                e["status"].as_str().unwrap_or(""),
-                e["primitive"].as_str().unwrap_or(""),
-                e["summary"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 fn logs(events: &[serde_json::Value]) -> Vec<String> {
@@ -86,7 +37,7 @@ fn docker_configuration_restarts_only_when_it_changed() {
     // that answers) takes the place of the packages D3 would install.
     sh(&tb, "node1", "printf '[Unit]\\nDescription=stand-in dockerd\\n[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/docker.service && printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/docker && chmod +x /usr/local/bin/docker && systemctl daemon-reload");
 
-    let (code, ev, err) = galley(&tb, "node1", CONFIGURE);
+    let (code, ev, err) = tb.galley("node1", CONFIGURE, "");
     assert_eq!(code, 0, "{err}\n{:?}", actions(&ev));
     let first = actions(&ev);
     for want in [
@@ -114,7 +65,7 @@ fn docker_configuration_restarts_only_when_it_changed() {
     let pid = sh(&tb, "node1", "systemctl show -p MainPID --value docker");
 
     // Second run: nothing to do, and Docker keeps running untouched.
-    let (code, ev, err) = galley(&tb, "node1", CONFIGURE);
+    let (code, ev, err) = tb.galley("node1", CONFIGURE, "");
     assert_eq!(code, 0, "{err}");
     let second = actions(&ev);
     assert!(second.iter().all(|a| a.starts_with("ok ")), "{second:#?}");
@@ -125,7 +76,7 @@ fn docker_configuration_restarts_only_when_it_changed() {
 
     // Someone edits daemon.json: the next run puts it back and restarts Docker.
     sh(&tb, "node1", "sed -i 's/100m/5m/' /etc/docker/daemon.json");
-    let (code, ev, err) = galley(&tb, "node1", CONFIGURE);
+    let (code, ev, err) = tb.galley("node1", CONFIGURE, "");
     assert_eq!(code, 0, "{err}");
     let third = actions(&ev);
     assert!(
@@ -155,10 +106,10 @@ fn preflight_names_the_pair_that_shares_mac_and_product_uuid() {
     let mut ids = Vec::new();
     for node in ["node1", "node2", "node3"] {
         tb.install_galley(node);
-        let (code, ev, err) = galley(
-            &tb,
+        let (code, ev, err) = tb.galley(
             node,
             "import \"k8s/preflight\" as preflight;\nprint(preflight::identity(facts().hostname).to_json());\n",
+            "",
         );
         assert_eq!(code, 0, "{node}: {err}");
         ids.push(logs(&ev).pop().expect("identity"));
@@ -178,7 +129,7 @@ fn preflight_names_the_pair_that_shares_mac_and_product_uuid() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let (code, ev, err) = galley(&tb, "node3", &check);
+    let (code, ev, err) = tb.galley("node3", &check, "");
     assert_eq!(code, 0, "{err}");
     let clashes = logs(&ev);
     let mac = n1.mac.to_lowercase();
@@ -202,13 +153,13 @@ fn preflight_names_the_pair_that_shares_mac_and_product_uuid() {
 
     // P1 and P4 for real: node1 pings node2 the way the preflight does, and a port the node
     // really listens on (sshd's 22) is reported busy.
-    let (code, _, err) = galley(
-        &tb,
+    let (code, _, err) = tb.galley(
         "node1",
         &format!(
             "import \"k8s/preflight\" as preflight;\nlet r = run([\"ping\", \"-c\", \"1\", \"-W\", \"2\", \"{}\"], #{{ readonly: true, check: false }});\nif r.rc != 0 {{ fail(\"ping\"); }}\npreflight::ports_open(\"lb\", \"1.35.4\", 22, \"\");\n",
             n2.address
         ),
+        "",
     );
     assert_ne!(code, 0);
     assert!(

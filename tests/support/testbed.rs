@@ -333,6 +333,30 @@ impl Testbed {
         assert!(child.wait().unwrap().success(), "writing {path} on {node}");
     }
 
+    /// Runs `recipe` with the galley copied into `node` (`install_galley`), apply and JSON output,
+    /// with `args` added to the command line: (exit code, events, stderr).
+    pub fn galley(
+        &self,
+        node: &str,
+        recipe: &str,
+        args: &str,
+    ) -> (i32, Vec<serde_json::Value>, String) {
+        self.put(node, "/root/r.rhai", recipe);
+        let out = self.ssh(
+            node,
+            &format!("NO_COLOR=1 galley run /root/r.rhai --output json {args}"),
+        );
+        let events = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        (
+            out.status.code().unwrap_or(-1),
+            events,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// Copies the galley binary under test to `/usr/local/bin/galley` on a node, so a test can
     /// run galley inside it.
     pub fn install_galley(&self, node: impl AsRef<str>) {
@@ -361,6 +385,22 @@ impl Drop for Testbed {
             eprintln!("{e}");
         }
     }
+}
+
+/// `status primitive summary` of each action among galley's JSON events.
+pub fn actions(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "action")
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["status"].as_str().unwrap_or(""),
+                e["primitive"].as_str().unwrap_or(""),
+                e["summary"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
