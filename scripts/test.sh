@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 # testbed (tier 3): debootstrap systemd-container dpkg-dev iproute2 util-linux procps
 # SSH tests: openssh-server openssh-client sudo; yum tests: dnf rpm createrepo-c;
 # registry mirror tests: containerd (the real containerd and ctr read the hosts.toml galley writes);
-# remote-process counts: strace, and perl (the SSH agent's stat helper)
+# remote-process counts: strace, and perl (the SSH agent's stat helper); the real-cluster tier's
+# package repositories: gpg (signing), and runc (Debian's, inside our containerd.io package)
 need_pkgs=(debootstrap systemd-container openssh-server openssh-client dpkg-dev iproute2 sudo
-           util-linux procps dnf rpm createrepo-c ca-certificates curl tar containerd strace perl)
+           util-linux procps dnf rpm createrepo-c ca-certificates curl tar containerd strace perl
+           gpg runc)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,12 +32,12 @@ fi
 # Tier 4 needs the real Kubernetes binaries, built from Go modules once per machine and cached
 # (testbed/k8s-artifacts.sh; cold: see README, warm: instant).
 command -v go >/dev/null || { echo "scripts/test.sh: Go is needed for tier 4 (the polyglot machine has it)" >&2; exit 1; }
-# Every component: Kubernetes, etcd, CoreDNS, pause, the CNI plugins, crane, the registry and
-# containerd (tests/k8s_cluster.rs forms a real cluster with them).
+# Every component: Kubernetes, etcd, CoreDNS, pause, the CNI plugins, crane, the registry,
+# containerd and flannel (tests/k8s_cluster.rs and tests/k8s_multi.rs form real clusters).
 bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" >/dev/null
 
 if [ "${1:-}" = k8s ]; then
-    cargo test --test k8s_kubeadm_judges --test k8s_control_plane --test k8s_cluster -- --test-threads=2
+    cargo test --test k8s_kubeadm_judges --test k8s_control_plane --test k8s_cluster --test k8s_multi -- --test-threads=2
     exit
 fi
 

@@ -9,7 +9,8 @@
 #
 # Components: kubernetes (kubeadm kubelet kubectl kube-apiserver kube-controller-manager
 # kube-scheduler kube-proxy), etcd (etcd, etcdctl), pause, coredns, cni (bridge, host-local,
-# loopback, portmap), crane, registry, containerd (containerd, containerd-shim-runc-v2, ctr).
+# loopback, portmap), crane, registry, containerd (containerd, containerd-shim-runc-v2, ctr),
+# flannel (flanneld, and the flannel CNI plugin as flannel-cni).
 # With none named, all of them are built.
 #
 # Idempotent and cached per version in $GALLEY_K8S_CACHE (default /var/cache/galley-k8s):
@@ -26,6 +27,11 @@ CNI_VERSION=v1.10.0          # github.com/containernetworking/plugins, newest re
 CRANE_VERSION=v0.22.1        # github.com/google/go-containerregistry
 REGISTRY_VERSION=v3.1.2      # github.com/distribution/distribution/v3
 CONTAINERD_VERSION=v2.4.2    # github.com/containerd/containerd/v2, newest release
+FLANNEL_VERSION=v0.28.10     # github.com/flannel-io/flannel, the recipes' current flannel
+# The flannel CNI plugin's own module (github.com/flannel-io/cni-plugin) is not served by the
+# module proxy (403); the same plugin lived in containernetworking/plugins until v0.9.1
+# (plugins/meta/flannel), which is: that one is built.
+FLANNEL_CNI_VERSION=v0.9.1
 
 die() { echo "k8s-artifacts: $*" >&2; exit 1; }
 
@@ -130,6 +136,34 @@ go_tool() { # NAME MODULE VERSION PACKAGE [TAGS]
     ln -sf "$shared" "$BIN/$name"
 }
 
+# flanneld: its module at the version named, built in a copy whose main.go does not import the
+# Tencent Cloud VPC backend: that backend's SDK module (github.com/tencentcloud/tencentcloud-sdk-go
+# /tencentcloud/vpc) is not served by the module proxy (403). No other line changes; the vxlan
+# backend the manifest uses is flannel's own code.
+build_flanneld() {
+    local shared="$CACHE/tools/flanneld-$FLANNEL_VERSION"
+    if [ ! -x "$shared" ]; then
+        local dir="$CACHE/src/flannel-$FLANNEL_VERSION" src
+        rm -rf "$dir"
+        src=$(go mod download -json "github.com/flannel-io/flannel@$FLANNEL_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+        [ -d "$src" ] || die "github.com/flannel-io/flannel@$FLANNEL_VERSION did not download"
+        cp -r "$src" "$dir" && chmod -R u+w "$dir"
+        sed -i '\#flannel/pkg/backend/tencentvpc"#d' "$dir/main.go"
+        rm -rf "$dir/pkg/backend/tencentvpc"
+        echo "building flanneld $FLANNEL_VERSION" >&2
+        mkdir -p "$CACHE/tools"
+        # Its udp backend is C (cgo), linked statically as upstream's Makefile does.
+        (cd "$dir" && go mod tidy >/dev/null 2>&1 && CGO_ENABLED=1 go build -ldflags "-s -w -extldflags -static -X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION" -o "$shared.tmp" .)
+        # The image's other binary: the init container that installs the CNI configuration.
+        (cd "$dir" && go build -ldflags "-s -w" -o "$CACHE/tools/install-conf-$FLANNEL_VERSION" ./cmd/install_conf)
+        cp "$dir/Documentation/kube-flannel.yml" "$CACHE/tools/kube-flannel-$FLANNEL_VERSION.yml"
+        mv "$shared.tmp" "$shared"
+    fi
+    ln -sf "$shared" "$BIN/flanneld"
+    ln -sf "$CACHE/tools/install-conf-$FLANNEL_VERSION" "$BIN/install-conf"
+    ln -sf "$CACHE/tools/kube-flannel-$FLANNEL_VERSION.yml" "$BIN/kube-flannel.yml"
+}
+
 build_pause() {
     [ -x "$BIN/pause" ] && return 0
     command -v gcc >/dev/null || die "gcc is needed to build pause (apt-get install gcc libc6-dev)"
@@ -142,7 +176,7 @@ build_pause() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd)
+[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd flannel)
 for c in "${components[@]}"; do
     case "$c" in
         kubernetes) build_kubernetes ;;
@@ -167,7 +201,11 @@ for c in "${components[@]}"; do
                 go_tool "$p" github.com/containerd/containerd/v2 "$CONTAINERD_VERSION" \
                     "github.com/containerd/containerd/v2/cmd/$p" "no_btrfs no_devmapper"
             done ;;
-        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd)" ;;
+        flannel)
+            build_flanneld
+            go_tool flannel-cni github.com/containernetworking/plugins "$FLANNEL_CNI_VERSION" \
+                github.com/containernetworking/plugins/plugins/meta/flannel ;;
+        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd flannel)" ;;
     esac
 done
 echo "$BIN"

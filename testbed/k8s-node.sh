@@ -68,15 +68,86 @@ cmd_images() {
     # kubeadm names it coredns/coredns under registry.k8s.io and coredns under another repository.
     root_image "coredns:$dns_tag" "$bin/coredns"
     root_image "coredns/coredns:$dns_tag" "$bin/coredns"
-    echo "k8s-node: pushed kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy $version, etcd $etcd_tag, pause $pause_tag, coredns $dns_tag to $reg" >&2
+    # kube-proxy and flannel run iptables: the base userland, then their own files.
+    base_layer "$work/base.tar"
+    on_base() { # NAME:TAG DIR: the base layer, then DIR's tree as a second layer
+        local ref="$reg/$1"
+        tar -C "$2" -cf "$work/top.tar" .
+        "$crane" append --insecure -f "$work/base.tar" -f "$work/top.tar" -t "$ref" >/dev/null 2>&1 ||
+            die "crane append $ref"
+        "$crane" mutate --insecure --env PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$ref" >/dev/null 2>&1 ||
+            die "crane mutate $ref"
+    }
+    rm -rf "$work/kp" && mkdir -p "$work/kp/usr/local/bin" && cp -L "$bin/kube-proxy" "$work/kp/usr/local/bin/"
+    on_base "kube-proxy:$version" "$work/kp"
+    # flannel's images under the names its manifest gives (ghcr.io/flannel-io/…), for a registry
+    # mirror of ghcr.io: flanneld and install-conf in /opt/bin; the CNI plugin as /flannel.
+    local manifest="$bin/kube-flannel.yml" flannel_ref cni_ref
+    [[ -f $manifest ]] || die "flannel is not built: bash $HERE/k8s-artifacts.sh $version flannel"
+    flannel_ref=$(sed -n 's#^ *image: ghcr.io/\(flannel-io/flannel:.*\)$#\1#p' "$manifest" | head -1)
+    cni_ref=$(sed -n 's#^ *image: ghcr.io/\(flannel-io/flannel-cni-plugin:.*\)$#\1#p' "$manifest" | head -1)
+    [[ -n $flannel_ref && -n $cni_ref ]] || die "no flannel images named in $manifest"
+    rm -rf "$work/fl" && mkdir -p "$work/fl/opt/bin"
+    cp -L "$bin/flanneld" "$bin/install-conf" "$work/fl/opt/bin/"
+    on_base "$flannel_ref" "$work/fl"
+    rm -rf "$work/fc" && mkdir -p "$work/fc" && cp -L "$bin/flannel-cni" "$work/fc/flannel"
+    on_base "$cni_ref" "$work/fc"
+    echo "k8s-node: pushed kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy $version, etcd $etcd_tag, pause $pause_tag, coredns $dns_tag, $flannel_ref, $cni_ref to $reg" >&2
+}
+
+# A Debian 12 userland just big enough for the images that need one (kube-proxy, flannel): sh,
+# cp and a few coreutils, ip, and iptables (the nftables backend, Debian 12's default, and the
+# legacy one), with their libraries and iptables' extensions, taken from the testbed's rootfs.
+# Upstream builds these images on distroless-iptables and alpine; what the programs need of
+# them is the same.
+base_layer() { # OUT.tar
+    local out=$1 root list work f lib t
+    root=$(bash "$HERE/testbed.sh" rootfs) || die "no testbed rootfs"
+    list=$(mktemp)
+    work=$(mktemp -d)
+    [[ -n $work && -d $work ]] || die "mktemp failed"
+    local progs=(usr/bin/dash usr/bin/cp usr/bin/cat usr/bin/mkdir usr/bin/rm usr/bin/ln usr/bin/mv
+        usr/bin/chmod usr/bin/ls usr/bin/sleep usr/bin/touch usr/bin/ip
+        usr/sbin/xtables-nft-multi usr/sbin/xtables-legacy-multi)
+    {
+        for f in "${progs[@]}" "$root"/usr/lib/x86_64-linux-gnu/xtables/*.so; do
+            f=${f#"$root"/}
+            echo "$f"
+            for lib in $(chroot "$root" ldd "/$f" 2>/dev/null | grep -o '/[^ ]*'); do
+                echo "${lib#/}"
+                chroot "$root" readlink -f "$lib" | sed 's#^/##'
+            done
+        done
+        echo usr/lib64/ld-linux-x86-64.so.2
+        printf '%s\n' etc/protocols etc/services etc/ethertypes
+    } | sed 's#^lib/#usr/lib/#; s#^lib64/#usr/lib64/#' | sort -u >"$list"
+    tar -C "$root" --no-recursion -cf - -T "$list" 2>/dev/null | tar -C "$work" -xf -
+    rm -f "$list"
+    ln -s usr/bin "$work/bin"
+    ln -s usr/sbin "$work/sbin"
+    ln -s usr/lib "$work/lib"
+    ln -s usr/lib64 "$work/lib64"
+    ln -s dash "$work/usr/bin/sh"
+    for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+        ln -s xtables-nft-multi "$work/usr/sbin/$t"
+        ln -s xtables-nft-multi "$work/usr/sbin/${t/tables/tables-nft}"
+        ln -s xtables-legacy-multi "$work/usr/sbin/${t/tables/tables-legacy}"
+    done
+    mkdir -p "$work/tmp" "$work/run"
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$work/etc/passwd"
+    tar -C "$work" -cf "$out" .
+    rm -rf "$work"
 }
 
 cmd_prep() {
-    local dir="${1:?prep DIR NODE}" node="${2:?prep DIR NODE}"
+    local dir="${1:?prep DIR NODE}" node="${2:?prep DIR NODE}" mode="${3:-binaries}"
+    [[ $mode == binaries || $mode == machine ]] || die "prep DIR NODE [machine]: not '$mode'"
     local version; version=$(ls "$CACHE" | grep -m1 '^v1\.')
     [[ -n $version ]] || die "no artifacts in $CACHE: run k8s-artifacts.sh first"
-    ssh -F "$dir/ssh_config" "$node" 'cat > /usr/local/sbin/runc && chmod 0755 /usr/local/sbin/runc' </usr/sbin/runc ||
-        die "cannot copy runc to $node"
+    if [[ $mode == binaries ]]; then
+        ssh -F "$dir/ssh_config" "$node" 'cat > /usr/local/sbin/runc && chmod 0755 /usr/local/sbin/runc' </usr/sbin/runc ||
+            die "cannot copy runc to $node"
+    fi
     # The node's own cgroup in each controller hierarchy, as the machine sees it (the testbed put
     # it there with GALLEY_TESTBED_ALL_CGROUPS=1): that folder becomes the node's writable
     # /sys/fs/cgroup/<controller>, so the kubelet's cgroups stay below the node.
@@ -85,9 +156,9 @@ cmd_prep() {
     init=$(pgrep -P "$nspawn" | head -1)
     [[ -n $init ]] || die "$node: no running container init under nspawn $nspawn"
     cgs=$(awk -F: '$2 != "" && $2 !~ /^name=/ { print $2 "=" $3 }' "/proc/$init/cgroup")
-    ssh -F "$dir/ssh_config" "$node" bash -s -- "$version" $cgs <<'NODE' || die "prep of $node failed"
+    ssh -F "$dir/ssh_config" "$node" bash -s -- "$mode" "$version" $cgs <<'NODE' || die "prep of $node failed"
 set -euo pipefail
-version=$1; shift
+mode=$1 version=$2; shift 2
 [[ -d /run/hostcg ]] || { echo "no /run/hostcg: start the testbed with k8s-node.sh nspawn-args" >&2; exit 1; }
 for cg in "$@"; do
     c=${cg%%=*} path=${cg#*=}
@@ -99,6 +170,18 @@ umount -l /run/hostcg 2>/dev/null || true
 mount -o remount,rw /proc/sys
 mkdir -p /var/lib/containerd /opt/cni/bin /etc/cni/net.d /usr/local/bin /etc/containerd
 mountpoint -q /var/lib/containerd || mount -t tmpfs tmpfs /var/lib/containerd
+# Kubernetes needs a default route: flannel uses the interface that holds it, and a Service
+# address (10.96.0.1) is unreachable without one, before kube-proxy's DNAT applies. This one
+# points at an address nobody on the bridge holds, so nothing leaves the bridge through it.
+addr=$(ip -4 -o addr show host0 | awk '{print $4}' | cut -d/ -f1)
+if ! ip -4 route show default | grep -q .; then
+    ip route add default via "${addr%.*}.254" dev host0 onlink
+fi
+# CoreDNS forwards to the node's resolvers and refuses to start with none ("no nameservers
+# found"): one, at the same address nobody holds.
+grep -q '^nameserver' /etc/resolv.conf || echo "nameserver ${addr%.*}.254" >>/etc/resolv.conf
+# With `machine`, the packages bring the rest.
+[[ $mode == machine ]] && exit 0
 for b in /opt/k8s/$version/bin/*; do
     t=$(readlink "$b" || true)
     src=${t:+/opt/k8s/tools/${t##*/}}
@@ -140,5 +223,5 @@ case "${1:-}" in
     nspawn-args) shift; cmd_nspawn_args "$@" ;;
     images) shift; cmd_images "$@" ;;
     prep) shift; cmd_prep "$@" ;;
-    *) die "usage: k8s-node.sh nspawn-args | images VERSION REGISTRY | prep DIR NODE" ;;
+    *) die "usage: k8s-node.sh nspawn-args | images VERSION REGISTRY | prep DIR NODE [machine]" ;;
 esac

@@ -22,53 +22,10 @@ mod testbed;
 mod k8s_support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use k8s_support::{bin, K8S_VERSION};
-
-/// The registry binary built from distribution/distribution, serving on the bridge while the
-/// test runs; killed (by PID) when dropped.
-struct Registry {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start(address: &str) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\nlog:\n  level: warn\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(bin("registry"))
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the registry");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(address).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Registry { child, _dir: dir }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use k8s_support::mirrors::Registry;
+use k8s_support::K8S_VERSION;
 
 fn k8s_node_script() -> PathBuf {
     testbed::k8s_node_script()
@@ -94,8 +51,8 @@ import "versions" as versions;
 let c = topology::of(#{ topology: "single", k8s_version: "K8S" });
 sysctl("net.ipv4.ip_forward", "1");
 sysctl("net.bridge.bridge-nf-call-iptables", "1");
-// A system container may not lower OOM scores (no CAP_SYS_RESOURCE): containerd is told so.
-containerd::configure_with(false, versions::pause_image(c.k8s, c.image_repository), #{ restrict_oom_score_adj: true });
+// The node may not lower OOM scores (no CAP_SYS_RESOURCE): configure sees it in the facts.
+containerd::configure(false, versions::pause_image(c.k8s, c.image_repository));
 cluster::pull_images(c);
 cluster::init(c, "");
 cluster::kubeconfig("root");
@@ -177,6 +134,9 @@ fn galley_forms_a_real_single_node_cluster_and_a_rerun_changes_nothing() {
             "{component} is not running: {pods}"
         );
     }
+    // The node cannot lower OOM scores: containerd was told so from the facts alone.
+    let config = sh(&tb, "cat /etc/containerd/config.toml");
+    assert!(config.contains("restrict_oom_score_adj = true"), "{config}");
     // Every image came through the mirror: containerd has no other way to them.
     let hosts = sh(
         &tb,

@@ -20,6 +20,7 @@ s links; for d in /sys/class/net/*; do [ -e "$d/address" ] && echo "${d##*/} $(c
 s addrs; ip -o addr show 2>/dev/null | awk '{print $2, $4}'
 s route; ip -4 route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit }}'
 s cgroup; stat -fc %T /sys/fs/cgroup 2>/dev/null
+s capbnd; sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status 2>/dev/null
 s product_uuid; cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/galley/product_uuid 2>/dev/null
 s init; [ -d /run/systemd/system ] && echo systemd || cat /proc/1/comm 2>/dev/null
 s pkg; for p in dnf yum apt-get; do command -v $p >/dev/null 2>&1 && echo $p; done
@@ -163,7 +164,15 @@ pub fn parse(text: &str) -> Facts {
         },
         default_interface: first("route"),
         cgroup: cgroup_version(&first("cgroup")),
+        oom_score_restricted: oom_score_restricted(&first("capbnd")),
     }
+}
+
+/// Whether CAP_SYS_RESOURCE (bit 24) is missing from the bounding set `capbnd` (hex, from
+/// /proc/self/status): then no process on the host, root included, may lower an OOM score.
+/// Unknown (empty or unreadable) counts as not restricted, as on any ordinary host.
+fn oom_score_restricted(capbnd: &str) -> bool {
+    u64::from_str_radix(capbnd.trim(), 16).is_ok_and(|bits| bits & (1 << 24) == 0)
 }
 
 /// The cgroup version from the file system type of /sys/fs/cgroup: `cgroup2fs` is the unified
@@ -228,6 +237,14 @@ mod tests {
             parse("==os-release\nID=arch\n==pkg\nyum\n").pkg_manager,
             "yum"
         );
+    }
+
+    #[test]
+    fn a_bounding_set_without_cap_sys_resource_cannot_lower_oom_scores() {
+        // This machine's own bounding set (a system container), and an ordinary host's.
+        assert!(parse("==capbnd\n000001fffeffffff\n").oom_score_restricted);
+        assert!(!parse("==capbnd\n000001ffffffffff\n").oom_score_restricted);
+        assert!(!parse("==capbnd\n").oom_score_restricted);
     }
 
     #[test]

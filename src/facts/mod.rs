@@ -67,6 +67,11 @@ pub struct Facts {
     /// `v2` (unified hierarchy: /sys/fs/cgroup is cgroup2fs), `v1`, or empty when not known.
     #[serde(default)]
     pub cgroup: String,
+    /// True where no process may lower an OOM score: the bounding set lacks CAP_SYS_RESOURCE
+    /// (a system container such as an nspawn or LXC node), and containerd must be told
+    /// `restrict_oom_score_adj`. False on ordinary hosts and in facts files from before.
+    #[serde(default)]
+    pub oom_score_restricted: bool,
 }
 
 impl Facts {

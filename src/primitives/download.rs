@@ -195,6 +195,8 @@ fn fetch_now(
     let meta = meta.clone();
     let sha = if is_local(call) {
         fetch_local(call, url, dest, want, &meta, o)?
+    } else if !has_fetcher(call)? {
+        relay(call, url, dest, want, &meta, o)?
     } else {
         let mode = format!("{:o}", meta.mode.unwrap_or(0o644));
         let argv: Vec<String> = [
@@ -219,6 +221,63 @@ fn fetch_now(
     };
     call.action.summary.push_str(&format!(" (sha256 {sha})"));
     Ok(())
+}
+
+/// Whether the host has curl or wget to fetch with (a minimal image has neither).
+fn has_fetcher(call: &Call) -> Result<bool, String> {
+    let argv: Vec<String> = [
+        "sh",
+        "-c",
+        "command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    Ok(probe(call, &argv, "download")?.rc == 0)
+}
+
+/// For a host with neither curl nor wget: galley fetches `url` itself (through the same mirrors
+/// and CA), checks it, and writes it to the host through its connection, whole or not at all.
+/// The URL must then be reachable from the machine running galley.
+fn relay(
+    call: &mut Call,
+    url: &str,
+    dest: &str,
+    want: Option<&str>,
+    meta: &FileMeta,
+    o: &DlOpts,
+) -> Result<String, String> {
+    let timeout = o.timeout.map(std::time::Duration::from_secs);
+    let ca = mirrored::ca_for(call, url);
+    let mut body = Vec::new();
+    let (sha, _) = http::fetch(url, &mut body, timeout, ca, &|_| {}).map_err(|e| {
+        format!(
+            "{}: the host has no curl or wget, so galley fetched it itself: {e}",
+            call.host()
+        )
+    })?;
+    if let Some(w) = want.filter(|w| *w != sha) {
+        return Err(format!(
+            "checksum mismatch for {url}: expected sha256 {w}, got {sha}; {dest} was not written"
+        ));
+    }
+    let host = call.target.host.clone();
+    if let Some((dir, _)) = dest.rsplit_once('/').filter(|(d, _)| !d.is_empty()) {
+        if call.target.stat(dir).map_err(|e| e.to_string())?.is_none() {
+            host.ensure_dir(dir, &FileMeta::default())
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let meta = FileMeta {
+        mode: Some(meta.mode.unwrap_or(0o644)),
+        ..meta.clone()
+    };
+    host.write_file(dest, &body, &meta)
+        .map_err(|e| e.to_string())?;
+    call.action
+        .summary
+        .push_str(" (relayed by galley: the host has no curl or wget)");
+    Ok(sha)
 }
 
 /// chmod/chown an existing file whose content is right but whose metadata is not.

@@ -4,6 +4,8 @@
 //! kubeadm, etcd and the API server write never reaches the machine itself.
 #![allow(dead_code)]
 
+pub mod mirrors;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -207,13 +207,25 @@ impl Testbed {
         )
     }
 
-    /// Makes `node` ready for the kubelet (`k8s-node.sh prep`).
+    /// Makes `node` ready for the kubelet and installs the Kubernetes binaries and units
+    /// (`k8s-node.sh prep`).
     pub fn prep_kubernetes(&self, node: &str) -> Result<(), String> {
+        self.prep_kubernetes_as(node, "binaries")
+    }
+
+    /// Only what this machine's kind needs before a kubelet can run (`k8s-node.sh prep DIR NODE
+    /// machine`): cgroups, a writable /proc/sys, containerd's tmpfs. The packages bring the rest.
+    pub fn prep_kubernetes_machine(&self, node: &str) -> Result<(), String> {
+        self.prep_kubernetes_as(node, "machine")
+    }
+
+    fn prep_kubernetes_as(&self, node: &str, mode: &str) -> Result<(), String> {
         let out = Command::new("bash")
             .arg(k8s_node_script())
             .arg("prep")
             .arg(&self.dir)
             .arg(node)
+            .arg(mode)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("testbed: k8s-node.sh prep: {e}"))?;

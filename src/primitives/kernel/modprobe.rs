@@ -1,5 +1,9 @@
 //! `modprobe(module)`: a kernel module loaded when /proc/modules (or /sys/module, for built-in
 //! ones) does not show it, and listed in /etc/modules-load.d for the next boot, in one action.
+//! A system container (an nspawn or LXC node) has neither file, and cannot load modules, yet its
+//! kernel may well have what the module brings: for the modules Kubernetes nodes need, what the
+//! module provides is looked for too (`provided`), so such a host is not refused for a module
+//! that is there.
 
 use rhai::{Map, NativeCallContext};
 use serde::Deserialize;
@@ -15,6 +19,30 @@ pub fn module_listed(proc_modules: &str, module: &str) -> bool {
     proc_modules
         .lines()
         .any(|l| l.split_whitespace().next() == Some(want.as_str()))
+}
+
+/// Pure: whether /proc/filesystems lists `fs` (`nodev\toverlay`).
+pub fn filesystem_listed(proc_filesystems: &str, fs: &str) -> bool {
+    proc_filesystems
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some(fs))
+}
+
+/// Whether the kernel already provides what `module` brings, seen where a container can see it:
+/// the overlay filesystem in /proc/filesystems, br_netfilter's /proc/sys/net/bridge.
+fn provided(call: &Call, module: &str) -> Result<bool, String> {
+    match module.replace('-', "_").as_str() {
+        "overlay" => {
+            Ok(text_of(call, "/proc/filesystems")?
+                .is_some_and(|t| filesystem_listed(&t, "overlay")))
+        }
+        "br_netfilter" => Ok(call
+            .target
+            .stat("/proc/sys/net/bridge")
+            .map_err(|e| e.to_string())?
+            .is_some()),
+        _ => Ok(false),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,7 +62,9 @@ fn modprobe_steps(call: &mut Call, module: &str, o: &ModOpts) -> Result<bool, St
             let listed = text_of(call, "/proc/modules")?.is_some_and(|t| module_listed(&t, module));
             // Built-in modules are not in /proc/modules but have /sys/module/<name>.
             let sys = format!("/sys/module/{}", module.replace('-', "_"));
-            listed || call.target.stat(&sys).map_err(|e| e.to_string())?.is_some()
+            listed
+                || call.target.stat(&sys).map_err(|e| e.to_string())?.is_some()
+                || provided(call, module)?
         }
     };
     let mut changed = false;
@@ -76,5 +106,14 @@ mod tests {
         assert!(module_listed(m, "br_netfilter"));
         assert!(module_listed(m, "br-netfilter"));
         assert!(!module_listed(m, "ip_vs"));
+    }
+
+    #[test]
+    fn filesystems() {
+        let f = "nodev\tsysfs\nnodev\ttmpfs\n\text4\nnodev\toverlay\n";
+        assert!(filesystem_listed(f, "overlay"));
+        assert!(filesystem_listed(f, "ext4"));
+        assert!(!filesystem_listed(f, "btrfs"));
+        assert!(!filesystem_listed("nodev\toverlayfs\n", "overlay"));
     }
 }

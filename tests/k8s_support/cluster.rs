@@ -1,0 +1,178 @@
+//! The world the bundled kubeadm recipe runs in when a test drives it from this machine: testbed
+//! nodes able to run a kubelet, with no route out, and on the testbed's bridge the mirrors an
+//! air-gapped site has (the real registry with the images; a plain HTTP server with the package
+//! repositories and manifests of testbed/k8s-repos.sh, and the site's own Debian mirror, which
+//! each node's apt sources name as a site would). The recipe reaches all of it only through
+//! `--mirror` and `--registry-mirror`. Included by the tests that need it (k8s_multi, k8s_ha)
+//! with `#[path]`, beside `mod common`, `mod testbed` and `mod k8s_support`.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use crate::common::{Ran, Test};
+use crate::k8s_support::mirrors::{FileServer, Registry};
+use crate::k8s_support::K8S_VERSION;
+use crate::testbed::{self, Testbed};
+
+pub struct World {
+    pub tb: Testbed,
+    pub files: FileServer,
+    _registry: Registry,
+    _tree: tempfile::TempDir,
+}
+
+fn script(args: &[&str]) {
+    let out = Command::new("bash").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "bash {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl World {
+    /// `n` nodes, the images pushed, the repositories built and served, each node prepared.
+    pub fn up(n: usize) -> World {
+        let tb = Testbed::up_for_kubernetes(n).unwrap_or_else(|e| panic!("{e}"));
+        let gw = tb.gateway();
+        let registry = Registry::start(&format!("{gw}:5000"));
+        let node_sh = testbed::k8s_node_script();
+        let node_sh = node_sh.to_str().unwrap();
+        script(&[node_sh, "images", K8S_VERSION, &format!("{gw}:5000")]);
+        let tree = tempfile::tempdir().unwrap();
+        let repos = node_sh.replace("k8s-node.sh", "k8s-repos.sh");
+        script(&[&repos, K8S_VERSION, tree.path().to_str().unwrap()]);
+        let files = FileServer::start(&format!("{gw}:8080"), tree.path());
+        for node in &tb.nodes {
+            tb.prep_kubernetes_machine(&node.name)
+                .unwrap_or_else(|e| panic!("{e}"));
+            tb.put(
+                &node.name,
+                "/etc/apt/sources.list.d/site-debian.list",
+                &format!(
+                    "deb [trusted=yes] http://{gw}:8080/deb.debian.org/debian bookworm main\n"
+                ),
+            );
+        }
+        World {
+            tb,
+            files,
+            _registry: registry,
+            _tree: tree,
+        }
+    }
+
+    /// Every node with its address as `node_ip` (the nodes have no default route of their
+    /// own), then `groups` as (name, hosts).
+    fn inventory(&self, groups: &[(&str, &[&str])]) -> String {
+        let mut s = String::new();
+        for n in &self.tb.nodes {
+            s.push_str(&format!(
+                "[hosts.{0}]\naddress = \"{0}\"\nvars = {{ node_ip = \"{1}\" }}\n",
+                n.name, n.address
+            ));
+        }
+        for (name, hosts) in groups {
+            let list: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+            s.push_str(&format!("[groups.{name}]\nhosts = [{}]\n", list.join(", ")));
+        }
+        s.push_str(&format!(
+            "[groups.all.vars]\nssh_config_file = \"{}\"\n\
+             ssh_options = [\"ServerAliveInterval=5\", \"ServerAliveCountMax=6\"]\n",
+            self.tb.ssh_config().display()
+        ));
+        s
+    }
+
+    /// `galley run kubeadm -i inv.toml --output json` with the mirrors, then `args`.
+    pub fn kubeadm(&self, groups: &[(&str, &[&str])], args: &[&str]) -> Ran {
+        let gw = self.tb.gateway();
+        let mut all: Vec<String> = ["run", "kubeadm", "-i", "inv.toml", "--output", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for up in [
+            "https://pkgs.k8s.io",
+            "https://download.docker.com",
+            "https://github.com",
+        ] {
+            all.push("--mirror".into());
+            all.push(format!("{up}=http://{gw}:8080/{}", &up["https://".len()..]));
+        }
+        for registry in ["registry.k8s.io", "ghcr.io"] {
+            all.push("--registry-mirror".into());
+            all.push(format!("{registry}=http://{gw}:5000"));
+        }
+        all.extend(args.iter().map(|s| s.to_string()));
+        Test::new()
+            .file("inv.toml", &self.inventory(groups))
+            .args(&all)
+            .run()
+    }
+
+    /// The real kubectl on node1 with the admin kubeconfig; fails the test on an error.
+    pub fn kubectl(&self, args: &str) -> String {
+        let cmd = format!("kubectl --kubeconfig /etc/kubernetes/admin.conf {args}");
+        let out = self.tb.ssh("node1", &cmd);
+        assert!(
+            out.status.success(),
+            "node1: `{cmd}` failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `name=Ready-status kubelet-version`, a line per node.
+    pub fn nodes(&self) -> String {
+        self.kubectl(
+            "get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion}{\"\\n\"}{end}'",
+        )
+    }
+
+    /// `pod@node=phase`, a line per pod of `namespace`.
+    pub fn pods(&self, namespace: &str) -> String {
+        self.kubectl(&format!(
+            "get pods -n {namespace} -o jsonpath='{{range .items[*]}}{{.metadata.name}}@{{.spec.nodeName}}={{.status.phase}}{{\"\\n\"}}{{end}}'"
+        ))
+    }
+}
+
+/// What `nodes()` says of a healthy cluster of `names`.
+pub fn ready(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n}=True {K8S_VERSION}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The changed actions of a run, per host.
+pub fn changed(run: &Ran) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in run.events() {
+        if e["type"] == "action" && e["status"] == "changed" {
+            out.entry(e["host"].as_str().unwrap_or("").to_string())
+                .or_default()
+                .push(format!(
+                    "{} {}",
+                    e["primitive"].as_str().unwrap_or(""),
+                    e["summary"].as_str().unwrap_or("")
+                ));
+        }
+    }
+    out
+}
+
+/// Whether `pods()` output shows a pod named `prefix…` running on each of `nodes`.
+pub fn running_on(pods: &str, prefix: &str, nodes: &[&str]) -> Result<(), String> {
+    for n in nodes {
+        let on = pods
+            .lines()
+            .any(|l| l.starts_with(prefix) && l.ends_with(&format!("@{n}=Running")));
+        if !on {
+            return Err(format!("no {prefix}… running on {n}:\n{pods}"));
+        }
+    }
+    Ok(())
+}
