@@ -37,7 +37,7 @@ command -v go >/dev/null || { echo "scripts/test.sh: Go is needed for tier 4 (th
 bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" >/dev/null
 
 if [ "${1:-}" = k8s ]; then
-    cargo test --test k8s_kubeadm_judges --test k8s_control_plane --test k8s_cluster --test k8s_multi -- --test-threads=2
+    cargo test --test k8s_kubeadm_judges --test k8s_control_plane --test k8s_cluster --test k8s_multi --test k8s_ha -- --test-threads=2
     exit
 fi
 

@@ -1,6 +1,7 @@
 //! Tier 4, fourth part: the bundled kubeadm recipe itself, run from this machine over SSH, forms
 //! a real multi-node cluster on testbed nodes that have no route out, changes nothing when run
-//! again, and adds a worker given with `--limit` while the other nodes change nothing.
+//! again, and adds a worker given with `--limit` while the other nodes change nothing. Before
+//! that, the containerd recipe alone installs and configures containerd on the later worker.
 //!
 //! Nothing in the recipe is replaced: it adds pkgs.k8s.io's and Docker's apt repositories with
 //! their keys, installs containerd.io, kubeadm, kubelet and kubectl from them, configures
@@ -30,6 +31,26 @@ fn the_kubeadm_recipe_forms_a_cluster_from_mirrors_reruns_unchanged_and_adds_a_w
     let w = World::up(3);
     let multi = ["--set", "topology=multi", "--set", "cni=flannel"];
     let two: [(&str, &[&str]); 2] = [("control_plane", &["node1"]), ("workers", &["node2"])];
+
+    // The containerd recipe alone on node3, from Docker's mirrored repository; again: nothing.
+    let runtime = w.galley("containerd", &two, &["--limit", "node3"]);
+    runtime.code(0);
+    assert!(
+        changed(&runtime)["node3"]
+            .iter()
+            .any(|a| a.starts_with("apt containerd.io")),
+        "{}",
+        runtime.stdout
+    );
+    let active = w.tb.ssh("node3", "systemctl is-active containerd");
+    assert_eq!(String::from_utf8_lossy(&active.stdout).trim(), "active");
+    let runtime = w.galley("containerd", &two, &["--limit", "node3"]);
+    runtime.code(0);
+    assert_eq!(
+        changed(&runtime),
+        BTreeMap::new(),
+        "the containerd rerun changed"
+    );
 
     // node1 and node2 first.
     let first = w.kubeadm(&two, &multi);

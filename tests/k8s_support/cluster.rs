@@ -86,8 +86,13 @@ impl World {
 
     /// `galley run kubeadm -i inv.toml --output json` with the mirrors, then `args`.
     pub fn kubeadm(&self, groups: &[(&str, &[&str])], args: &[&str]) -> Ran {
+        self.galley("kubeadm", groups, args)
+    }
+
+    /// `galley run RECIPE -i inv.toml --output json` with the mirrors, then `args`.
+    pub fn galley(&self, recipe: &str, groups: &[(&str, &[&str])], args: &[&str]) -> Ran {
         let gw = self.tb.gateway();
-        let mut all: Vec<String> = ["run", "kubeadm", "-i", "inv.toml", "--output", "json"]
+        let mut all: Vec<String> = ["run", recipe, "-i", "inv.toml", "--output", "json"]
             .iter()
             .map(|s| s.to_string())
             .collect();
