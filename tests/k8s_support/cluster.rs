@@ -181,3 +181,11 @@ pub fn running_on(pods: &str, prefix: &str, nodes: &[&str]) -> Result<(), String
     }
     Ok(())
 }
+
+/// Fails unless `host` has a changed action of which `what` holds.
+pub fn assert_did(made: &BTreeMap<String, Vec<String>>, host: &str, what: impl Fn(&str) -> bool) {
+    assert!(
+        made.get(host).is_some_and(|a| a.iter().any(|a| what(a))),
+        "{host} did not do what was expected; changed: {made:#?}"
+    );
+}
