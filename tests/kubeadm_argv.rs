@@ -400,11 +400,18 @@ fn the_day_two_recipes_on_running_clusters() {
         ("ha-external-etcd", "ha-external-1.36"),
     ] {
         let on = |recipe: &str| Job::new(recipe).topology(t).facts(&day2(facts));
-        let n = check(&format!("upgrade {t}"), on("upgrade").set("k8s_version", "1.37.2"));
+        let n = check(
+            &format!("upgrade {t}"),
+            on("upgrade").set("k8s_version", "1.37.2"),
+        );
         assert!(n >= 4, "upgrade {t}: only {n} kubeadm commands");
         check(&format!("certs {t}"), on("certs").set("renew", "true"));
         let mut removal = on("remove-node").set("node", "w1");
         removal.sets.retain(|(k, _)| k == "node");
-        assert_eq!(check(&format!("remove-node {t}"), removal), 1, "one kubeadm reset");
+        assert_eq!(
+            check(&format!("remove-node {t}"), removal),
+            1,
+            "one kubeadm reset"
+        );
     }
 }

@@ -181,7 +181,10 @@ fn the_day_two_recipes_fetch_only_from_the_mirrors() {
             .facts(&dir.display().to_string())
     };
     let mut seen = 0;
-    for (t, facts) in [("multi", "multi-1.36"), ("ha-external-etcd", "ha-external-1.36")] {
+    for (t, facts) in [
+        ("multi", "multi-1.36"),
+        ("ha-external-etcd", "ha-external-1.36"),
+    ] {
         seen += check(
             &format!("upgrade-{t}"),
             day2(t, facts, "upgrade").set("k8s_version", "1.37.2"),
@@ -193,7 +196,10 @@ fn the_day_two_recipes_fetch_only_from_the_mirrors() {
                 .set("confirm", "true"),
         );
     }
-    assert!(seen >= 8, "only {seen} mirrored URLs: is the check looking?");
+    assert!(
+        seen >= 8,
+        "only {seen} mirrored URLs: is the check looking?"
+    );
 }
 
 /// The check itself finds a URL that no mirror covers (so a green run means something).

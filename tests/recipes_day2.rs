@@ -54,7 +54,11 @@ fn upgrade_plans() {
     );
     snapshot(
         "upgrade-ha-external-etcd",
-        to(job("upgrade", "ha-external-etcd", &cluster("ha-external-1.36"))),
+        to(job(
+            "upgrade",
+            "ha-external-etcd",
+            &cluster("ha-external-1.36"),
+        )),
     );
 }
 
@@ -69,20 +73,37 @@ fn a_rerun_of_a_part_done_upgrade_changes_only_the_nodes_not_on_the_new_version(
             "a change for another node than w2: {c}\n{text}"
         );
     }
-    assert!(text.contains("cp1 runs 1.37.2 already: unchanged"), "{text}");
+    assert!(
+        text.contains("cp1 runs 1.37.2 already: unchanged"),
+        "{text}"
+    );
     assert!(text.contains("w1 runs 1.37.2 already: unchanged"), "{text}");
     assert!(!text.contains("upgrade apply"), "{text}");
-    assert!(text.contains("changed w2 run: kubeadm upgrade node"), "{text}");
+    assert!(
+        text.contains("changed w2 run: kubeadm upgrade node"),
+        "{text}"
+    );
     assert!(text.contains("cp1 kubectl: kubectl uncordon w2"), "{text}");
 
     // w2's packages moved, but the API server still sees its old kubelet (the run stopped
     // before the restart): the kubelet part is done again, the packages are left.
     let done = tempfile::tempdir().unwrap();
-    copy_cluster("multi-part", done.path(), &[("w2", &[("1.36.3", "1.37.2"), ("v1.36", "v1.37")])]);
-    let upgrade = || ok(job("upgrade", "multi", &done.path().display().to_string()).set("k8s_version", "1.37.2"));
+    copy_cluster(
+        "multi-part",
+        done.path(),
+        &[("w2", &[("1.36.3", "1.37.2"), ("v1.36", "v1.37")])],
+    );
+    let upgrade =
+        || {
+            ok(job("upgrade", "multi", &done.path().display().to_string())
+                .set("k8s_version", "1.37.2"))
+        };
     let p = upgrade();
     let text = p.render();
-    assert!(text.contains("changed w2 systemctl: restart kubelet"), "{text}");
+    assert!(
+        text.contains("changed w2 systemctl: restart kubelet"),
+        "{text}"
+    );
     assert!(!text.contains("yum: install"), "{text}");
 
     // Every node on the new version: nothing changes at all.
@@ -147,14 +168,22 @@ fn refused(job: Job, want: &str) {
     let p = plan(&job);
     assert_eq!(p.code, 2, "{}\n{}", p.render(), p.stderr);
     assert_eq!(message(&p), want, "{}", p.render());
-    assert!(p.changed().is_empty(), "changes before the refusal:\n{}", p.render());
+    assert!(
+        p.changed().is_empty(),
+        "changes before the refusal:\n{}",
+        p.render()
+    );
 }
 
 #[test]
 fn upgrade_refuses_a_skipped_minor_a_downgrade_and_kubelets_beyond_the_skew() {
     let multi = |facts: &str| job("upgrade", "multi", facts);
     let dir = tempfile::tempdir().unwrap();
-    copy_cluster("multi-1.36", dir.path(), &[("*", &[("1.36.3", "1.35.4"), ("v1.36", "v1.35")])]);
+    copy_cluster(
+        "multi-1.36",
+        dir.path(),
+        &[("*", &[("1.36.3", "1.35.4"), ("v1.36", "v1.35")])],
+    );
     refused(
         multi(&dir.path().display().to_string()).set("k8s_version", "1.37.2"),
         "k8s_version=1.37.2 skips a minor version: the control plane runs 1.35.4 (cp1), and kubeadm upgrades one minor at a time. Upgrade to 1.36 first (--set k8s_version=1.36.3), then to 1.37.2",
@@ -170,7 +199,11 @@ fn upgrade_refuses_a_skipped_minor_a_downgrade_and_kubelets_beyond_the_skew() {
     );
     // w2's kubelet stayed on 1.33 (package and node): four minors behind 1.37.
     let skew = tempfile::tempdir().unwrap();
-    copy_cluster("multi-1.36", skew.path(), &[("w2", &[("1.36.3-150500", "1.33.7-150500")])]);
+    copy_cluster(
+        "multi-1.36",
+        skew.path(),
+        &[("w2", &[("1.36.3-150500", "1.33.7-150500")])],
+    );
     edit_node(skew.path(), "w2", |n| {
         n["status"]["nodeInfo"]["kubeletVersion"] = "v1.33.7".into();
     });
@@ -203,7 +236,9 @@ fn upgrade_refuses_bad_settings_before_reading_any_host() {
         "k8s_version=1.38.0: Kubernetes 1.38 is not one this project supports; pick a patch of [\"1.16\", \"1.24\", \"1.34\", \"1.35\", \"1.36\", \"1.37\"] (stdlib/versions.rhai)",
     );
     assert!(
-        plan(&multi().set("k8s_version", "1.37.2").set("batch", "0")).actions().is_empty(),
+        plan(&multi().set("k8s_version", "1.37.2").set("batch", "0"))
+            .actions()
+            .is_empty(),
         "a host was read before the refusal"
     );
 }
@@ -252,7 +287,10 @@ fn remove_node_of_a_node_not_ready_does_not_drain_it() {
     let text = p.render();
     assert!(!text.contains("drain w2"), "{text}");
     assert!(text.contains("w2 is not Ready: not drained"), "{text}");
-    assert!(text.contains("changed cp1 kubectl: kubectl delete node w2 --ignore-not-found"), "{text}");
+    assert!(
+        text.contains("changed cp1 kubectl: kubectl delete node w2 --ignore-not-found"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -274,10 +312,18 @@ fn certs_without_renew_changes_nothing_and_says_what_it_did_not_see() {
     assert!(p.changed().is_empty(), "{}", p.render());
     // A control plane whose facts do not answer check-expiration: said, not taken as fine.
     let dir = tempfile::tempdir().unwrap();
-    copy_cluster("multi-1.36", dir.path(), &[("cp1", &[("\"check-expiration\"", "\"check-expiration-not-recorded\"")])]);
+    copy_cluster(
+        "multi-1.36",
+        dir.path(),
+        &[(
+            "cp1",
+            &[("\"check-expiration\"", "\"check-expiration-not-recorded\"")],
+        )],
+    );
     let p = ok(job("certs", "multi", &dir.path().display().to_string()));
     assert!(
-        p.render().contains("cp1: kubeadm certs check-expiration is not known here (would check)"),
+        p.render()
+            .contains("cp1: kubeadm certs check-expiration is not known here (would check)"),
         "{}",
         p.render()
     );
@@ -290,9 +336,15 @@ fn etcd_backup_and_restore_plans() {
         ("ha-stacked", "ha-stacked-1.36"),
         ("ha-external-etcd", "ha-external-1.36"),
     ] {
-        snapshot(&format!("etcd-backup-{t}"), job("etcd-backup", t, &cluster(facts)));
+        snapshot(
+            &format!("etcd-backup-{t}"),
+            job("etcd-backup", t, &cluster(facts)),
+        );
     }
-    for (t, facts) in [("ha-stacked", "ha-stacked-1.36"), ("ha-external-etcd", "ha-external-1.36")] {
+    for (t, facts) in [
+        ("ha-stacked", "ha-stacked-1.36"),
+        ("ha-external-etcd", "ha-external-1.36"),
+    ] {
         snapshot(
             &format!("etcd-restore-{t}"),
             job("etcd-restore", t, &cluster(facts))
@@ -313,7 +365,11 @@ fn etcd_restore_refuses_without_confirm_and_stops_without_the_snapshot_everywher
         restore().set("confirm", "true"),
         "etcd-restore needs the snapshot's absolute path on the members: --set snapshot=/var/backups/etcd/snapshot.db (etcd-backup makes one)",
     );
-    let p = plan(&restore().set("confirm", "true").set("snapshot", "/root/other.db"));
+    let p = plan(
+        &restore()
+            .set("confirm", "true")
+            .set("snapshot", "/root/other.db"),
+    );
     assert_eq!(p.code, 1, "{}", p.render());
     assert_eq!(
         message(&p),
