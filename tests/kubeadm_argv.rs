@@ -183,6 +183,7 @@ fn flags_of(sub: &str) -> Option<&'static [&'static str]> {
             "show-managed-fields",
         ],
         "certs renew all" => &["cert-dir", "config", "kubeconfig"],
+        "version" => &["output"],
         "reset" => &[
             "cert-dir",
             "cri-socket",

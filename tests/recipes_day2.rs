@@ -392,11 +392,7 @@ fn eval(body: &str) -> Vec<String> {
         .args(&["plan", "./t.rhai", "--output", "json"])
         .run();
     ran.code(0);
-    ran.events()
-        .iter()
-        .filter(|e| e["type"] == "log")
-        .map(|e| e["message"].as_str().unwrap_or("").to_string())
-        .collect()
+    ran.logs()
 }
 
 /// kubectl drain's output when a budget refuses, as kubectl 1.37 writes it.
@@ -493,5 +489,117 @@ fn versions_and_members_are_read_from_what_kubeadm_writes() {
             "#{\"address\": \"10.0.0.13\", \"name\": \"cp3\", \"version\": \"3.6.8\"}",
             "cp1=https://10.0.0.11:2380,cp2=https://10.0.0.12:2380",
         ]
+    );
+}
+
+#[test]
+fn on_debian_each_package_is_unheld_installed_and_held_again() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_cluster("multi-1.36", dir.path(), &[]);
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let path = e.unwrap().path();
+        let mut f: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f["facts"]["os"] = serde_json::json!({ "family": "debian", "id": "debian", "version_id": "12", "name": "Debian GNU/Linux 12 (bookworm)" });
+        f["facts"]["pkg_manager"] = "apt".into();
+        std::fs::write(&path, f.to_string()).unwrap();
+    }
+    let p =
+        ok(job("upgrade", "multi", &dir.path().display().to_string()).set("k8s_version", "1.37.2"));
+    let text = p.render();
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
+    };
+    assert!(
+        at("changed w1 run: apt-mark unhold kubeadm")
+            < at("changed w1 apt: install kubeadm=1.37.2-*"),
+        "{text}"
+    );
+    assert!(
+        at("changed w1 apt: install kubeadm=1.37.2-*")
+            < at("changed w1 run: apt-mark hold kubeadm"),
+        "{text}"
+    );
+    assert!(
+        at("changed w1 run: apt-mark unhold kubelet kubectl")
+            < at("changed w1 apt: install kubelet=1.37.2-* kubectl=1.37.2-*"),
+        "{text}"
+    );
+    assert!(
+        at("changed w1 apt: install kubelet=1.37.2-* kubectl=1.37.2-*")
+            < at("changed w1 run: apt-mark hold kubelet kubectl"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_node_cordoned_by_someone_else_stays_cordoned_after_its_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_cluster("multi-1.36", dir.path(), &[]);
+    edit_node(dir.path(), "w1", |n| {
+        n["spec"]["unschedulable"] = true.into();
+    });
+    edit_node(dir.path(), "w2", |n| {
+        n["spec"]["unschedulable"] = true.into();
+        n["metadata"]["annotations"] =
+            serde_json::json!({ "galley/cordoned-for": "upgrade to v1.37.2" });
+    });
+    let p =
+        ok(job("upgrade", "multi", &dir.path().display().to_string()).set("k8s_version", "1.37.2"));
+    let text = p.render();
+    assert!(!text.contains("kubectl uncordon w1"), "{text}");
+    assert!(!text.contains("annotate --overwrite node w1"), "{text}");
+    assert!(
+        text.contains("changed cp1 kubectl: kubectl drain w1 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("w1 was cordoned before the upgrade, not by galley: it stays cordoned"),
+        "{text}"
+    );
+    // galley's own cordon (a run that stopped) is undone.
+    assert!(
+        text.contains("changed cp1 kubectl: kubectl uncordon w2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_recipes_that_act_on_the_whole_cluster_refuse_a_limit() {
+    for (recipe, sets) in [
+        ("upgrade", &[("k8s_version", "1.37.2")][..]),
+        ("etcd-backup", &[][..]),
+        (
+            "etcd-restore",
+            &[
+                ("snapshot", "/var/backups/etcd/snapshot.db"),
+                ("confirm", "true"),
+            ][..],
+        ),
+    ] {
+        let mut j = job(recipe, "multi", &cluster("multi-1.36")).limit("w1");
+        for (k, v) in sets {
+            j = j.set(k, v);
+        }
+        refused(j, &format!("{recipe} acts on the whole cluster in its own order (kubectl from a control plane): run it without --limit; what is done already is left unchanged"));
+    }
+    refused(
+        removal("multi", &cluster("multi-1.36")).set("node", "w2").limit("w2"),
+        "remove-node acts on the whole cluster in its own order (kubectl from a control plane): run it without --limit; what is done already is left unchanged",
+    );
+    // certs renews only where the limit lets it.
+    let p = ok(job("certs", "ha-stacked", &cluster("ha-stacked-1.36"))
+        .set("renew", "true")
+        .limit("cp2"));
+    let text = p.render();
+    assert!(
+        text.contains("changed cp2 run: kubeadm certs renew all"),
+        "{text}"
+    );
+    assert!(!text.contains("cp1 run: kubeadm certs renew all"), "{text}");
+    assert!(
+        text.contains("[\"cp1\", \"cp3\"] are outside --limit: not renewed"),
+        "{text}"
     );
 }
