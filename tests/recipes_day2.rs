@@ -603,3 +603,45 @@ fn the_recipes_that_act_on_the_whole_cluster_refuse_a_limit() {
         "{text}"
     );
 }
+
+#[test]
+fn forked_day_two_recipes_plan_the_same_steps() {
+    for (recipe, sets) in [
+        ("upgrade", &[("k8s_version", "1.37.2")][..]),
+        ("certs", &[("renew", "true")][..]),
+        ("etcd-backup", &[][..]),
+        (
+            "etcd-restore",
+            &[
+                ("snapshot", "/var/backups/etcd/snapshot.db"),
+                ("confirm", "true"),
+            ][..],
+        ),
+    ] {
+        let t = common::Test::new().args(&["fork", recipe, "f", "--with-stdlib"]);
+        t.run().code(0);
+        let (dir, _) = t.keep();
+        let mut bundled = job(recipe, "ha-stacked", &cluster("ha-stacked-1.36"));
+        for (k, v) in sets {
+            bundled = bundled.set(k, v);
+        }
+        let forked = Job {
+            recipe: dir
+                .path()
+                .join(format!("f/{recipe}.rhai"))
+                .display()
+                .to_string(),
+            ..bundled.clone()
+        };
+        assert_eq!(ok(forked).render(), ok(bundled).render(), "{recipe}");
+    }
+    let t = common::Test::new().args(&["fork", "remove-node", "f"]);
+    t.run().code(0);
+    let (dir, _) = t.keep();
+    let bundled = removal("ha-stacked", &cluster("ha-stacked-1.36")).set("node", "cp3");
+    let forked = Job {
+        recipe: dir.path().join("f/remove-node.rhai").display().to_string(),
+        ..bundled.clone()
+    };
+    assert_eq!(ok(forked).render(), ok(bundled).render());
+}
