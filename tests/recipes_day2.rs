@@ -294,6 +294,34 @@ fn remove_node_of_a_node_not_ready_does_not_drain_it() {
 }
 
 #[test]
+fn remove_node_where_the_plan_does_not_know_the_nodes_plans_drain_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_cluster(
+        "multi-1.36",
+        dir.path(),
+        &[("cp1", &[("\"nodes\",", "\"nodes-not-recorded\",")])],
+    );
+    let p = ok(removal("multi", &dir.path().display().to_string()).set("node", "w2"));
+    let text = p.render();
+    assert!(
+        text.contains("unknown cp1 kubectl_json: kubectl get nodes -o json"),
+        "{text}"
+    );
+    assert!(
+        text.contains("w2 is planned as a Ready node (drained, then deleted)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("changed cp1 kubectl: kubectl drain w2 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("changed cp1 kubectl: kubectl delete node w2 --ignore-not-found"),
+        "{text}"
+    );
+}
+
+#[test]
 fn certs_plans() {
     snapshot("certs-multi", job("certs", "multi", &cluster("multi-1.36")));
     snapshot(
