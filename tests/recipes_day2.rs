@@ -673,3 +673,41 @@ fn forked_day_two_recipes_plan_the_same_steps() {
     };
     assert_eq!(ok(forked).render(), ok(bundled).render());
 }
+
+#[test]
+fn a_real_run_stops_at_a_blocked_drain_with_the_budget_named() {
+    // A stand-in for kubectl (GALLEY_KUBECTL; the kubectl on PATH is never run): drain fails the
+    // way kubectl's does when a budget refuses, the budgets and the pod are listed.
+    let pdbs = serde_json::json!({ "items": [
+        { "metadata": { "name": "web", "namespace": "shop" },
+          "spec": { "minAvailable": 2, "selector": { "matchLabels": { "app": "web" } } },
+          "status": { "disruptionsAllowed": 0 } },
+        { "metadata": { "name": "cache", "namespace": "shop" },
+          "spec": { "maxUnavailable": 1, "selector": { "matchLabels": { "app": "cache" } } },
+          "status": { "disruptionsAllowed": 1 } }
+    ] });
+    let pod = serde_json::json!({ "metadata": { "name": "web-7d4b9c6f5-x2k8p", "namespace": "shop", "labels": { "app": "web" } } });
+    let script = format!(
+        "#!/bin/sh\ncase \"$*\" in\n  *\" drain \"*) cat >&2 <<'EOF'\n{DRAIN}EOF\n    exit 1 ;;\n  *poddisruptionbudgets*) echo '{pdbs}' ;;\n  *\" get pod \"*) echo '{pod}' ;;\n  *) echo \"unexpected: $*\" >&2; exit 2 ;;\nesac\n"
+    );
+    let t = common::Test::new()
+        .file("kubectl", &script)
+        .file(
+            "t.rhai",
+            "import \"k8s/nodes\" as nodes;\nnodes::drain(hosts()[0], \"w1\", 5, \"w1 stays cordoned and is not upgraded\");\n",
+        );
+    let kubectl = t.path().join("kubectl");
+    std::fs::set_permissions(
+        &kubectl,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let ran = t
+        .env("GALLEY_KUBECTL", &kubectl.display().to_string())
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .args(&["run", "./t.rhai"])
+        .run();
+    ran.code(1).stderr_has(
+        "drain of w1 stopped (kubectl drain, --timeout=5s): pod shop/web-7d4b9c6f5-x2k8p is held by PodDisruptionBudget shop/web (minAvailable 2, 0 disruptions allowed now). w1 stays cordoned and is not upgraded. Let the budget allow a disruption (more replicas on other nodes, or a lower minAvailable), then rerun",
+    );
+}
