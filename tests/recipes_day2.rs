@@ -49,6 +49,10 @@ fn upgrade_plans() {
         to(job("upgrade", "multi", &cluster("multi-1.36"))),
     );
     snapshot(
+        "upgrade-multi-part-done",
+        to(job("upgrade", "multi", &cluster("multi-part"))),
+    );
+    snapshot(
         "upgrade-ha-stacked-batch-2",
         to(job("upgrade", "ha-stacked", &cluster("ha-stacked-1.36"))).set("batch", "2"),
     );
@@ -253,6 +257,11 @@ fn remove_node_plans() {
         "remove-node-ha-stacked-control-plane",
         removal("ha-stacked", &cluster("ha-stacked-1.36")).set("node", "cp3"),
     );
+    // A control plane with external etcd: no etcd member to remove.
+    snapshot(
+        "remove-node-ha-external-etcd-control-plane",
+        removal("ha-external-etcd", &cluster("ha-external-1.36")).set("node", "cp2"),
+    );
     snapshot(
         "remove-node-ha-external-etcd-member",
         removal("ha-external-etcd", &cluster("ha-external-1.36")).set("node", "etcd3"),
@@ -370,6 +379,7 @@ fn etcd_backup_and_restore_plans() {
         );
     }
     for (t, facts) in [
+        ("multi", "multi-1.36"),
         ("ha-stacked", "ha-stacked-1.36"),
         ("ha-external-etcd", "ha-external-1.36"),
     ] {
