@@ -28,6 +28,30 @@ fn removal(t: &str, facts: &str) -> Job {
     j
 }
 
+/// The settings an etcd-restore plan needs: the snapshot the fixtures' members have, confirmed.
+const RESTORE: &[(&str, &str)] = &[
+    ("snapshot", "/var/backups/etcd/snapshot.db"),
+    ("confirm", "true"),
+];
+
+/// `job` with every setting of `sets`.
+fn with(mut job: Job, sets: &[(&str, &str)]) -> Job {
+    for (k, v) in sets {
+        job = job.set(k, v);
+    }
+    job
+}
+
+/// Asserts that the plan's text has `needle`, showing the text when not.
+fn has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "no {needle:?} in:\n{text}");
+}
+
+/// Asserts that the plan's text does not have `needle`.
+fn lacks(text: &str, needle: &str) {
+    assert!(!text.contains(needle), "{needle:?} in:\n{text}");
+}
+
 fn ok(job: Job) -> Plan {
     let p = plan(&job);
     assert_eq!(p.code, 0, "plan failed:\n{}\n{}", p.render(), p.stderr);
@@ -77,17 +101,11 @@ fn a_rerun_of_a_part_done_upgrade_changes_only_the_nodes_not_on_the_new_version(
             "a change for another node than w2: {c}\n{text}"
         );
     }
-    assert!(
-        text.contains("cp1 runs 1.37.2 already: unchanged"),
-        "{text}"
-    );
-    assert!(text.contains("w1 runs 1.37.2 already: unchanged"), "{text}");
-    assert!(!text.contains("upgrade apply"), "{text}");
-    assert!(
-        text.contains("changed w2 run: kubeadm upgrade node"),
-        "{text}"
-    );
-    assert!(text.contains("cp1 kubectl: kubectl uncordon w2"), "{text}");
+    has(&text, "cp1 runs 1.37.2 already: unchanged");
+    has(&text, "w1 runs 1.37.2 already: unchanged");
+    lacks(&text, "upgrade apply");
+    has(&text, "changed w2 run: kubeadm upgrade node");
+    has(&text, "cp1 kubectl: kubectl uncordon w2");
 
     // w2's packages moved, but the API server still sees its old kubelet (the run stopped
     // before the restart): the kubelet part is done again, the packages are left.
@@ -104,11 +122,8 @@ fn a_rerun_of_a_part_done_upgrade_changes_only_the_nodes_not_on_the_new_version(
         };
     let p = upgrade();
     let text = p.render();
-    assert!(
-        text.contains("changed w2 systemctl: restart kubelet"),
-        "{text}"
-    );
-    assert!(!text.contains("yum: install"), "{text}");
+    has(&text, "changed w2 systemctl: restart kubelet");
+    lacks(&text, "yum: install");
 
     // Every node on the new version: nothing changes at all.
     edit_node(done.path(), "w2", |n| {
@@ -249,23 +264,33 @@ fn upgrade_refuses_bad_settings_before_reading_any_host() {
 
 #[test]
 fn remove_node_plans() {
-    snapshot(
-        "remove-node-multi-worker",
-        removal("multi", &cluster("multi-1.36")).set("node", "w2"),
-    );
-    snapshot(
-        "remove-node-ha-stacked-control-plane",
-        removal("ha-stacked", &cluster("ha-stacked-1.36")).set("node", "cp3"),
-    );
-    // A control plane with external etcd: no etcd member to remove.
-    snapshot(
-        "remove-node-ha-external-etcd-control-plane",
-        removal("ha-external-etcd", &cluster("ha-external-1.36")).set("node", "cp2"),
-    );
-    snapshot(
-        "remove-node-ha-external-etcd-member",
-        removal("ha-external-etcd", &cluster("ha-external-1.36")).set("node", "etcd3"),
-    );
+    for (name, t, facts, node) in [
+        ("multi-worker", "multi", "multi-1.36", "w2"),
+        (
+            "ha-stacked-control-plane",
+            "ha-stacked",
+            "ha-stacked-1.36",
+            "cp3",
+        ),
+        // A control plane with external etcd: no etcd member to remove.
+        (
+            "ha-external-etcd-control-plane",
+            "ha-external-etcd",
+            "ha-external-1.36",
+            "cp2",
+        ),
+        (
+            "ha-external-etcd-member",
+            "ha-external-etcd",
+            "ha-external-1.36",
+            "etcd3",
+        ),
+    ] {
+        snapshot(
+            &format!("remove-node-{name}"),
+            removal(t, &cluster(facts)).set("node", node),
+        );
+    }
 }
 
 #[test]
@@ -294,11 +319,11 @@ fn remove_node_of_a_node_not_ready_does_not_drain_it() {
     });
     let p = ok(removal("multi", &dir.path().display().to_string()).set("node", "w2"));
     let text = p.render();
-    assert!(!text.contains("drain w2"), "{text}");
-    assert!(text.contains("w2 is not Ready: not drained"), "{text}");
-    assert!(
-        text.contains("changed cp1 kubectl: kubectl delete node w2 --ignore-not-found"),
-        "{text}"
+    lacks(&text, "drain w2");
+    has(&text, "w2 is not Ready: not drained");
+    has(
+        &text,
+        "changed cp1 kubectl: kubectl delete node w2 --ignore-not-found",
     );
 }
 
@@ -312,21 +337,15 @@ fn remove_node_where_the_plan_does_not_know_the_nodes_plans_drain_and_delete() {
     );
     let p = ok(removal("multi", &dir.path().display().to_string()).set("node", "w2"));
     let text = p.render();
-    assert!(
-        text.contains("unknown cp1 kubectl_json: kubectl get nodes -o json"),
-        "{text}"
+    has(&text, "unknown cp1 kubectl_json: kubectl get nodes -o json");
+    has(
+        &text,
+        "w2 is planned as a Ready node (drained, then deleted)",
     );
-    assert!(
-        text.contains("w2 is planned as a Ready node (drained, then deleted)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("changed cp1 kubectl: kubectl drain w2 "),
-        "{text}"
-    );
-    assert!(
-        text.contains("changed cp1 kubectl: kubectl delete node w2 --ignore-not-found"),
-        "{text}"
+    has(&text, "changed cp1 kubectl: kubectl drain w2 ");
+    has(
+        &text,
+        "changed cp1 kubectl: kubectl delete node w2 --ignore-not-found",
     );
 }
 
@@ -385,9 +404,7 @@ fn etcd_backup_and_restore_plans() {
     ] {
         snapshot(
             &format!("etcd-restore-{t}"),
-            job("etcd-restore", t, &cluster(facts))
-                .set("snapshot", "/var/backups/etcd/snapshot.db")
-                .set("confirm", "true"),
+            with(job("etcd-restore", t, &cluster(facts)), RESTORE),
         );
     }
 }
@@ -586,21 +603,15 @@ fn a_node_cordoned_by_someone_else_stays_cordoned_after_its_upgrade() {
     let p =
         ok(job("upgrade", "multi", &dir.path().display().to_string()).set("k8s_version", "1.37.2"));
     let text = p.render();
-    assert!(!text.contains("kubectl uncordon w1"), "{text}");
-    assert!(!text.contains("annotate --overwrite node w1"), "{text}");
-    assert!(
-        text.contains("changed cp1 kubectl: kubectl drain w1 "),
-        "{text}"
-    );
-    assert!(
-        text.contains("w1 was cordoned before the upgrade, not by galley: it stays cordoned"),
-        "{text}"
+    lacks(&text, "kubectl uncordon w1");
+    lacks(&text, "annotate --overwrite node w1");
+    has(&text, "changed cp1 kubectl: kubectl drain w1 ");
+    has(
+        &text,
+        "w1 was cordoned before the upgrade, not by galley: it stays cordoned",
     );
     // galley's own cordon (a run that stopped) is undone.
-    assert!(
-        text.contains("changed cp1 kubectl: kubectl uncordon w2"),
-        "{text}"
-    );
+    has(&text, "changed cp1 kubectl: kubectl uncordon w2");
 }
 
 #[test]
@@ -608,18 +619,12 @@ fn the_recipes_that_act_on_the_whole_cluster_refuse_a_limit() {
     for (recipe, sets) in [
         ("upgrade", &[("k8s_version", "1.37.2")][..]),
         ("etcd-backup", &[][..]),
-        (
-            "etcd-restore",
-            &[
-                ("snapshot", "/var/backups/etcd/snapshot.db"),
-                ("confirm", "true"),
-            ][..],
-        ),
+        ("etcd-restore", RESTORE),
     ] {
-        let mut j = job(recipe, "multi", &cluster("multi-1.36")).limit("w1");
-        for (k, v) in sets {
-            j = j.set(k, v);
-        }
+        let j = with(
+            job(recipe, "multi", &cluster("multi-1.36")).limit("w1"),
+            sets,
+        );
         refused(j, &format!("{recipe} acts on the whole cluster in its own order (kubectl from a control plane): run it without --limit; what is done already is left unchanged"));
     }
     refused(
@@ -631,15 +636,9 @@ fn the_recipes_that_act_on_the_whole_cluster_refuse_a_limit() {
         .set("renew", "true")
         .limit("cp2"));
     let text = p.render();
-    assert!(
-        text.contains("changed cp2 run: kubeadm certs renew all"),
-        "{text}"
-    );
-    assert!(!text.contains("cp1 run: kubeadm certs renew all"), "{text}");
-    assert!(
-        text.contains("[\"cp1\", \"cp3\"] are outside --limit: not renewed"),
-        "{text}"
-    );
+    has(&text, "changed cp2 run: kubeadm certs renew all");
+    lacks(&text, "cp1 run: kubeadm certs renew all");
+    has(&text, "[\"cp1\", \"cp3\"] are outside --limit: not renewed");
 }
 
 #[test]
@@ -648,21 +647,12 @@ fn forked_day_two_recipes_plan_the_same_steps() {
         ("upgrade", &[("k8s_version", "1.37.2")][..]),
         ("certs", &[("renew", "true")][..]),
         ("etcd-backup", &[][..]),
-        (
-            "etcd-restore",
-            &[
-                ("snapshot", "/var/backups/etcd/snapshot.db"),
-                ("confirm", "true"),
-            ][..],
-        ),
+        ("etcd-restore", RESTORE),
     ] {
         let t = common::Test::new().args(&["fork", recipe, "f", "--with-stdlib"]);
         t.run().code(0);
         let (dir, _) = t.keep();
-        let mut bundled = job(recipe, "ha-stacked", &cluster("ha-stacked-1.36"));
-        for (k, v) in sets {
-            bundled = bundled.set(k, v);
-        }
+        let bundled = with(job(recipe, "ha-stacked", &cluster("ha-stacked-1.36")), sets);
         let forked = Job {
             recipe: dir
                 .path()
