@@ -711,3 +711,16 @@ fn a_real_run_stops_at_a_blocked_drain_with_the_budget_named() {
         "drain of w1 stopped (kubectl drain, --timeout=5s): pod shop/web-7d4b9c6f5-x2k8p is held by PodDisruptionBudget shop/web (minAvailable 2, 0 disruptions allowed now). w1 stays cordoned and is not upgraded. Let the budget allow a disruption (more replicas on other nodes, or a lower minAvailable), then rerun",
     );
 }
+
+#[test]
+fn certs_renew_says_it_leaves_the_external_etcd_hosts_certificates() {
+    let p = ok(job("certs", "ha-external-etcd", &cluster("ha-external-1.36")).set("renew", "true"));
+    let text = p.render();
+    has(
+        &text,
+        "etcd1: etcd/peer expires in <30d (Dec 20 08:10:00 2026 GMT)",
+    );
+    has(&text, "renew=true does not renew the external etcd hosts' certificates ([\"etcd1\", \"etcd2\", \"etcd3\"])");
+    lacks(&text, "changed etcd1");
+    has(&text, "changed cp3 run: kubeadm certs renew all");
+}
