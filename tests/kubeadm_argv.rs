@@ -136,6 +136,54 @@ fn flags_of(sub: &str) -> Option<&'static [&'static str]> {
             "dry-run",
         ],
         "certs certificate-key" | "alpha certs certificate-key" => &[],
+        // upgrade.go, upgrade/{plan,apply,node}.go, certs.go (the day-two recipes).
+        "upgrade plan" => &[
+            "config",
+            "kubeconfig",
+            "allow-experimental-upgrades",
+            "allow-release-candidate-upgrades",
+            "etcd-upgrade",
+            "ignore-preflight-errors",
+            "output",
+            "print-config",
+            "allow-missing-template-keys",
+            "show-managed-fields",
+        ],
+        "upgrade apply" => &[
+            "config",
+            "kubeconfig",
+            "allow-experimental-upgrades",
+            "allow-release-candidate-upgrades",
+            "certificate-renewal",
+            "dry-run",
+            "etcd-upgrade",
+            "force",
+            "ignore-preflight-errors",
+            "patches",
+            "print-config",
+            "skip-phases",
+            "yes",
+        ],
+        "upgrade node" => &[
+            "config",
+            "kubeconfig",
+            "certificate-renewal",
+            "dry-run",
+            "etcd-upgrade",
+            "ignore-preflight-errors",
+            "patches",
+            "skip-phases",
+        ],
+        "certs check-expiration" => &[
+            "cert-dir",
+            "config",
+            "kubeconfig",
+            "output",
+            "allow-missing-template-keys",
+            "show-managed-fields",
+        ],
+        "certs renew all" => &["cert-dir", "config", "kubeconfig"],
+        "version" => &["output"],
         "reset" => &[
             "cert-dir",
             "cri-socket",
@@ -340,4 +388,31 @@ fn a_rerun_on_a_formed_cluster_with_control_planes_to_join() {
         p.render()
     );
     check("ha-external-etcd rerun", job);
+}
+
+/// The day-two recipes on the running clusters of tests/fixtures/facts/day2: every kubeadm
+/// command they would run (upgrade plan/apply/node, certs, reset) is one kubeadm accepts.
+#[test]
+fn the_day_two_recipes_on_running_clusters() {
+    let day2 = |name: &str| fixture(&format!("day2/{name}"));
+    for (t, facts) in [
+        ("multi", "multi-1.36"),
+        ("ha-stacked", "ha-stacked-1.36"),
+        ("ha-external-etcd", "ha-external-1.36"),
+    ] {
+        let on = |recipe: &str| Job::new(recipe).topology(t).facts(&day2(facts));
+        let n = check(
+            &format!("upgrade {t}"),
+            on("upgrade").set("k8s_version", "1.37.2"),
+        );
+        assert!(n >= 4, "upgrade {t}: only {n} kubeadm commands");
+        check(&format!("certs {t}"), on("certs").set("renew", "true"));
+        let mut removal = on("remove-node").set("node", "w1");
+        removal.sets.retain(|(k, _)| k == "node");
+        assert_eq!(
+            check(&format!("remove-node {t}"), removal),
+            1,
+            "one kubeadm reset"
+        );
+    }
 }

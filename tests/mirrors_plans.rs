@@ -156,6 +156,52 @@ fn every_kubeadm_topology_fetches_only_from_the_mirrors() {
     );
 }
 
+/// The day-two recipes that fetch (upgrade: the next minor's package repository; etcd-restore:
+/// the etcd release for etcdutl) on the running clusters of tests/fixtures/facts/day2.
+#[test]
+fn the_day_two_recipes_fetch_only_from_the_mirrors() {
+    // The clusters as an air-gapped kubeadm run leaves them: their repositories on the mirror
+    // already (the diffs' old lines must not count as fetches).
+    let dirs = tempfile::tempdir().unwrap();
+    let day2 = |t: &str, facts: &str, recipe: &str| {
+        let dir = dirs.path().join(facts);
+        if !dir.exists() {
+            std::fs::create_dir(&dir).unwrap();
+            let from = recipes_support::fixture(&format!("day2/{facts}"));
+            for e in std::fs::read_dir(from).unwrap() {
+                let path = e.unwrap().path();
+                let text = std::fs::read_to_string(&path)
+                    .unwrap()
+                    .replace("https://pkgs.k8s.io", &format!("{MIRROR}/pkgs.k8s.io"));
+                std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
+            }
+        }
+        Job::new(recipe)
+            .topology(t)
+            .facts(&dir.display().to_string())
+    };
+    let mut seen = 0;
+    for (t, facts) in [
+        ("multi", "multi-1.36"),
+        ("ha-external-etcd", "ha-external-1.36"),
+    ] {
+        seen += check(
+            &format!("upgrade-{t}"),
+            day2(t, facts, "upgrade").set("k8s_version", "1.37.2"),
+        );
+        seen += check(
+            &format!("etcd-restore-{t}"),
+            day2(t, facts, "etcd-restore")
+                .set("snapshot", "/var/backups/etcd/snapshot.db")
+                .set("confirm", "true"),
+        );
+    }
+    assert!(
+        seen >= 8,
+        "only {seen} mirrored URLs: is the check looking?"
+    );
+}
+
 /// The check itself finds a URL that no mirror covers (so a green run means something).
 #[test]
 fn an_unmirrored_upstream_is_caught() {

@@ -15,11 +15,7 @@ fn eval(body: &str) -> Vec<String> {
         .args(&["plan", "./t.rhai", "--output", "json"])
         .run();
     ran.code(0);
-    ran.events()
-        .iter()
-        .filter(|e| e["type"] == "log")
-        .map(|e| e["message"].as_str().unwrap_or("").to_string())
-        .collect()
+    ran.logs()
 }
 
 const V2: &str = r#"disabled_plugins = ["cri"]

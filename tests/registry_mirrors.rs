@@ -201,11 +201,7 @@ fn eval(body: &str, flags: &[&str]) -> Vec<String> {
     args.extend(flags);
     let ran = Test::new().file("t.rhai", &script).args(&args).run();
     ran.code(0);
-    ran.events()
-        .iter()
-        .filter(|e| e["type"] == "log")
-        .map(|e| e["message"].as_str().unwrap_or("").to_string())
-        .collect()
+    ran.logs()
 }
 
 #[test]

@@ -143,4 +143,13 @@ impl Ran {
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
             .collect()
     }
+
+    /// The messages of the log events (`info`, `warn`, `print`), in order (for --output json).
+    pub fn logs(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter(|e| e["type"] == "log")
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
 }
