@@ -8,9 +8,9 @@
 #   bash testbed/k8s-artifacts.sh path VERSION             # prints the bin dir, builds nothing
 #
 # Components: kubernetes (kubeadm kubelet kubectl kube-apiserver kube-controller-manager
-# kube-scheduler kube-proxy), etcd (etcd, etcdctl), pause, coredns, cni (bridge, host-local,
+# kube-scheduler kube-proxy), etcd (etcd, etcdctl, etcdutl), pause, coredns, cni (bridge, host-local,
 # loopback, portmap), crane, registry, containerd (containerd, containerd-shim-runc-v2, ctr),
-# flannel (flanneld, and the flannel CNI plugin as flannel-cni).
+# flannel (flanneld, and the flannel CNI plugin as flannel-cni), crictl.
 # With none named, all of them are built.
 #
 # Idempotent and cached per version in $GALLEY_K8S_CACHE (default /var/cache/galley-k8s):
@@ -28,6 +28,7 @@ CRANE_VERSION=v0.22.1        # github.com/google/go-containerregistry
 REGISTRY_VERSION=v3.1.2      # github.com/distribution/distribution/v3
 CONTAINERD_VERSION=v2.4.2    # github.com/containerd/containerd/v2, newest release
 FLANNEL_VERSION=v0.28.10     # github.com/flannel-io/flannel, the recipes' current flannel
+CRICTL_VERSION=v1.37.0       # sigs.k8s.io/cri-tools, the release of Kubernetes' minor
 # The flannel CNI plugin's own module (github.com/flannel-io/cni-plugin) is not served by the
 # module proxy (403); the same plugin lived in containernetworking/plugins until v0.9.1
 # (plugins/meta/flannel), which is: that one is built.
@@ -176,13 +177,14 @@ build_pause() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd flannel)
+[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl)
 for c in "${components[@]}"; do
     case "$c" in
         kubernetes) build_kubernetes ;;
         etcd)
             go_tool etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
-            go_tool etcdctl go.etcd.io/etcd/etcdctl/v3 "$ETCD_VERSION" go.etcd.io/etcd/etcdctl/v3 ;;
+            go_tool etcdctl go.etcd.io/etcd/etcdctl/v3 "$ETCD_VERSION" go.etcd.io/etcd/etcdctl/v3
+            go_tool etcdutl go.etcd.io/etcd/etcdutl/v3 "$ETCD_VERSION" go.etcd.io/etcd/etcdutl/v3 ;;
         pause) build_pause ;;
         coredns) go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION" github.com/coredns/coredns ;;
         cni)
@@ -205,7 +207,8 @@ for c in "${components[@]}"; do
             build_flanneld
             go_tool flannel-cni github.com/containernetworking/plugins "$FLANNEL_CNI_VERSION" \
                 github.com/containernetworking/plugins/plugins/meta/flannel ;;
-        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd flannel)" ;;
+        crictl) go_tool crictl sigs.k8s.io/cri-tools "$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl ;;
+        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd flannel crictl)" ;;
     esac
 done
 echo "$BIN"

@@ -53,7 +53,7 @@ cmd_images() {
     for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
         push "$c:$version" "$bin/$c"
     done
-    push "etcd:$etcd_tag" "$bin/etcd" "$bin/etcdctl"
+    push "etcd:$etcd_tag" "$bin/etcd" "$bin/etcdctl" "$bin/etcdutl"
     root_image() { # NAME:TAG BINARY: the binary as /NAME, the image's entrypoint
         local ref="$reg/$1" file="${2##*/}"
         rm -rf "$work/p" && mkdir -p "$work/p" && cp -L "$2" "$work/p/$file"

@@ -8,7 +8,7 @@
 # DIR/<upstream host>/<upstream path>, which is what `--mirror https://HOST=http://MIRROR/HOST`
 # expects:
 # - pkgs.k8s.io/core:/stable:/v1.N/deb/: the minor's flat repository with kubeadm, kubelet,
-#   kubectl and kubernetes-cni, laid out and named as pkgs.k8s.io does (1.37.2-1.1), its public
+#   kubectl, kubernetes-cni and cri-tools, laid out and named as pkgs.k8s.io does (1.37.2-1.1), its public
 #   key at Release.key;
 # - download.docker.com/linux/debian/: Docker's bookworm/stable repository with containerd.io
 #   (our containerd build, with this machine's runc, as Docker's package bundles runc), its key at
@@ -25,6 +25,8 @@ export LC_ALL=C
 die() { echo "k8s-repos: error: $*" >&2; exit 1; }
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${GALLEY_K8S_CACHE:-/var/cache/galley-k8s}"
+# Raise when build_debs puts something else in the packages.
+DEBS_LAYOUT=2
 
 # One .deb: NAME VERSION DEPENDS ROOT OUT [CONTROL-LINE...]; ROOT holds the files (and DEBIAN/
 # scripts, if any).
@@ -141,7 +143,13 @@ build_debs() { # BIN K8S OUT
     deb kubelet "$kver" "iptables, iproute2, mount, kubernetes-cni (>= 1.2.0)" "$k" "$out"
     mkdir -p "$w/kubeadm/usr/bin"
     cp -L "$bin/kubeadm" "$w/kubeadm/usr/bin/"
-    deb kubeadm "$kver" "kubelet (>= 1.30.0), kubectl (>= 1.30.0), kubernetes-cni (>= 1.2.0)" "$w/kubeadm" "$out"
+    deb kubeadm "$kver" "kubelet (>= 1.30.0), kubectl (>= 1.30.0), kubernetes-cni (>= 1.2.0), cri-tools (>= 1.30.0)" \
+        "$w/kubeadm" "$out"
+    local crictl_ver
+    crictl_ver=$(readlink "$bin/crictl"); crictl_ver=${crictl_ver##*-v}
+    mkdir -p "$w/cri-tools/usr/bin"
+    cp -L "$bin/crictl" "$w/cri-tools/usr/bin/"
+    deb cri-tools "$crictl_ver-1.1" "" "$w/cri-tools" "$out"
     local c="$w/containerd"
     mkdir -p "$c/usr/bin" "$c/usr/lib/systemd/system" "$c/etc/containerd"
     for p in containerd containerd-shim-runc-v2 ctr; do cp -L "$bin/$p" "$c/usr/bin/"; done
@@ -217,9 +225,11 @@ main() {
     local bin v=${1#v} mm
     bin=$(bash "$HERE/k8s-artifacts.sh" path "$version")
     mm=$(echo "$v" | cut -d. -f1,2)
-    [[ -x $bin/kubeadm && -x $bin/containerd && -e $bin/kube-flannel.yml ]] ||
+    [[ -x $bin/kubeadm && -x $bin/containerd && -x $bin/crictl && -e $bin/kube-flannel.yml ]] ||
         die "artifacts of $version missing: bash $HERE/k8s-artifacts.sh $version"
-    build_debs "$bin" "$v" "$CACHE/debs/$version"
+    # The folder's name changes with what the packages hold, so a cache of older ones is not used.
+    local debs="$CACHE/debs/$version-$DEBS_LAYOUT"
+    build_debs "$bin" "$v" "$debs"
     local gh
     gh=$(mktemp -d)
     export GNUPGHOME=$gh
@@ -227,14 +237,14 @@ main() {
         die "gpg could not make a signing key"
     local k8s="$out/pkgs.k8s.io/core:/stable:/v$mm/deb"
     mkdir -p "$k8s"
-    cp "$CACHE/debs/$version"/{kubeadm,kubelet,kubectl,kubernetes-cni}_*.deb "$k8s/"
+    cp "$debs"/{kubeadm,kubelet,kubectl,kubernetes-cni,cri-tools}_*.deb "$k8s/"
     (cd "$k8s" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages && gzip -9kf Packages)
     release "$k8s" "Origin: obs://build.opensuse.org/isv:kubernetes:core:stable:v$mm/deb" \
         "Label: isv:kubernetes:core:stable:v$mm"
     gpg --armor --export >"$k8s/Release.key"
     local docker="$out/download.docker.com/linux/debian"
     mkdir -p "$docker/pool/stable" "$docker/dists/bookworm/stable/binary-amd64"
-    cp "$CACHE/debs/$version"/containerd.io_*.deb "$docker/pool/stable/"
+    cp "$debs"/containerd.io_*.deb "$docker/pool/stable/"
     (cd "$docker" && dpkg-scanpackages --multiversion pool /dev/null 2>/dev/null \
         >dists/bookworm/stable/binary-amd64/Packages && gzip -9kf dists/bookworm/stable/binary-amd64/Packages)
     release "$docker/dists/bookworm" "Origin: Docker" "Label: Docker CE" "Suite: bookworm" \

@@ -6,8 +6,9 @@
 //! - `ha-external-etcd`: two control planes using an etcd member of its own host, set up the
 //!   kubeadm way (a kubelet running etcd's static pod, certificates from the etcd CA).
 //!
-//! Then a rerun of each changes nothing. The world is tests/k8s_support/cluster.rs's: the same
-//! mirrors and settings as tests/k8s_multi.rs.
+//! Then a rerun of each changes nothing, and the stacked cluster loses a control plane for real
+//! with the remove-node recipe (its etcd member removed, the quorum kept). The world is
+//! tests/k8s_support/cluster.rs's: the same mirrors and settings as tests/k8s_multi.rs.
 
 mod common;
 #[path = "support/testbed.rs"]
@@ -79,11 +80,7 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
             .unwrap_or_else(|e| panic!("{e}"));
     }
     // One etcd cluster of three members, as etcd itself says.
-    let members = w.kubectl(
-        "-n kube-system exec etcd-node1 -- etcdctl --endpoints https://127.0.0.1:2379 \
-         --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/server.crt \
-         --key /etc/kubernetes/pki/etcd/server.key member list",
-    );
+    let members = w.kubectl(&member_list("etcd-node1"));
     assert_eq!(members.lines().count(), 3, "{members}");
     for n in ["node1", "node2", "node3"] {
         assert!(
@@ -104,6 +101,27 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
     let again = w.kubeadm(&groups, &args);
     again.code(0);
     assert_eq!(changed(&again), BTreeMap::new(), "the rerun changed");
+
+    // A control plane removed for real: drained, deleted, reset, and its etcd member removed
+    // through a healthy one, so the other two keep their quorum.
+    w.galley("remove-node", &groups, &["--set", "node=node3"])
+        .code(0);
+    assert_eq!(w.nodes(), ready(&["node1", "node2"]));
+    let members = w.kubectl(&member_list("etcd-node1"));
+    assert_eq!(members.lines().count(), 2, "{members}");
+    assert!(!members.contains(", node3, "), "{members}");
+    assert_eq!(
+        w.kubectl(&format!("--server https://{vip}:6443 get --raw /readyz")),
+        "ok"
+    );
+}
+
+fn member_list(pod: &str) -> String {
+    format!(
+        "-n kube-system exec {pod} -- etcdctl --endpoints https://127.0.0.1:2379 \
+         --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/server.crt \
+         --key /etc/kubernetes/pki/etcd/server.key member list"
+    )
 }
 
 #[test]

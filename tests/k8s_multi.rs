@@ -1,7 +1,9 @@
 //! Tier 4, fourth part: the bundled kubeadm recipe itself, run from this machine over SSH, forms
 //! a real multi-node cluster on testbed nodes that have no route out, changes nothing when run
 //! again, and adds a worker given with `--limit` while the other nodes change nothing. Before
-//! that, the containerd recipe alone installs and configures containerd on the later worker.
+//! that, the containerd recipe alone installs and configures containerd on the later worker;
+//! after it, the day-two recipes run for real: an etcd snapshot, the certificates renewed, and
+//! the added worker removed.
 //!
 //! Nothing in the recipe is replaced: it adds pkgs.k8s.io's and Docker's apt repositories with
 //! their keys, installs containerd.io, kubeadm, kubelet and kubectl from them, configures
@@ -131,4 +133,45 @@ fn the_kubeadm_recipe_forms_a_cluster_from_mirrors_reruns_unchanged_and_adds_a_w
     let all = w.kubeadm(&three, &multi);
     all.code(0);
     assert_eq!(changed(&all), BTreeMap::new(), "the full rerun changed");
+
+    // Day two, for real. A snapshot of etcd, checked by etcdutl, on the control plane:
+    w.galley("etcd-backup", &three, &["--set", "topology=multi"])
+        .code(0);
+    let snapshot = sh(&w, "node1", "stat -c '%s %a' /var/backups/etcd/snapshot.db");
+    let (size, mode) = snapshot.split_once(' ').unwrap();
+    assert!(size.parse::<u64>().unwrap() > 100_000, "{snapshot}");
+    assert_eq!(mode, "600");
+    // The certificates renewed, the control plane restarted on them, and answering:
+    let cert = "sha256sum /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/admin.conf";
+    let before = sh(&w, "node1", cert);
+    w.galley(
+        "certs",
+        &three,
+        &["--set", "topology=multi", "--set", "renew=true"],
+    )
+    .code(0);
+    assert_ne!(sh(&w, "node1", cert), before, "nothing was renewed");
+    assert_eq!(w.kubectl("get --raw /readyz"), "ok");
+    // node3 removed: drained, deleted, reset.
+    w.galley("remove-node", &three, &["--set", "node=node3"])
+        .code(0);
+    assert_eq!(w.nodes(), ready(&["node1", "node2"]));
+    assert_eq!(
+        sh(
+            &w,
+            "node3",
+            "test -e /etc/kubernetes/kubelet.conf && echo left || echo reset"
+        ),
+        "reset"
+    );
+}
+
+fn sh(w: &World, node: &str, cmd: &str) -> String {
+    let out = w.tb.ssh(node, cmd);
+    assert!(
+        out.status.success(),
+        "{node}: `{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
