@@ -164,7 +164,7 @@ fn answer(
     for argv in &new.commands {
         fixture.commands.push(if argv == &["getenforce"] {
             // As the live probe asks it: a host without SELinux has no getenforce.
-            let sh = "command -v getenforce >/dev/null 2>&1 || exit 127; getenforce";
+            let sh = crate::primitives::kernel::GETENFORCE_SH;
             CommandFixture {
                 argv: argv.clone(),
                 ..run(host, &["sh", "-c", sh].map(String::from))?

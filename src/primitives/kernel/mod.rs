@@ -19,7 +19,7 @@ use crate::host::FileMeta;
 pub use modprobe::module_listed;
 use modprobe::{modprobe, ModOpts};
 use selinux::selinux;
-pub use selinux::{decide_selinux, SeChanges, SeMode};
+pub use selinux::{decide_selinux, SeChanges, SeMode, GETENFORCE_SH};
 use swap::swapoff;
 pub use swap::{comment_swap, swap_listed};
 pub use sysctl::{same_value, sysctl_path};
