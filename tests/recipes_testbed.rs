@@ -11,6 +11,14 @@ mod testbed;
 
 use testbed::actions;
 
+/// One testbed of this file at a time: with its three tests booting nodes at once, nodes failed
+/// to start (nspawn exit 255 while booting) in a full `cargo test`.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn sh(tb: &testbed::Testbed, node: &str, cmd: &str) -> String {
     let out = tb.ssh(node, cmd);
     assert!(
@@ -33,6 +41,7 @@ const CONFIGURE: &str = "import \"runtimes/docker\" as docker;\ndocker::configur
 
 #[test]
 fn docker_configuration_restarts_only_when_it_changed() {
+    let _one = one_at_a_time();
     let tb = testbed::Testbed::up(1, false).unwrap_or_else(|e| panic!("{e}"));
     tb.install_galley("node1");
     // The nodes are offline: a stand-in Docker (a real systemd service, and a `docker info`
@@ -102,6 +111,7 @@ fn docker_configuration_restarts_only_when_it_changed() {
 
 #[test]
 fn preflight_names_the_pair_that_shares_mac_and_product_uuid() {
+    let _one = one_at_a_time();
     let tb = testbed::Testbed::up(3, true).unwrap_or_else(|e| panic!("{e}"));
     // Each node reports its identity as the preflight gathers it (facts: hostname, MACs of the
     // real interfaces, /sys/class/dmi/id/product_uuid).
@@ -188,6 +198,7 @@ fn json_events(out: &std::process::Output) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_plan_from_saved_facts_says_what_check_says_on_a_systemd_host() {
+    let _one = one_at_a_time();
     let tb = testbed::Testbed::up(1, false).unwrap_or_else(|e| panic!("{e}"));
     tb.install_galley("node1");
     sh(&tb, "node1", "printf '[Unit]\\nDescription=stand-in dockerd\\n[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/docker.service && printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/docker && chmod +x /usr/local/bin/docker && systemctl daemon-reload");
