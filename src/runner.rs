@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub show_only: bool,
     /// `--mirror`, `--registry-mirror`, `--mirror-ca`.
     pub mirrors: MirrorFlags,
+    /// A plan's facts given as data (before `facts` and `profile`), as they are, for every host.
+    pub fixture: Option<Arc<Fixture>>,
 }
 
 /// A usage-level failure before the recipe runs (exit 2).
@@ -106,6 +108,9 @@ fn facts_per_host(opts: &RunOptions) -> bool {
 
 fn fixture_for(opts: &RunOptions, entry: &HostEntry, index: usize) -> Result<Fixture, SetupError> {
     let err = |e: crate::facts::FixtureError| SetupError(e.to_string());
+    if let Some(f) = &opts.fixture {
+        return Ok(Fixture::clone(f));
+    }
     match &opts.facts {
         Some(p) if Path::new(p).is_dir() => {
             let file = Path::new(p).join(format!("{}.json", entry.name));

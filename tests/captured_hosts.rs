@@ -2,8 +2,9 @@
 //! folded from our own plans: tests/fixtures/facts/captured-debian12-vm.json is the Debian 12 VM
 //! this project's sessions run on (2026-12), captured with `galley facts --save DIR` on the machine
 //! itself. What the capture covers: the gathered facts only (OS, kernel, interfaces and their
-//! addresses, default route, cgroup version, PID 1, package manager); `--save` records no files,
-//! packages, services or command outputs, so every probe of those reads as absent or unknown.
+//! addresses, default route, cgroup version, PID 1, package manager): it was captured before
+//! `--save` recorded files, packages, services or command outputs, so every probe of those reads
+//! as absent or unknown.
 //!
 //! What it showed: PID 1 is not systemd (`process_api`), /sys/fs/cgroup is a tmpfs (cgroup v1),
 //! two extra interfaces without addresses (ifb0, ifb1), and dnf installed beside apt-get on

@@ -180,7 +180,7 @@ fn wrong_argument_types_are_clear() {
         .args(&["run", "d.rhai"])
         .run()
         .code(2)
-        .stderr_has("run: unknown option `creats` (known: creates, unless, timeout, env, cwd, stdin, check, readonly, secret, images)");
+        .stderr_has("run: unknown option `creats` (known: creates, unless, timeout, env, cwd, stdin, check, readonly, secret, images, output_for)");
 }
 
 #[test]

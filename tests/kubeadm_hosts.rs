@@ -6,7 +6,7 @@
 mod recipes_support;
 
 use galley::facts::{Fixture, Interface};
-use recipes_support::{fixture, plan, Job, Plan};
+use recipes_support::{fixture, plan, profile_with_containerd, Job, Plan, CONTAINERD_DEFAULTS};
 
 plan_worker!();
 
@@ -209,18 +209,20 @@ fn cgroup_v1_gets_fail_cgroup_v1_false_with_a_warning_or_is_refused() {
 
 #[test]
 fn the_sandbox_image_follows_the_mirror_and_the_version() {
+    // A host whose containerd prints its defaults, so the plan shows the config it writes.
+    let (_keep, rocky9) = profile_with_containerd("rocky9", CONTAINERD_DEFAULTS);
     let p = ok(&Job::new("kubeadm")
-        .profile("rocky9")
+        .facts(&rocky9)
         .topology("single")
         .set("image_repository", "mirror.example.internal/k8s"));
     let text = p.render();
     assert!(
-        text.contains("+  sandbox_image = \"mirror.example.internal/k8s/pause:3.10.2\""),
+        text.contains("+    sandbox_image = \"mirror.example.internal/k8s/pause:3.10.2\""),
         "{text}"
     );
     assert!(text.contains("sandbox (pause) image mirror.example.internal/k8s/pause:3.10.2"));
     let p = ok(&Job::new("kubeadm")
-        .profile("rocky9")
+        .facts(&rocky9)
         .topology("single")
         .set("k8s_version", "1.35.4"));
     assert!(p.render().contains("registry.k8s.io/pause:3.10.1"));

@@ -47,6 +47,16 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
+/// On a bare profile everything is to do; the bridge sysctl is `unknown`: the profile says the
+/// host has no such parameter before br_netfilter is loaded, and a plan cannot tell whether the
+/// module it loads first brings it.
+fn all_to_do(statuses: &[(String, String)]) -> bool {
+    statuses
+        .iter()
+        .all(|(p, s)| s == "changed" || (p == "sysctl" && s == "unknown"))
+        && statuses.iter().filter(|(_, s)| s == "unknown").count() == 1
+}
+
 fn kernel_cmds() -> Vec<String> {
     vec![
         "swapoff -a".into(),
@@ -62,11 +72,7 @@ fn rhel_bare_hosts_get_everything() {
     for (profile, pm) in [("centos7", "yum"), ("rocky9", "dnf")] {
         let r = prim::plan(tmp.path(), RHEL_PREP, profile);
         r.code(0);
-        assert!(
-            r.statuses().iter().all(|(_, s)| s == "changed"),
-            "{profile}: {:?}",
-            r.statuses()
-        );
+        assert!(all_to_do(&r.statuses()), "{profile}: {:?}", r.statuses());
         let mut want = vec!["setenforce 0".to_string()];
         want.extend(kernel_cmds());
         want.push("alternatives --set iptables /usr/sbin/iptables-legacy".into());
@@ -101,11 +107,7 @@ fn debian_bare_hosts_get_everything() {
     for profile in ["debian12", "ubuntu22.04"] {
         let r = prim::plan(tmp.path(), DEB_PREP, profile);
         r.code(0);
-        assert!(
-            r.statuses().iter().all(|(_, s)| s == "changed"),
-            "{profile}: {:?}",
-            r.statuses()
-        );
+        assert!(all_to_do(&r.statuses()), "{profile}: {:?}", r.statuses());
         let mut want = kernel_cmds();
         want.push("update-alternatives --set iptables /usr/sbin/iptables-legacy".into());
         // The repository was added in this plan: the lists are refreshed first.
@@ -141,7 +143,7 @@ fn predictions_make_repeated_steps_ok() {
         let r = prim::plan(tmp.path(), &twice, profile);
         r.code(0);
         let s = r.statuses();
-        assert!(s[..10].iter().all(|(_, st)| st == "changed"), "{s:?}");
+        assert!(all_to_do(&s[..10]), "{s:?}");
         assert!(s[10..].iter().all(|(_, st)| st == "ok"), "{profile}: {s:?}");
     }
     let twice = format!("{DEB_PREP}\n{DEB_PREP}");

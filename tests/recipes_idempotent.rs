@@ -10,9 +10,10 @@
 //! from inventing success: a probe the facts do not answer is `unknown` ("would check"), never
 //! ok (tests/plan_unknown.rs), and a facts file can say a command fails. Facts captured with
 //! `galley facts --save` from real hosts (tests/fixtures/facts/testbed-docker-flannel,
-//! captured-debian12-vm.json, tests/captured_hosts.rs) carry only the gathered facts, not
-//! files, packages or services, so they cannot replace this fixture yet: that needs a capture
-//! from testbed nodes after a real apply.
+//! captured-debian12-vm.json, tests/captured_hosts.rs) were captured when `--save` kept only the
+//! gathered facts, not files, packages or services, so they cannot replace this fixture; `--save`
+//! now keeps what the recipes' plans ask about (tests/facts_save.rs), so a capture from testbed
+//! nodes after a real apply could.
 
 mod recipes_support;
 

@@ -8,7 +8,7 @@ mod common;
 mod recipes_support;
 
 use common::Test;
-use recipes_support::{plan, Job};
+use recipes_support::{plan, profile_with_containerd, Job, CONTAINERD_DEFAULTS};
 
 plan_worker!();
 
@@ -59,13 +59,16 @@ fn toml(text: &str) -> toml::Value {
 
 #[test]
 fn kubeadm_on_containerd_pulls_through_the_registry_mirrors() {
+    // The hosts' containerd prints its defaults: the plan then shows the config.toml apply
+    // writes (without them it is "would check").
+    let (_keep, facts) = profile_with_containerd("rocky9", CONTAINERD_DEFAULTS);
     let job = Job {
         registry_mirrors: vec![
             "registry.k8s.io=http://mirror.local:5000".into(),
             "docker.io=mirror.local:5001/docker".into(),
             "quay.io=https://mirror.local:5002".into(),
         ],
-        ..Job::new("kubeadm").profile("rocky9").topology("multi")
+        ..Job::new("kubeadm").facts(&facts).topology("multi")
     };
     let p = plan(&job);
     assert_eq!(p.code, 0, "{}\n{}", p.render(), p.stderr);
@@ -306,9 +309,17 @@ fn the_real_containerd_reads_the_mirrored_config() {
     else {
         panic!("containerd is missing: install the Debian package containerd (apt-get install containerd)");
     };
+    // The plan's host prints what this real containerd prints as its defaults.
+    let defaults = std::process::Command::new(bin)
+        .args(["config", "default"])
+        .output()
+        .unwrap();
+    assert!(defaults.status.success(), "{defaults:?}");
+    let (_keep, facts) =
+        profile_with_containerd("debian12", &String::from_utf8_lossy(&defaults.stdout));
     let job = Job {
         registry_mirrors: vec!["registry.k8s.io=http://mirror.local:5000".into()],
-        ..Job::new("containerd").profile("debian12")
+        ..Job::new("containerd").facts(&facts)
     };
     let p = plan(&job);
     assert_eq!(p.code, 0, "{}", p.stderr);

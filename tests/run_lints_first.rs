@@ -108,7 +108,7 @@ fn literal_options_are_checked_before_the_run_and_named() {
   |
 2 | run([\"true\"], #{ timeout: \"5\" });
   | ^
-error: run: unknown option `timout` (known: creates, unless, timeout, env, cwd, stdin, check, readonly, secret, images)
+error: run: unknown option `timout` (known: creates, unless, timeout, env, cwd, stdin, check, readonly, secret, images, output_for)
  --> ./opts.rhai:3:1
   |
 3 | run([\"true\"], #{ timout: 5, readonly: true });

@@ -8,23 +8,43 @@ use std::sync::Mutex;
 
 use clap::Args;
 
+use super::facts_save::Wanted;
 use super::targets::TargetArgs;
 use crate::facts::{Facts, Fixture};
 use crate::host::{local::LocalHost, FileMeta, Host};
-use crate::inventory::{HostEntry, Inventory};
+use crate::inventory::Inventory;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   galley facts                                  this machine, human-readable
   galley facts -H root@10.0.0.5 --json          one host, as JSON
   galley facts -i cluster.toml --save ./facts   one ./facts/<host>.json per host
+  galley facts --save ./facts --recipe containerd --service nginx   what those plans need too
   galley plan kubeadm -i cluster.toml --facts ./facts")]
 pub struct FactsArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
-    /// Write one <host>.json fixture per host into this folder (created if needed).
+    /// Write one <host>.json fixture per host into this folder (created if needed), with the
+    /// packages, services, files, read-only commands and kernel parameters the bundled recipes'
+    /// plans ask about, as the host has them.
     #[arg(long, value_name = "DIR")]
     pub save: Option<String>,
+    /// With --save: a package to save too (installed version, or absent); repeatable.
+    #[arg(long = "package", value_name = "NAME", requires = "save")]
+    pub packages: Vec<String>,
+    /// With --save: a systemd unit to save too (active, enabled); repeatable.
+    #[arg(long = "service", value_name = "NAME", requires = "save")]
+    pub services: Vec<String>,
+    /// With --save: a file (or folder) to save too; repeatable.
+    #[arg(long = "file", value_name = "PATH", requires = "save")]
+    pub files: Vec<String>,
+    /// With --save: a kernel parameter to save too (net.ipv4.ip_forward); repeatable.
+    #[arg(long = "sysctl", value_name = "KEY", requires = "save")]
+    pub sysctl: Vec<String>,
+    /// With --save: plan this recipe (a bundled name or a file) to learn what to save, instead of
+    /// every bundled recipe; repeatable.
+    #[arg(long = "recipe", value_name = "RECIPE", requires = "save")]
+    pub recipes: Vec<String>,
     /// Print the facts as one JSON object keyed by host name.
     #[arg(long)]
     pub json: bool,
@@ -33,17 +53,26 @@ pub struct FactsArgs {
     pub forks: usize,
 }
 
-fn gather_all(hosts: &[HostEntry], forks: usize) -> Vec<Result<Facts, String>> {
+/// Each host's facts and, when saving, its facts file (`facts_save`).
+type Gathered = Result<(Facts, Option<Fixture>), String>;
+
+fn gather_all(inv: &Inventory, forks: usize, save: Option<&Wanted>) -> Vec<Gathered> {
+    let hosts = &inv.hosts;
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<Facts, String>>>> =
-        hosts.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<Gathered>>> = hosts.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..forks.clamp(1, hosts.len().max(1)) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(entry) = hosts.get(i) else { break };
-                let r = crate::runner::connect_live(entry)
-                    .and_then(|h| crate::facts::gather(&*h).map_err(|e| e.to_string()));
+                let r = crate::runner::connect_live(entry).and_then(|h| {
+                    let facts = crate::facts::gather(&*h).map_err(|e| e.to_string())?;
+                    let fixture = match save {
+                        Some(w) => Some(super::facts_save::fixture(&*h, entry, inv, &facts, w)?),
+                        None => None,
+                    };
+                    Ok((facts, fixture))
+                });
                 *slots[i].lock().unwrap() = Some(r);
             });
         }
@@ -87,17 +116,13 @@ fn human(name: &str, f: &Facts) {
     }
 }
 
-fn save(dir: &str, name: &str, facts: &Facts) -> Result<String, String> {
+fn save(dir: &str, name: &str, fixture: &Fixture) -> Result<String, String> {
     if name.contains('/') || name.starts_with('.') {
         return Err(format!("host name `{name}` cannot be used as a file name"));
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
     let path = Path::new(dir).join(format!("{name}.json"));
-    let fixture = Fixture {
-        facts: facts.clone(),
-        ..Default::default()
-    };
-    let mut text = serde_json::to_string_pretty(&fixture).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string_pretty(fixture).map_err(|e| e.to_string())?;
     text.push('\n');
     let p = path.to_string_lossy().into_owned();
     LocalHost::new("local")
@@ -111,11 +136,18 @@ pub fn facts(a: FactsArgs) -> i32 {
         Ok(i) => i.unwrap_or_else(Inventory::local),
         Err(e) => return super::usage_error(e),
     };
-    let results = gather_all(&inv.hosts, a.forks);
+    let wanted = Wanted {
+        packages: a.packages.clone(),
+        services: a.services.clone(),
+        files: a.files.clone(),
+        sysctl: a.sysctl.clone(),
+        recipes: a.recipes.clone(),
+    };
+    let results = gather_all(&inv, a.forks, a.save.is_some().then_some(&wanted));
     let mut failed = 0;
     let mut json = serde_json::Map::new();
     for (entry, r) in inv.hosts.iter().zip(results) {
-        let facts = match r {
+        let (facts, fixture) = match r {
             Ok(f) => f,
             Err(e) => {
                 crate::report::stdout::err_line(&format!("error: {}: {e}", entry.name));
@@ -123,8 +155,8 @@ pub fn facts(a: FactsArgs) -> i32 {
                 continue;
             }
         };
-        if let Some(dir) = &a.save {
-            match save(dir, &entry.name, &facts) {
+        if let (Some(dir), Some(fixture)) = (&a.save, &fixture) {
+            match save(dir, &entry.name, fixture) {
                 Ok(p) => crate::report::stdout::line(&format!("{}: saved {p}", entry.name)),
                 Err(e) => {
                     crate::report::stdout::err_line(&format!("error: {}: {e}", entry.name));

@@ -5,6 +5,7 @@ mod artifacts;
 mod check;
 mod defs;
 mod facts;
+mod facts_save;
 mod fork;
 mod list;
 mod mode_args;

@@ -37,6 +37,12 @@ pub enum Key {
     Sysctl(String),
     /// A kernel module is loaded (`"loaded"`).
     Module(String),
+    /// A path a recorded command creates when applied (its `creates:` guard), content unknown
+    /// until then: the command as shown.
+    Created(String),
+    /// A file whose content comes from a command's output that this check or plan cannot know
+    /// (`run(..., #{ output_for: path })`): why.
+    OutputUnknown(String),
 }
 
 #[derive(Debug, Default)]
@@ -88,5 +94,10 @@ impl Overlay {
 
     pub fn set(&mut self, key: Key, value: Option<String>) {
         self.state.insert(key, value);
+    }
+
+    /// Whether any predicted key is one `which` picks (`|k| matches!(k, Key::Module(_))`).
+    pub fn predicts_any(&self, which: impl Fn(&Key) -> bool) -> bool {
+        self.state.keys().any(which)
     }
 }

@@ -1,7 +1,8 @@
 //! Facts fixtures: a host described as data (facts, files, packages, services, command outputs).
 //! `plan` runs recipes against them; tests use them as facts-in/changes-out inputs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +87,82 @@ pub struct Fixture {
     /// Outputs of read-only commands (`run(..., #{readonly: true})`), matched by exact argv.
     #[serde(default)]
     pub commands: Vec<CommandFixture>,
+    /// Kernel parameters (`net.ipv4.ip_forward`) → running value, `null` when the host has no
+    /// such parameter. One not listed here (nor as a `/proc/sys/...` file) is unknown to a plan.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctl: BTreeMap<String, Option<String>>,
+    /// Where a plan's questions to this facts file are noted (`galley facts --save` plans the
+    /// recipes with it to learn what to save); not part of the file.
+    #[serde(skip)]
+    pub asked: Recorder,
+}
+
+/// What plans asked a facts file: the packages, services, files, read-only commands and kernel
+/// parameters their probes wanted answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
+    pub packages: BTreeSet<String>,
+    pub services: BTreeSet<String>,
+    /// Files read (content and metadata).
+    pub reads: BTreeSet<String>,
+    /// Paths only stat'ed (exists? a folder?).
+    pub stats: BTreeSet<String>,
+    pub commands: BTreeSet<Vec<String>>,
+    pub sysctl: BTreeSet<String>,
+}
+
+impl Asked {
+    /// Adds what `other` asked; whether anything was new.
+    pub fn merge(&mut self, other: Asked) -> bool {
+        let before = self.len();
+        self.packages.extend(other.packages);
+        self.services.extend(other.services);
+        self.reads.extend(other.reads);
+        self.stats.extend(other.stats);
+        self.commands.extend(other.commands);
+        self.sysctl.extend(other.sysctl);
+        self.len() > before
+    }
+
+    fn len(&self) -> usize {
+        self.packages.len()
+            + self.services.len()
+            + self.reads.len()
+            + self.stats.len()
+            + self.commands.len()
+            + self.sysctl.len()
+    }
+}
+
+/// Notes what is asked of a fixture when it is set up to (`Recorder::on`); clones share it.
+/// Two fixtures compare equal whatever their recorders.
+#[derive(Clone, Default)]
+pub struct Recorder(Option<Arc<Mutex<Asked>>>);
+
+impl Recorder {
+    pub fn on() -> Self {
+        Recorder(Some(Arc::default()))
+    }
+
+    /// What was asked so far.
+    pub fn taken(&self) -> Asked {
+        self.0
+            .as_ref()
+            .map(|a| a.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+}
+
+impl PartialEq for Recorder {
+    fn eq(&self, _: &Recorder) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recorder")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +211,13 @@ impl Fixture {
                 name: name.to_string(),
                 known: embedded::profile_names().join(", "),
             }),
+        }
+    }
+
+    /// Notes a question asked of this facts file, when it is recording.
+    pub fn ask(&self, note: impl FnOnce(&mut Asked)) {
+        if let Some(a) = &self.asked.0 {
+            note(&mut a.lock().unwrap());
         }
     }
 

@@ -5,7 +5,9 @@ mod fixture;
 mod gather;
 pub mod sim;
 
-pub use fixture::{CommandFixture, FileEntry, FileFixture, Fixture, FixtureError, ServiceFixture};
+pub use fixture::{
+    Asked, CommandFixture, FileEntry, FileFixture, Fixture, FixtureError, Recorder, ServiceFixture,
+};
 pub use gather::{gather, parse};
 
 use serde::{Deserialize, Serialize};

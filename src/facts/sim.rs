@@ -40,6 +40,9 @@ impl Host for SimHost {
     /// not know is marked `unknown`: rc 0 and no output stand in, and the step shows as unknown
     /// ("would check"), never as a success the plan made up.
     fn run(&self, cmd: &CommandSpec, _progress: ProgressFn) -> HostResult<CommandOutput> {
+        self.fixture.ask(|a| {
+            a.commands.insert(cmd.argv.clone());
+        });
         let found = self.fixture.command(&cmd.argv);
         Ok(CommandOutput {
             unknown: found.is_none(),
@@ -56,6 +59,9 @@ impl Host for SimHost {
     }
 
     fn read_file(&self, path: &str) -> HostResult<Option<Vec<u8>>> {
+        self.fixture.ask(|a| {
+            a.reads.insert(path.to_string());
+        });
         Ok(self
             .fixture
             .files
@@ -64,6 +70,9 @@ impl Host for SimHost {
     }
 
     fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
+        self.fixture.ask(|a| {
+            a.stats.insert(path.to_string());
+        });
         if let Some(f) = self.fixture.files.get(path).map(|f| f.file()) {
             return Ok(Some(FileStat {
                 is_dir: false,

@@ -8,8 +8,9 @@ use rhai::{Array, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
-use crate::executor::Performed;
+use crate::executor::overlay::Key;
 pub use crate::executor::{display, failure_text};
+use crate::executor::{Effect, Performed};
 use crate::host::CommandSpec;
 use crate::report::{redact, Status};
 
@@ -37,6 +38,10 @@ pub struct RunOpts {
     /// `galley artifacts`, whether or not the command runs.
     #[serde(default)]
     pub images: Vec<String>,
+    /// The file this (read-only) command's output goes into: when check or plan cannot know
+    /// the output (the facts do not answer it, or it fails, e.g. because the program is only
+    /// installed by an earlier step of this run), that file's write is `unknown`, not a diff.
+    pub output_for: Option<String>,
 }
 
 /// What a guard decided.
@@ -202,7 +207,15 @@ pub fn run_parsed(
     };
     let out = match ran {
         Ok(Performed::Ran(out) | Performed::DryRun(out)) => out,
-        Ok(Performed::Recorded(_)) => return Ok(call.finish(Status::Changed)),
+        Ok(Performed::Recorded(_)) => {
+            // Applied, the command makes `creates`: a later read of it in this run is known
+            // only then ("would check"), not missing.
+            if let Some(path) = &o.creates {
+                let made = Effect::State(Key::Created(path.clone()), Some(shown.clone()));
+                call.predict(|_| Ok(vec![made])).map_err(super::step)?;
+            }
+            return Ok(call.finish(Status::Changed));
+        }
         Err(e) => return Err(call.fail(e.to_string())),
     };
     if o.secret && !out.stdout.is_empty() {
@@ -218,6 +231,20 @@ pub fn run_parsed(
     if out.timed_out || out.interrupted || (out.rc != 0 && o.check != Some(false)) {
         // Ctrl-C stops the recipe as an interruption (exit 130): `fail` says so.
         return Err(call.fail(failure_text(&shown, &out, o.timeout)));
+    }
+    if let Some(path) = &o.output_for {
+        if out.unknown || out.rc != 0 {
+            let why = if out.unknown {
+                format!("its content comes from `{shown}`, which the facts do not answer")
+            } else {
+                format!(
+                    "its content comes from `{shown}`, which fails here (exit code {}), as before an earlier step installs it",
+                    out.rc
+                )
+            };
+            let effect = Effect::State(Key::OutputUnknown(path.clone()), Some(why));
+            call.predict(|_| Ok(vec![effect])).map_err(super::step)?;
+        }
     }
     let status = if out.unknown {
         call.action.summary = format!("{shown} (would check: the facts do not answer it)");
@@ -264,7 +291,8 @@ pub fn register(engine: &mut Engine) {
         "Options: creates (skip when the path exists), unless (skip when that argv exits 0), timeout (seconds),",
         "env (map), cwd, stdin, check (false: a non-zero exit does not fail), readonly (true: also runs in",
         "check mode), secret (true: hide the command line and mark its output secret), images (the",
-        "container images the command pulls, for the JSON events and `galley artifacts`).",
+        "container images the command pulls, for the JSON events and `galley artifacts`), output_for (the",
+        "file its output goes into: `unknown` in check/plan when they cannot know the output).",
         "Returns a Result with rc, stdout, stderr, changed, ok, status, host.",
     ];
     reg_with_opts!(engine, "run", ["argv: Array"], "Result", RUN_DOC, run, (argv: Array));

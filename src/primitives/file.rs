@@ -6,8 +6,8 @@ use serde::Deserialize;
 use similar::TextDiff;
 
 use super::{from_map, mode_of, reg, reg_with_opts, step, usage, Call, RResult, StepResult};
-use crate::executor::Ctx;
-use crate::executor::Effect;
+use crate::executor::overlay::Key;
+use crate::executor::{Ctx, Effect, Target};
 use crate::host::{FileMeta, FileStat, READ_MAX};
 use crate::report::redact::redact;
 use crate::report::Status;
@@ -198,7 +198,24 @@ fn converge_file(
     backup: bool,
 ) -> RResult<StepResult> {
     let done = ensure_content(&mut call, path, content, meta, backup);
-    call.conclude(done)
+    match (done, output_unknown(&call.target, path)) {
+        // The content holds a command's output this check or plan cannot know: a diff would
+        // show what apply does not write.
+        (Ok(true), Some(why)) => {
+            call.action.diff = None;
+            call.action.summary = format!("{path} (would check: {why})");
+            Ok(call.finish(Status::Unknown))
+        }
+        (done, _) => call.conclude(done),
+    }
+}
+
+/// Why the content a recipe writes to `path` is not known in this check or plan, if it is not
+/// (`run(..., #{ output_for: path })`).
+fn output_unknown(t: &Target, path: &str) -> Option<String> {
+    t.overlay()
+        .get(&Key::OutputUnknown(path.to_string()))
+        .flatten()
 }
 
 /// Brings one file to `content` and `meta` as part of `call`'s action, without finishing it:
@@ -420,12 +437,26 @@ fn read_file(nc: NativeCallContext, path: &str) -> RResult<String> {
     let t = Ctx::of(&nc)?.target()?;
     match t.read_file(path) {
         Ok(Some(b)) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Ok(None) if made_later(&t, path).is_some() => {
+            // A command recorded earlier in this check or plan creates it when applied: what it
+            // holds is known only then.
+            let by = made_later(&t, path).unwrap_or_default();
+            let mut call = Call::begin(&nc, "read_file", path)?;
+            call.action.summary = format!("{path} (would check: `{by}` creates it when applied)");
+            call.finish(Status::Unknown);
+            Ok(format!("({path}, created by an earlier step)\n"))
+        }
         Ok(None) => Err(step(format!(
             "read_file on {}: {path} does not exist (check with file_exists first)",
             t.name()
         ))),
         Err(e) => Err(step(format!("read_file on {}: {e}", t.name()))),
     }
+}
+
+/// The command recorded earlier in this run that creates `path` when applied, if any.
+fn made_later(t: &Target, path: &str) -> Option<String> {
+    t.overlay().get(&Key::Created(path.to_string())).flatten()
 }
 
 fn file_exists(nc: NativeCallContext, path: &str) -> RResult<bool> {
@@ -455,7 +486,10 @@ pub fn register(engine: &mut Engine) {
     const DIR_DOC: &[&str] =
         &["Creates a folder and its parents (mkdir -p). Options: mode, owner, group."];
     reg_with_opts!(engine, "ensure_dir", ["path: &str"], "Result", DIR_DOC, ensure_dir, (p: &str));
-    reg(engine, "read_file", &["path: &str", "String"], &["The file's content as text (as this run predicts it in check/plan). Fails when missing or over 32 MiB."], read_file);
+    reg(engine, "read_file", &["path: &str", "String"], &[
+        "The file's content as text (as this run predicts it in check/plan). Fails when missing or over 32 MiB.",
+        "In check/plan, a file a recorded `run(..., #{creates: path})` makes is unknown (\"would check\"): a stand-in text.",
+    ], read_file);
     reg(
         engine,
         "file_exists",

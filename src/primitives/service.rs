@@ -63,10 +63,10 @@ pub struct UnitState {
 }
 
 impl UnitState {
-    fn is_active(&self) -> bool {
+    pub fn is_active(&self) -> bool {
         matches!(self.active.as_str(), "active" | "activating" | "reloading")
     }
-    fn is_enabled(&self) -> bool {
+    pub fn is_enabled(&self) -> bool {
         matches!(
             self.enabled.as_str(),
             "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated"
@@ -163,6 +163,9 @@ impl Fact for Unit<'_> {
 
     fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<UnitState, String> {
         let (unit, name) = (self.0, short(self.0));
+        fixture.ask(|a| {
+            a.services.insert(name.to_string());
+        });
         let svc = fixture
             .services
             .get(name)

@@ -368,3 +368,26 @@ pub fn fixture(name: &str) -> String {
         .display()
         .to_string()
 }
+
+/// What containerd 1.x's `containerd config default` prints, the parts the recipes change (as
+/// tests/fixtures/facts/converged-rocky9.json records it).
+pub const CONTAINERD_DEFAULTS: &str = "disabled_plugins = []\nimports = []\noom_score = 0\nversion = 2\n\n[plugins]\n\n  [plugins.\"io.containerd.grpc.v1.cri\"]\n    sandbox_image = \"registry.k8s.io/pause:3.8\"\n\n    [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n      default_runtime_name = \"runc\"\n\n      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes]\n\n        [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n          runtime_type = \"io.containerd.runc.v2\"\n\n          [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n            BinaryName = \"\"\n            SystemdCgroup = false\n";
+
+/// A built-in profile whose host answers `containerd config default` with `defaults`, so a
+/// plan shows the config.toml apply writes from them (without an answer it is "would check").
+/// The file lives as long as the returned folder.
+pub fn profile_with_containerd(profile: &str, defaults: &str) -> (tempfile::TempDir, String) {
+    let mut f: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(format!("profiles/{profile}.json"))).unwrap(),
+    )
+    .unwrap();
+    f["commands"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"argv": ["containerd", "config", "default"], "stdout": defaults}));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{profile}-containerd.json"));
+    std::fs::write(&path, f.to_string()).unwrap();
+    let path = path.display().to_string();
+    (dir, path)
+}

@@ -14,12 +14,12 @@ use rhai::{Dynamic, Engine};
 use super::file::ensure_content;
 use super::{reg, reg_with_opts, Call};
 use crate::executor::overlay::Key;
-use crate::executor::{act, spec_of};
+use crate::executor::{act, spec_of, Effect};
 use crate::host::FileMeta;
 pub use modprobe::module_listed;
 use modprobe::{modprobe, ModOpts};
 use selinux::selinux;
-pub use selinux::{decide_selinux, SeChanges, SeMode};
+pub use selinux::{decide_selinux, SeChanges, SeMode, GETENFORCE_SH};
 use swap::swapoff;
 pub use swap::{comment_swap, swap_listed};
 pub use sysctl::{same_value, sysctl_path};
@@ -39,8 +39,7 @@ fn text_of(call: &Call, path: &str) -> Result<Option<String>, String> {
 fn set_live(call: &mut Call, argv: &[&str], key: Key, now: &str) -> Result<(), String> {
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     act(call, spec_of(&argv, &[], None), argv[0].as_str())?;
-    call.target.overlay().set(key, Some(now.into()));
-    Ok(())
+    call.predict(|_| Ok(vec![Effect::State(key, Some(now.into()))]))
 }
 
 /// Persists a setting for the next boot: `path` holds `content` (written when it differs; with

@@ -62,6 +62,9 @@ pub fn decide_selinux(want: SeMode, live: Option<SeMode>, config: Option<&str>) 
 
 const SE_CONFIG: &str = "/etc/selinux/config";
 
+/// How a live host is asked its SELinux mode: exit 127 when it has no `getenforce` (no SELinux).
+pub const GETENFORCE_SH: &str = "command -v getenforce >/dev/null 2>&1 || exit 127; getenforce";
+
 /// The running SELinux mode (`None`: SELinux is not installed): `getenforce` on a live host; a
 /// facts file's recorded `getenforce`, else the mode its config file sets (the one the host
 /// booted with).
@@ -71,14 +74,10 @@ impl Fact for RunningSelinux {
     type Value = Option<SeMode>;
 
     fn probe(&self, call: &Call) -> Result<Option<SeMode>, String> {
-        let argv: Vec<String> = [
-            "sh",
-            "-c",
-            "command -v getenforce >/dev/null 2>&1 || exit 127; getenforce",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let argv: Vec<String> = ["sh", "-c", GETENFORCE_SH]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let out = probe(call, &argv, "getenforce")?;
         Ok(match out.rc {
             127 => None,
@@ -87,6 +86,9 @@ impl Fact for RunningSelinux {
     }
 
     fn answer_from_file(&self, call: &Call, fixture: &Fixture) -> Result<Option<SeMode>, String> {
+        fixture.ask(|a| {
+            a.commands.insert(vec!["getenforce".to_string()]);
+        });
         if let Some(c) = fixture.command(&["getenforce".to_string()]) {
             return Ok(SeMode::parse(&c.stdout));
         }

@@ -6,9 +6,11 @@ use serde::Deserialize;
 
 use super::{persist, predicted, set_live, text_of};
 use crate::executor::overlay::Key;
-use crate::executor::Call;
+use crate::executor::{Call, Fact};
+use crate::facts::Fixture;
 use crate::primitives::file::decide_line;
 use crate::primitives::{from_map, usage, RResult, StepResult};
+use crate::report::Status;
 
 /// `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`.
 pub fn sysctl_path(key: &str) -> String {
@@ -50,21 +52,88 @@ fn value_text(v: &Dynamic) -> RResult<String> {
     }
 }
 
-/// Sets `key` live and (unless `persist: false`) in `file`; whether anything changed.
+/// A kernel parameter's running value as the host has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Live {
+    Value(String),
+    /// The host has no such parameter: no file under /proc/sys.
+    Missing,
+    /// A facts file that does not record it.
+    Unknown,
+}
+
+/// The running value of a kernel parameter: /proc/sys on a live host; in a plan, the facts
+/// file's `sysctl` (`null`: the host has none such) or its `/proc/sys/...` file, else unknown.
+struct Running<'a>(&'a str);
+
+impl Fact for Running<'_> {
+    type Value = Live;
+
+    fn probe(&self, call: &Call) -> Result<Live, String> {
+        Ok(match text_of(call, &sysctl_path(self.0))? {
+            Some(v) => Live::Value(v),
+            None => Live::Missing,
+        })
+    }
+
+    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<Live, String> {
+        fixture.ask(|a| {
+            a.sysctl.insert(self.0.to_string());
+        });
+        if let Some(v) = fixture.sysctl.get(self.0) {
+            return Ok(v.clone().map_or(Live::Missing, Live::Value));
+        }
+        Ok(fixture
+            .files
+            .get(&sysctl_path(self.0))
+            .map_or(Live::Unknown, |f| Live::Value(f.file().content)))
+    }
+}
+
+/// What a sysctl call comes to.
+enum Outcome {
+    Done(bool),
+    /// Known only on the host: why.
+    WouldCheck(String),
+}
+
+/// Sets `key` live and (unless `persist: false`) in `file`. A parameter the host does not have
+/// fails as `sysctl -w` would, in every mode; in check or plan, one that a module loaded earlier
+/// in the run may bring, or that the facts file does not record, is known only on the host.
 fn sysctl_steps(
     call: &mut Call,
     key: &str,
     value: &str,
     file: &str,
     o: &SysctlOpts,
-) -> Result<bool, String> {
+) -> Result<Outcome, String> {
     let okey = Key::Sysctl(key.to_string());
     let live = match predicted(call, &okey) {
-        Some(v) => v,
-        None => text_of(call, &sysctl_path(key))?,
+        Some(v) => v.map_or(Live::Missing, Live::Value),
+        None => call.fact(&Running(key))?,
+    };
+    let path = sysctl_path(key);
+    let unsure = match &live {
+        Live::Missing
+            if call
+                .target
+                .overlay()
+                .predicts_any(|k| matches!(k, Key::Module(_))) =>
+        {
+            Some(format!(
+                "would check: {path} does not exist yet; a module loaded earlier in this run may add it"
+            ))
+        }
+        Live::Missing => {
+            return Err(format!(
+                "no kernel parameter {key} on this host ({path} does not exist); check the key's spelling, or load the module that provides it first"
+            ))
+        }
+        Live::Unknown => Some(format!("would check: the facts do not record {key}")),
+        Live::Value(_) => None,
     };
     let mut changed = false;
-    if !live.as_deref().is_some_and(|l| same_value(l, value)) {
+    if !matches!(&live, Live::Value(l) if same_value(l, value)) {
         let setting = format!("{key}={value}");
         set_live(call, &["sysctl", "-w", &setting], okey, value)?;
         changed = true;
@@ -77,7 +146,10 @@ fn sysctl_steps(
             changed |= persist(call, file, &new, false)?;
         }
     }
-    Ok(changed)
+    Ok(match unsure {
+        Some(why) => Outcome::WouldCheck(why),
+        None => Outcome::Done(changed),
+    })
 }
 
 pub fn sysctl(
@@ -102,8 +174,14 @@ pub fn sysctl(
         .clone()
         .unwrap_or_else(|| "/etc/sysctl.d/99-galley.conf".into());
     let mut call = Call::begin(&nc, "sysctl", format!("{key} = {value}"))?;
-    let changed = sysctl_steps(&mut call, key, &value, &file, &o);
-    call.conclude(changed)
+    match sysctl_steps(&mut call, key, &value, &file, &o) {
+        Ok(Outcome::WouldCheck(why)) => {
+            call.action.summary.push_str(&format!(" ({why})"));
+            Ok(call.finish(Status::Unknown))
+        }
+        Ok(Outcome::Done(changed)) => call.conclude(Ok(changed)),
+        Err(e) => call.conclude(Err(e)),
+    }
 }
 
 #[cfg(test)]

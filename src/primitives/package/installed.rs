@@ -43,6 +43,7 @@ impl Fact for InstalledVersions<'_> {
     }
 
     fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<Installed, String> {
+        fixture.ask(|a| a.packages.extend(self.names.iter().cloned()));
         Ok(self
             .names
             .iter()

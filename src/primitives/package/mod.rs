@@ -27,6 +27,7 @@ pub use apt::{apt_argv, apt_needs_update};
 pub use decide::{decide, Family, PkgChanges};
 use installed::{effects, installed_of};
 use parse::Installed;
+pub use parse::{parse_dpkg_query, parse_rpm_q, DPKG_FMT, RPM_QF};
 pub use pkg::manager_for;
 use pkg::{pkg, pkg_version};
 use version::Wanted;
