@@ -53,7 +53,7 @@ bash "$root/testbed/k8s-repos.sh" "$VERSION" "$work/tree"
 pids+=($!)
 {
     while read -r name addr _; do
-        bash "$root/testbed/k8s-node.sh" prep "$DIR" "$name" machine >&2
+        bash "$root/testbed/k8s-node.sh" prep "$DIR" "$name" >&2
         echo "deb [trusted=yes] http://$gw:8080/deb.debian.org/debian bookworm main" |
             ssh -F "$DIR/ssh_config" "$name" 'cat >/etc/apt/sources.list.d/site-debian.list'
         printf '[hosts.%s]\naddress = "%s"\nvars = { node_ip = "%s" }\n' "$name" "$name" "$addr"

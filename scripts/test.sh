@@ -33,11 +33,11 @@ fi
 # (testbed/k8s-artifacts.sh; cold: see README, warm: instant).
 command -v go >/dev/null || { echo "scripts/test.sh: Go is needed for tier 4 (the polyglot machine has it)" >&2; exit 1; }
 # Every component: Kubernetes, etcd, CoreDNS, pause, the CNI plugins, crane, the registry,
-# containerd and flannel (tests/k8s_cluster.rs and tests/k8s_multi.rs form real clusters).
+# containerd, flannel and crictl (tests/k8s_multi.rs and tests/k8s_ha.rs form real clusters).
 bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" >/dev/null
 
 if [ "${1:-}" = k8s ]; then
-    cargo test --test k8s_kubeadm_judges --test k8s_control_plane --test k8s_cluster --test k8s_multi --test k8s_ha -- --test-threads=2
+    cargo test --test k8s_kubeadm_judges --test k8s_control_plane --test k8s_multi --test k8s_ha -- --test-threads=2
     exit
 fi
 

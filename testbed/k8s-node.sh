@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
 # k8s-node.sh — turns testbed nodes into hosts a real kubelet and containerd run on, and fills a
-# local registry with the control-plane images built from the artifacts of k8s-artifacts.sh.
+# local registry with the images built from the artifacts of k8s-artifacts.sh. The packages
+# (kubeadm, kubelet, containerd.io, ...) come from the mirrors of k8s-repos.sh, installed by the
+# recipe under test; this script gives the nodes only what this machine's kind makes necessary.
 #
 # Usage: k8s-node.sh nspawn-args                 # what GALLEY_TESTBED_NSPAWN_ARGS must hold for `up`
-#        k8s-node.sh images VERSION REGISTRY     # push kube-*, etcd and pause images to REGISTRY
-#        k8s-node.sh prep DIR NODE               # make NODE of testbed DIR ready for kubelet
+#        k8s-node.sh images VERSION REGISTRY     # push the control-plane, kube-proxy, etcd, CoreDNS,
+#                                                # pause and flannel images to REGISTRY
+#        k8s-node.sh prep DIR NODE               # make NODE of testbed DIR able to run a kubelet
 #
 # What the nodes need, and why (all found on this machine's kind: systemd-nspawn on a cgroup v1
 # host whose own bounding set lacks CAP_SYS_RESOURCE):
 # - all capabilities and no system call filter (SYSTEMD_SECCOMP=0: nspawn's filter refuses the
-#   session keyring runc makes per container), the host's cgroup hierarchies bound at /run/hostcg and bind-mounted over
-#   the read-only controllers nspawn gives the node, then /run/hostcg unmounted (the kubelet
-#   reads every cgroup mount it finds and must see only /sys/fs/cgroup's);
+#   session keyring runc makes per container), the host's cgroup hierarchies bound at
+#   /run/hostcg and bind-mounted over the read-only controllers nspawn gives the node, then
+#   /run/hostcg unmounted (the kubelet reads every cgroup mount it finds and must see only
+#   /sys/fs/cgroup's);
 # - /proc/sys writable (kube-proxy and the kubelet set sysctls), /dev/kmsg (the OOM watcher);
 # - /var/lib/containerd on a tmpfs (the node's root is an overlay, on which overlayfs snapshots
 #   cannot be made);
-# - the artifacts bound read-only at /opt/k8s, linked into /usr/local/bin and /opt/cni/bin, and
-#   the machine's runc copied in (Debian's containerd package brings it);
-# - units for containerd and kubelet, as the packages would install them.
-# containerd must run with `restrict_oom_score_adj = true`: without CAP_SYS_RESOURCE no process
-# may lower its OOM score, and every pod sandbox asks for -998. The test's recipe sets it.
+# - a default route and a resolver entry, both at an address nobody on the bridge holds.
+# That no process may lower its OOM score here is galley's to see (the fact
+# `oom_score_restricted`), not this script's.
 set -euo pipefail
 export LC_ALL=C
 
@@ -28,7 +30,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${GALLEY_K8S_CACHE:-/var/cache/galley-k8s}"
 
 cmd_nspawn_args() {
-    echo "--capability=all --bind=/sys/fs/cgroup:/run/hostcg --bind=/dev/kmsg --bind-ro=$CACHE:/opt/k8s"
+    echo "--capability=all --bind=/sys/fs/cgroup:/run/hostcg --bind=/dev/kmsg"
 }
 
 cmd_images() {
@@ -140,14 +142,7 @@ base_layer() { # OUT.tar
 }
 
 cmd_prep() {
-    local dir="${1:?prep DIR NODE}" node="${2:?prep DIR NODE}" mode="${3:-binaries}"
-    [[ $mode == binaries || $mode == machine ]] || die "prep DIR NODE [machine]: not '$mode'"
-    local version; version=$(ls "$CACHE" | grep -m1 '^v1\.')
-    [[ -n $version ]] || die "no artifacts in $CACHE: run k8s-artifacts.sh first"
-    if [[ $mode == binaries ]]; then
-        ssh -F "$dir/ssh_config" "$node" 'cat > /usr/local/sbin/runc && chmod 0755 /usr/local/sbin/runc' </usr/sbin/runc ||
-            die "cannot copy runc to $node"
-    fi
+    local dir="${1:?prep DIR NODE}" node="${2:?prep DIR NODE}"
     # The node's own cgroup in each controller hierarchy, as the machine sees it (the testbed put
     # it there with GALLEY_TESTBED_ALL_CGROUPS=1): that folder becomes the node's writable
     # /sys/fs/cgroup/<controller>, so the kubelet's cgroups stay below the node.
@@ -156,9 +151,8 @@ cmd_prep() {
     init=$(pgrep -P "$nspawn" | head -1)
     [[ -n $init ]] || die "$node: no running container init under nspawn $nspawn"
     cgs=$(awk -F: '$2 != "" && $2 !~ /^name=/ { print $2 "=" $3 }' "/proc/$init/cgroup")
-    ssh -F "$dir/ssh_config" "$node" bash -s -- "$mode" "$version" $cgs <<'NODE' || die "prep of $node failed"
+    ssh -F "$dir/ssh_config" "$node" bash -s -- $cgs <<'NODE' || die "prep of $node failed"
 set -euo pipefail
-mode=$1 version=$2; shift 2
 [[ -d /run/hostcg ]] || { echo "no /run/hostcg: start the testbed with k8s-node.sh nspawn-args" >&2; exit 1; }
 for cg in "$@"; do
     c=${cg%%=*} path=${cg#*=}
@@ -168,7 +162,7 @@ done
 for m in $(awk '$2 ~ "^/run/hostcg/" {print $2}' /proc/self/mounts); do umount -l "$m"; done
 umount -l /run/hostcg 2>/dev/null || true
 mount -o remount,rw /proc/sys
-mkdir -p /var/lib/containerd /opt/cni/bin /etc/cni/net.d /usr/local/bin /etc/containerd
+mkdir -p /var/lib/containerd
 mountpoint -q /var/lib/containerd || mount -t tmpfs tmpfs /var/lib/containerd
 # Kubernetes needs a default route: flannel uses the interface that holds it, and a Service
 # address (10.96.0.1) is unreachable without one, before kube-proxy's DNAT applies. This one
@@ -180,42 +174,6 @@ fi
 # CoreDNS forwards to the node's resolvers and refuses to start with none ("no nameservers
 # found"): one, at the same address nobody holds.
 grep -q '^nameserver' /etc/resolv.conf || echo "nameserver ${addr%.*}.254" >>/etc/resolv.conf
-# With `machine`, the packages bring the rest.
-[[ $mode == machine ]] && exit 0
-for b in /opt/k8s/$version/bin/*; do
-    t=$(readlink "$b" || true)
-    src=${t:+/opt/k8s/tools/${t##*/}}
-    src=${src:-$b}
-    case ${b##*/} in
-        bridge|host-local|loopback|portmap) ln -sf "$src" "/opt/cni/bin/${b##*/}" ;;
-        *) ln -sf "$src" "/usr/local/bin/${b##*/}" ;;
-    esac
-done
-cat > /etc/systemd/system/containerd.service <<EOF
-[Unit]
-Description=containerd
-After=network.target
-[Service]
-ExecStart=/usr/local/bin/containerd
-Delegate=yes
-KillMode=process
-Restart=always
-[Install]
-WantedBy=multi-user.target
-EOF
-cat > /etc/systemd/system/kubelet.service <<EOF
-[Unit]
-Description=kubelet
-[Service]
-EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
-ExecStart=/usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml \$KUBELET_KUBEADM_ARGS
-Restart=always
-RestartSec=2
-[Install]
-WantedBy=multi-user.target
-EOF
-systemctl daemon-reload
-systemctl enable kubelet >/dev/null 2>&1
 NODE
 }
 
@@ -223,5 +181,5 @@ case "${1:-}" in
     nspawn-args) shift; cmd_nspawn_args "$@" ;;
     images) shift; cmd_images "$@" ;;
     prep) shift; cmd_prep "$@" ;;
-    *) die "usage: k8s-node.sh nspawn-args | images VERSION REGISTRY | prep DIR NODE [machine]" ;;
+    *) die "usage: k8s-node.sh nspawn-args | images VERSION REGISTRY | prep DIR NODE" ;;
 esac

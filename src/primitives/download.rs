@@ -114,11 +114,7 @@ fn fetch_local(
             &format!("{:.1} MB", n as f64 / 1e6),
         )
     })?;
-    if let Some(w) = want.filter(|w| *w != sha) {
-        return Err(format!(
-            "checksum mismatch for {url}: expected sha256 {w}, got {sha}; {dest} was not written"
-        ));
-    }
+    same_sum(url, dest, want, &sha)?;
     local::apply_meta(dest, tmp.path(), meta, 0o644).map_err(|e| e.to_string())?;
     tmp.as_file()
         .sync_all()
@@ -223,6 +219,16 @@ fn fetch_now(
     Ok(())
 }
 
+/// Fails, naming both sums, when a fetched file's `sha` is not the one wanted.
+fn same_sum(url: &str, dest: &str, want: Option<&str>, sha: &str) -> Result<(), String> {
+    match want.filter(|w| *w != sha) {
+        Some(w) => Err(format!(
+            "checksum mismatch for {url}: expected sha256 {w}, got {sha}; {dest} was not written"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Whether the host has curl or wget to fetch with (a minimal image has neither).
 fn has_fetcher(call: &Call) -> Result<bool, String> {
     let argv: Vec<String> = [
@@ -256,11 +262,7 @@ fn relay(
             call.host()
         )
     })?;
-    if let Some(w) = want.filter(|w| *w != sha) {
-        return Err(format!(
-            "checksum mismatch for {url}: expected sha256 {w}, got {sha}; {dest} was not written"
-        ));
-    }
+    same_sum(url, dest, want, &sha)?;
     let host = call.target.host.clone();
     if let Some((dir, _)) = dest.rsplit_once('/').filter(|(d, _)| !d.is_empty()) {
         if call.target.stat(dir).map_err(|e| e.to_string())?.is_none() {

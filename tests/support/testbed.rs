@@ -187,7 +187,7 @@ impl Testbed {
 
     /// Nodes a real kubelet and containerd run on (testbed/k8s-node.sh): every capability, no
     /// system call filter, the machine's cgroup hierarchies with each node in its own cgroup of
-    /// every controller, and the Kubernetes artifacts bound read-only at /opt/k8s. `prep_kubernetes` finishes them.
+    /// every controller. `prep_kubernetes` finishes them.
     pub fn up_for_kubernetes(n: usize) -> Result<Testbed, String> {
         let args = Command::new("bash")
             .arg(k8s_node_script())
@@ -207,25 +207,15 @@ impl Testbed {
         )
     }
 
-    /// Makes `node` ready for the kubelet and installs the Kubernetes binaries and units
-    /// (`k8s-node.sh prep`).
+    /// Only what this machine's kind needs before a kubelet can run (`k8s-node.sh prep DIR
+    /// NODE`): cgroups, a writable /proc/sys, containerd's tmpfs, a default route and a
+    /// resolver entry. The packages the recipe installs bring the rest.
     pub fn prep_kubernetes(&self, node: &str) -> Result<(), String> {
-        self.prep_kubernetes_as(node, "binaries")
-    }
-
-    /// Only what this machine's kind needs before a kubelet can run (`k8s-node.sh prep DIR NODE
-    /// machine`): cgroups, a writable /proc/sys, containerd's tmpfs. The packages bring the rest.
-    pub fn prep_kubernetes_machine(&self, node: &str) -> Result<(), String> {
-        self.prep_kubernetes_as(node, "machine")
-    }
-
-    fn prep_kubernetes_as(&self, node: &str, mode: &str) -> Result<(), String> {
         let out = Command::new("bash")
             .arg(k8s_node_script())
             .arg("prep")
             .arg(&self.dir)
             .arg(node)
-            .arg(mode)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("testbed: k8s-node.sh prep: {e}"))?;
