@@ -27,7 +27,6 @@ export LC_ALL=C
 
 die() { echo "k8s-node: error: $*" >&2; exit 1; }
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE="${GALLEY_K8S_CACHE:-/var/cache/galley-k8s}"
 
 cmd_nspawn_args() {
     echo "--capability=all --bind=/sys/fs/cgroup:/run/hostcg --bind=/dev/kmsg"

@@ -102,18 +102,7 @@ fn fetch_local(
         .prefix(".galley-download-")
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a temp file in {}: {e}", dir.display()))?;
-    let start = Instant::now();
-    let (host, reporter) = (call.host().to_string(), call.run.reporter.clone());
-    let timeout = o.timeout.map(std::time::Duration::from_secs);
-    let ca = mirrored::ca_for(call, url);
-    let (sha, _) = http::fetch(url, tmp.as_file_mut(), timeout, ca, &|n| {
-        reporter.progress(
-            &host,
-            "download",
-            start.elapsed(),
-            &format!("{:.1} MB", n as f64 / 1e6),
-        )
-    })?;
+    let sha = fetch_here(call, url, tmp.as_file_mut(), o)?;
     same_sum(url, dest, want, &sha)?;
     local::apply_meta(dest, tmp.path(), meta, 0o644).map_err(|e| e.to_string())?;
     tmp.as_file()
@@ -121,6 +110,29 @@ fn fetch_local(
         .map_err(|e| format!("{dest}: {e}"))?;
     tmp.persist(target)
         .map_err(|e| format!("{dest}: {}", e.error))?;
+    Ok(sha)
+}
+
+/// Fetches `url` in galley's own process into `out`, with the download's timeout and the
+/// mirror's CA, reporting progress; the fetched content's sha256.
+fn fetch_here(
+    call: &Call,
+    url: &str,
+    out: &mut impl std::io::Write,
+    o: &DlOpts,
+) -> Result<String, String> {
+    let start = Instant::now();
+    let (host, reporter) = (call.host().to_string(), call.run.reporter.clone());
+    let timeout = o.timeout.map(std::time::Duration::from_secs);
+    let ca = mirrored::ca_for(call, url);
+    let (sha, _) = http::fetch(url, out, timeout, ca, &|n| {
+        reporter.progress(
+            &host,
+            "download",
+            start.elapsed(),
+            &format!("{:.1} MB", n as f64 / 1e6),
+        )
+    })?;
     Ok(sha)
 }
 
@@ -253,10 +265,8 @@ fn relay(
     meta: &FileMeta,
     o: &DlOpts,
 ) -> Result<String, String> {
-    let timeout = o.timeout.map(std::time::Duration::from_secs);
-    let ca = mirrored::ca_for(call, url);
     let mut body = Vec::new();
-    let (sha, _) = http::fetch(url, &mut body, timeout, ca, &|_| {}).map_err(|e| {
+    let sha = fetch_here(call, url, &mut body, o).map_err(|e| {
         format!(
             "{}: the host has no curl or wget, so galley fetched it itself: {e}",
             call.host()

@@ -91,20 +91,8 @@ impl World {
 
     /// `galley run RECIPE -i inv.toml --output json` with the mirrors, then `args`.
     pub fn galley(&self, recipe: &str, groups: &[(&str, &[&str])], args: &[&str]) -> Ran {
-        self.command("run", recipe, groups, args)
-    }
-
-    /// `galley COMMAND RECIPE -i inv.toml --output json` (run or plan) with the mirrors, then
-    /// `args`; the Test folder (where `inv.toml` is) is kept by the caller's `keep`, if needed.
-    pub fn command(
-        &self,
-        command: &str,
-        recipe: &str,
-        groups: &[(&str, &[&str])],
-        args: &[&str],
-    ) -> Ran {
         let gw = self.tb.gateway();
-        let mut all: Vec<String> = [command, recipe, "-i", "inv.toml", "--output", "json"]
+        let mut all: Vec<String> = ["run", recipe, "-i", "inv.toml", "--output", "json"]
             .iter()
             .map(|s| s.to_string())
             .collect();
