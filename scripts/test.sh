@@ -33,15 +33,29 @@ fi
 # (testbed/k8s-artifacts.sh; cold: see README, warm: instant).
 command -v go >/dev/null || { echo "scripts/test.sh: Go is needed for tier 4 (the polyglot machine has it)" >&2; exit 1; }
 # Every component: Kubernetes, etcd, CoreDNS, pause, the CNI plugins, crane, the registry,
-# containerd, flannel and crictl (tests/k8s_multi.rs and tests/k8s_ha.rs form real clusters).
-bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" >/dev/null
+# containerd, flannel, crictl and agnhost (tests/k8s_multi.rs and tests/k8s_ha.rs form real
+# clusters); then the minor before, which tests/k8s_multi.rs forms a cluster of and upgrades
+# (no agnhost: the workload runs on the current minor). On a cold machine this is the longest
+# step, so it runs while cargo builds the tests; its output goes to a log shown if it fails.
+artifacts_log=$(mktemp)
+(
+    bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" >/dev/null
+    bash testbed/k8s-artifacts.sh v1.36.3 kubernetes etcd pause coredns cni crane registry containerd flannel crictl >/dev/null
+) 2>"$artifacts_log" &
+artifacts=$!
+built() {
+    wait "$artifacts" || { cat "$artifacts_log" >&2; echo "scripts/test.sh: testbed/k8s-artifacts.sh failed" >&2; exit 1; }
+    rm -f "$artifacts_log"
+}
 
 if [ "${1:-}" = k8s ]; then
+    built
     cargo test --test k8s_kubeadm_judges --test k8s_control_plane --test k8s_multi --test k8s_ha -- --test-threads=2
     exit
 fi
 
 cargo build --quiet --all-targets
+built
 cargo test --all-targets -- --test-threads="${GALLEY_TEST_THREADS:-4}"
 
 # The testbed must leave nothing behind: no bridge, veth, cgroup or nspawn process.

@@ -10,7 +10,8 @@
 # Components: kubernetes (kubeadm kubelet kubectl kube-apiserver kube-controller-manager
 # kube-scheduler kube-proxy), etcd (etcd, etcdctl, etcdutl), pause, coredns, cni (bridge, host-local,
 # loopback, portmap), crane, registry, containerd (containerd, containerd-shim-runc-v2, ctr),
-# flannel (flanneld, and the flannel CNI plugin as flannel-cni), crictl.
+# flannel (flanneld, and the flannel CNI plugin as flannel-cni), crictl, agnhost (the e2e test
+# workload).
 # With none named, all of them are built.
 #
 # Idempotent and cached per version in $GALLEY_K8S_CACHE (default /var/cache/galley-k8s):
@@ -19,16 +20,11 @@
 set -euo pipefail
 
 CACHE="${GALLEY_K8S_CACHE:-/var/cache/galley-k8s}"
-# etcd as kubeadm pins it for the version above (constants.DefaultEtcdVersion); kept here so a
-# second version of Kubernetes reuses the same etcd build.
-ETCD_VERSION="${GALLEY_ETCD_VERSION:-v3.7.0}"
-COREDNS_VERSION=v1.14.6      # constants.CoreDNSVersion of kubeadm 1.37
 CNI_VERSION=v1.10.0          # github.com/containernetworking/plugins, newest release
 CRANE_VERSION=v0.22.1        # github.com/google/go-containerregistry
 REGISTRY_VERSION=v3.1.2      # github.com/distribution/distribution/v3
 CONTAINERD_VERSION=v2.4.2    # github.com/containerd/containerd/v2, newest release
 FLANNEL_VERSION=v0.28.10     # github.com/flannel-io/flannel, the recipes' current flannel
-CRICTL_VERSION=v1.37.0       # sigs.k8s.io/cri-tools, the release of Kubernetes' minor
 # The flannel CNI plugin's own module (github.com/flannel-io/cni-plugin) is not served by the
 # module proxy (403); the same plugin lived in containernetworking/plugins until v0.9.1
 # (plugins/meta/flannel), which is: that one is built.
@@ -46,6 +42,14 @@ VERSION="$1"; shift
 [[ "$VERSION" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || die "VERSION must look like v1.37.2, not '$VERSION'"
 MINOR="${BASH_REMATCH[1]}"
 STAGING="v0.${MINOR}.${BASH_REMATCH[2]}"
+# What each minor's kubeadm pins (constants.DefaultEtcdVersion, constants.CoreDNSVersion) and the
+# cri-tools release of that minor (pkgs.k8s.io's cri-tools package): a cluster of that minor
+# pulls exactly these, and `kubeadm upgrade apply` moves them to the next minor's.
+case "$MINOR" in
+    37) ETCD_VERSION=v3.7.0; COREDNS_VERSION=v1.14.6; CRICTL_VERSION=v1.37.0 ;;
+    36) ETCD_VERSION=v3.6.8; COREDNS_VERSION=v1.14.2; CRICTL_VERSION=v1.36.0 ;;
+    *) die "no etcd, CoreDNS and cri-tools versions known for 1.$MINOR (add them beside 1.36 and 1.37)" ;;
+esac
 command -v go >/dev/null || die "go is not on PATH (Go 1.26 or newer builds Kubernetes 1.37)"
 
 OUT="$CACHE/$VERSION"
@@ -99,19 +103,32 @@ ldflags_k8s() {
 
 build_kubernetes() {
     local cmds=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
-    local done=1
-    for c in "${cmds[@]}"; do [ -x "$BIN/$c" ] || done=0; done
-    [ "$done" = 1 ] && return 0
+    local c missing=() pkgs=()
+    for c in "${cmds[@]}"; do
+        [ -x "$BIN/$c" ] || { missing+=("$c"); pkgs+=("k8s.io/kubernetes/cmd/$c"); }
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
     local dir tmp
     dir=$(wrapper)
     tmp=$(mktemp -d "$OUT/.build-XXXXXX")
-    for c in "${cmds[@]}"; do
-        [ -x "$BIN/$c" ] && continue
-        echo "building $c $VERSION" >&2
-        (cd "$dir" && go build -ldflags "$(ldflags_k8s)" -o "$tmp/$c" "k8s.io/kubernetes/cmd/$c")
-        mv "$tmp/$c" "$BIN/$c"
-    done
+    # One go build for all of them: their shared packages are compiled once, and one binary's
+    # link overlaps another's compiling.
+    echo "building ${missing[*]} $VERSION" >&2
+    (cd "$dir" && go build -ldflags "$(ldflags_k8s)" -o "$tmp/" "${pkgs[@]}")
+    for c in "${missing[@]}"; do mv "$tmp/$c" "$BIN/$c"; done
     rmdir "$tmp"
+}
+
+# agnhost, Kubernetes' own end-to-end test image (test/images/agnhost of the kubernetes module),
+# whose netexec server the tier-4 tests run as a workload: it answers /hostname and, for
+# pod-to-pod and Service checks, /dial (it connects to another address and reports the answer).
+build_agnhost() {
+    [ -x "$BIN/agnhost" ] && return 0
+    local dir
+    dir=$(wrapper)
+    echo "building agnhost $VERSION" >&2
+    (cd "$dir" && go build -ldflags "-s -w" -o "$BIN/.agnhost.tmp" k8s.io/kubernetes/test/images/agnhost)
+    mv "$BIN/.agnhost.tmp" "$BIN/agnhost"
 }
 
 # Builds one main package of a module at a version into $CACHE/tools/NAME-VERSION (shared by
@@ -177,10 +194,11 @@ build_pause() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl)
+[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl agnhost)
 for c in "${components[@]}"; do
     case "$c" in
         kubernetes) build_kubernetes ;;
+        agnhost) build_agnhost ;;
         etcd)
             go_tool etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
             go_tool etcdctl go.etcd.io/etcd/etcdctl/v3 "$ETCD_VERSION" go.etcd.io/etcd/etcdctl/v3
@@ -208,7 +226,7 @@ for c in "${components[@]}"; do
             go_tool flannel-cni github.com/containernetworking/plugins "$FLANNEL_CNI_VERSION" \
                 github.com/containernetworking/plugins/plugins/meta/flannel ;;
         crictl) go_tool crictl sigs.k8s.io/cri-tools "$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl ;;
-        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd flannel crictl)" ;;
+        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd flannel crictl agnhost)" ;;
     esac
 done
 echo "$BIN"

@@ -6,7 +6,8 @@
 #
 # Usage: k8s-node.sh nspawn-args                 # what GALLEY_TESTBED_NSPAWN_ARGS must hold for `up`
 #        k8s-node.sh images VERSION REGISTRY     # push the control-plane, kube-proxy, etcd, CoreDNS,
-#                                                # pause and flannel images to REGISTRY
+#                                                # pause, flannel (and agnhost) images to REGISTRY
+#        k8s-node.sh agnhost-tag VERSION         # the agnhost image's tag
 #        k8s-node.sh prep DIR NODE               # make NODE of testbed DIR able to run a kubelet
 #
 # What the nodes need, and why (all found on this machine's kind: systemd-nspawn on a cgroup v1
@@ -93,7 +94,23 @@ cmd_images() {
     on_base "$flannel_ref" "$work/fl"
     rm -rf "$work/fc" && mkdir -p "$work/fc" && cp -L "$bin/flannel-cni" "$work/fc/flannel"
     on_base "$cni_ref" "$work/fc"
-    echo "k8s-node: pushed kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy $version, etcd $etcd_tag, pause $pause_tag, coredns $dns_tag, $flannel_ref, $cni_ref to $reg" >&2
+    # agnhost (the e2e workload), as upstream's image: /agnhost the entrypoint, on a userland.
+    local agn=""
+    if [[ -x $bin/agnhost ]]; then
+        agn="e2e-test-images/agnhost:$(agnhost_tag "$version")"
+        rm -rf "$work/ag" && mkdir -p "$work/ag" && cp -L "$bin/agnhost" "$work/ag/agnhost"
+        on_base "$agn" "$work/ag"
+        "$crane" mutate --insecure --entrypoint=/agnhost "$reg/$agn" >/dev/null 2>&1 || die "crane mutate $reg/$agn"
+        agn=", $agn"
+    fi
+    echo "k8s-node: pushed kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy $version, etcd $etcd_tag, pause $pause_tag, coredns $dns_tag, $flannel_ref, $cni_ref$agn to $reg" >&2
+}
+
+# The tag upstream gives the agnhost image: MAJOR.MINOR of test/images/agnhost/VERSION.
+agnhost_tag() { # VERSION
+    local v
+    v=$(cat "$(go env GOMODCACHE)/k8s.io/kubernetes@$1/test/images/agnhost/VERSION") || die "no agnhost VERSION in k8s.io/kubernetes@$1"
+    echo "${v%.*}"
 }
 
 # A Debian 12 userland just big enough for the images that need one (kube-proxy, flannel): sh,
@@ -180,5 +197,6 @@ case "${1:-}" in
     nspawn-args) shift; cmd_nspawn_args "$@" ;;
     images) shift; cmd_images "$@" ;;
     prep) shift; cmd_prep "$@" ;;
-    *) die "usage: k8s-node.sh nspawn-args | images VERSION REGISTRY | prep DIR NODE" ;;
+    agnhost-tag) shift; agnhost_tag "${1:?agnhost-tag VERSION}" ;;
+    *) die "usage: k8s-node.sh nspawn-args | images VERSION REGISTRY | prep DIR NODE | agnhost-tag VERSION" ;;
 esac

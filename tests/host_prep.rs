@@ -71,6 +71,47 @@ apt_repo("kubernetes", #{{ uri: "https://pkgs.k8s.io/core:/stable:/v1.31/deb/", 
         .has("holds a binary key");
 }
 
+/// pkgs.k8s.io has a repository per minor: moving to the next one (the upgrade recipe does)
+/// fetches the key again from the new place, where a key kept from before may not sign it.
+#[test]
+fn a_repository_that_moves_fetches_its_key_again() {
+    let key = |n: &str| {
+        format!("-----BEGIN PGP PUBLIC KEY BLOCK-----\n{n}\n-----END PGP PUBLIC KEY BLOCK-----\n")
+    };
+    let (one, two) = (key("one"), key("two"));
+    let (a, b) = (one.clone(), two.clone());
+    let server = prim::HttpServer::start(move |path, _| match path {
+        "/v1.36/Release.key" => (200, a.clone().into_bytes()),
+        "/v1.37/Release.key" => (200, b.clone().into_bytes()),
+        _ => (404, Vec::new()),
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().display().to_string();
+    std::fs::create_dir_all(tmp.path().join("sources.list.d")).unwrap();
+    let at = |minor: &str| {
+        format!(
+            r#"apt_repo("kubernetes", #{{ uri: "https://pkgs.k8s.io/core:/stable:/{minor}/deb/", suite: "/",
+    key_url: "{key}", keyring: "{d}/keyrings/kubernetes.asc", dir: "{d}/sources.list.d" }});"#,
+            key = server.url(&format!("/{minor}/Release.key")),
+        )
+    };
+    let keyring = || std::fs::read_to_string(tmp.path().join("keyrings/kubernetes.asc")).unwrap();
+    prim::apply(tmp.path(), &at("v1.36")).code(0);
+    assert_eq!(keyring(), one);
+    let moved = prim::apply(tmp.path(), &at("v1.37"));
+    moved.code(0);
+    assert_eq!(moved.statuses()[0].1, "changed");
+    assert_eq!(keyring(), two);
+    // Where it stays, the key is not fetched again: nothing changes.
+    let again = prim::apply(tmp.path(), &at("v1.37"));
+    again.code(0);
+    assert!(
+        again.statuses().iter().all(|(_, s)| s == "ok"),
+        "{:?}",
+        again.statuses()
+    );
+}
+
 fn live(key: &str) -> String {
     std::fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/")))
         .unwrap()

@@ -1,13 +1,16 @@
 //! Tier 4, fifth part: the bundled kubeadm recipe forms real highly available clusters on
 //! testbed nodes with no route out:
-//! - `ha-stacked`: three control planes behind HAProxy and a keepalived virtual IP on a
-//!   load-balancer node (both installed from the site's Debian mirror); the first runs `kubeadm
+//! - `ha-stacked`: three control planes behind HAProxy and a keepalived virtual IP on two
+//!   load-balancer nodes (both installed from the site's Debian mirror); the first runs `kubeadm
 //!   init` with the certificates uploaded, the others join as control planes one at a time;
-//! - `ha-external-etcd`: two control planes using an etcd member on its own host, set up the
-//!   kubeadm way (a kubelet running etcd's static pod, certificates from the etcd CA).
+//! - `ha-external-etcd`: two control planes using an etcd cluster of three hosts of its own,
+//!   set up the kubeadm way (a kubelet running etcd's static pod on each, certificates from one
+//!   etcd CA).
 //!
-//! Then a rerun of each changes nothing, and the stacked cluster loses a control plane for real
-//! with the remove-node recipe (its etcd member removed, the quorum kept). The world is
+//! Then a rerun of each changes nothing. The load balancer holding the virtual IP, then a
+//! control plane of the stacked cluster, are powered off: the API still answers through the
+//! virtual IP each time, and the remove-node recipe takes the dead control plane out (its etcd
+//! member removed through a healthy one, the quorum kept). The world is
 //! tests/k8s_support/cluster.rs's: the same mirrors and settings as tests/k8s_multi.rs.
 
 mod common;
@@ -30,9 +33,10 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_unchanged() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let w = World::up(4);
+    let w = World::up(5);
     let gw = w.tb.gateway();
-    // An address on the bridge that no node holds: keepalived gives it to node4.
+    // An address on the bridge that no node holds: keepalived gives it to node4, node5 is the
+    // second load balancer.
     let vip = format!("{}.100", gw.rsplit_once('.').unwrap().0);
     let vip_set = format!("vip={vip}");
     let args = [
@@ -45,7 +49,7 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
     ];
     let groups: [(&str, &[&str]); 2] = [
         ("control_plane", &["node1", "node2", "node3"]),
-        ("lb", &["node4"]),
+        ("lb", &["node4", "node5"]),
     ];
 
     let first = w.kubeadm(&groups, &args);
@@ -57,7 +61,9 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
             a.starts_with("run kubeadm join") && a.contains("--control-plane")
         });
     }
-    assert_did(&made, "node4", |a| a.contains("haproxy"));
+    for lb in ["node4", "node5"] {
+        assert_did(&made, lb, |a| a.contains("haproxy"));
+    }
     // HAProxy and keepalived came from the site's Debian mirror.
     let fetched = w.files.requests.lock().unwrap().clone();
     for deb in ["haproxy_", "keepalived_"] {
@@ -102,10 +108,46 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
     again.code(0);
     assert_eq!(changed(&again), BTreeMap::new(), "the rerun changed");
 
-    // A control plane removed for real: drained, deleted, reset, and its etcd member removed
-    // through a healthy one, so the other two keep their quorum.
-    w.galley("remove-node", &groups, &["--set", "node=node3"])
-        .code(0);
+    // The load balancer holding the virtual IP dies: keepalived on node5 takes the address
+    // over, and the API answers through it.
+    w.tb.poweroff("node4").unwrap();
+    answers_through(&w, &vip, "node4 off");
+    let held = w.tb.ssh("node5", "ip -4 -o addr show host0");
+    assert!(
+        String::from_utf8_lossy(&held.stdout).contains(&format!("{vip}/")),
+        "node5 did not take {vip} over: {}",
+        String::from_utf8_lossy(&held.stdout)
+    );
+    // Then a control plane dies: the API still answers through the virtual IP (HAProxy stops
+    // sending to it), and once the cluster sees it NotReady, remove-node takes the dead node
+    // out: no drain (its pods cannot be evicted), no reset (it does not answer), its etcd
+    // member removed through a healthy one so the other two keep their quorum, its node
+    // object deleted. The dead load balancer is out of the inventory, as an operator would
+    // leave it.
+    w.tb.poweroff("node3").unwrap();
+    answers_through(&w, &vip, "node4 and node3 off");
+    w.kubectl("wait --for=condition=Ready=Unknown node/node3 --timeout=180s");
+    let groups: [(&str, &[&str]); 2] = [
+        ("control_plane", &["node1", "node2", "node3"]),
+        ("lb", &["node5"]),
+    ];
+    let removed = w.galley("remove-node", &groups, &["--set", "node=node3"]);
+    removed.code(0);
+    assert!(
+        removed.events().iter().any(|e| e["type"] == "log"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("node3 did not answer"))),
+        "no word of node3 not answering: {}",
+        removed.stdout
+    );
+    assert!(
+        !changed(&removed)
+            .values()
+            .flatten()
+            .any(|a| a.contains("drain node3")),
+        "a dead node was drained"
+    );
     assert_eq!(w.nodes(), ready(&["node1", "node2"]));
     let members = w.kubectl(&member_list("etcd-node1"));
     assert_eq!(members.lines().count(), 2, "{members}");
@@ -114,6 +156,23 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
         w.kubectl(&format!("--server https://{vip}:6443 get --raw /readyz")),
         "ok"
     );
+}
+
+/// Fails unless the API answers `/readyz` through `vip` within a minute (a load balancer's or
+/// a backend's failure takes keepalived and HAProxy a few seconds to notice).
+fn answers_through(w: &World, vip: &str, when: &str) {
+    let cmd = format!(
+        "kubectl --kubeconfig /etc/kubernetes/admin.conf --server https://{vip}:6443 \
+         --request-timeout=5s get --raw /readyz"
+    );
+    for _ in 0..30 {
+        let out = w.tb.ssh("node1", &cmd);
+        if String::from_utf8_lossy(&out.stdout).trim() == "ok" {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    panic!("the API did not answer through {vip} with {when}");
 }
 
 fn member_list(pod: &str) -> String {
@@ -127,9 +186,9 @@ fn member_list(pod: &str) -> String {
 #[test]
 fn the_kubeadm_recipe_forms_an_external_etcd_cluster_and_reruns_unchanged() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let w = World::up(3);
+    let w = World::up(5);
     // Two control planes, the first's own address as the endpoint (the load balancer is the
-    // first test's), etcd on its own host.
+    // first test's), etcd on three hosts of its own.
     let endpoint = format!("control_plane_endpoint={}:6443", w.tb.nodes[0].address);
     let args = [
         "--set",
@@ -140,7 +199,7 @@ fn the_kubeadm_recipe_forms_an_external_etcd_cluster_and_reruns_unchanged() {
         &endpoint,
     ];
     let groups: [(&str, &[&str]); 2] =
-        [("control_plane", &["node1", "node2"]), ("etcd", &["node3"])];
+        [("control_plane", &["node1", "node2"]), ("etcd", &["node3", "node4", "node5"])];
 
     let first = w.kubeadm(&groups, &args);
     first.code(0);
@@ -152,20 +211,43 @@ fn the_kubeadm_recipe_forms_an_external_etcd_cluster_and_reruns_unchanged() {
     assert_did(&made, "node2", |a| {
         a.starts_with("run kubeadm join") && a.contains("--control-plane")
     });
-    assert_did(&made, "node3", |a| a.contains("init phase etcd local"));
+    for etcd in ["node3", "node4", "node5"] {
+        assert_did(&made, etcd, |a| a.contains("init phase etcd local"));
+    }
     assert_eq!(w.nodes(), ready(&["node1", "node2"]));
-    // Both API servers use the external etcd member, and it answers them.
-    let member = &w.tb.nodes[2].address;
+    // Both API servers use the three external etcd members, and they answer them.
+    let members: Vec<String> = w.tb.nodes[2..]
+        .iter()
+        .map(|n| format!("https://{}:2379", n.address))
+        .collect();
     for cp in ["node1", "node2"] {
         let manifest =
             w.tb.ssh(cp, "cat /etc/kubernetes/manifests/kube-apiserver.yaml");
         let manifest = String::from_utf8_lossy(&manifest.stdout);
         assert!(
-            manifest.contains(&format!("--etcd-servers=https://{member}:2379")),
+            manifest.contains(&format!("--etcd-servers={}", members.join(","))),
             "{cp}: {manifest}"
         );
     }
     assert_eq!(w.kubectl("get --raw /readyz/etcd"), "ok");
+    // One etcd cluster: etcdctl (in node3's etcd container) finds every endpoint healthy.
+    let health = w.tb.ssh(
+        "node3",
+        &format!(
+            "c=$(crictl ps --name etcd -q 2>/dev/null | head -1); crictl exec $c etcdctl \
+             --endpoints {} --cacert /etc/kubernetes/pki/etcd/ca.crt \
+             --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt \
+             --key /etc/kubernetes/pki/etcd/healthcheck-client.key endpoint health 2>&1",
+            members.join(",")
+        ),
+    );
+    let health = String::from_utf8_lossy(&health.stdout);
+    for m in &members {
+        assert!(
+            health.contains(&format!("{m} is healthy")),
+            "{m} is not healthy: {health}"
+        );
+    }
 
     let again = w.kubeadm(&groups, &args);
     again.code(0);

@@ -1,19 +1,27 @@
-//! Tier 4, fourth part: the bundled kubeadm recipe itself, run from this machine over SSH, forms
-//! a real multi-node cluster on testbed nodes that have no route out, changes nothing when run
-//! again, and adds a worker given with `--limit` while the other nodes change nothing. Before
-//! that, the containerd recipe alone installs and configures containerd on the later worker;
-//! after it, the day-two recipes run for real: an etcd snapshot, the certificates renewed, and
-//! the added worker removed.
+//! Tier 4, fourth part: the bundled recipes themselves, run from this machine over SSH on three
+//! testbed nodes that have no route out, through a cluster's life:
+//! - the containerd recipe alone installs containerd on node3 (a rerun changes nothing); the
+//!   kubeadm recipe makes node3 a `single` cluster that runs a workload and takes `kubectl
+//!   exec`; the reset recipe undoes it;
+//! - the kubeadm recipe forms a `multi` cluster of node1 and node2 at the previous minor
+//!   (1.36), and changes nothing when run again; the upgrade recipe moves it to 1.37 (the
+//!   control plane with `kubeadm upgrade apply`, the worker drained, upgraded and uncordoned),
+//!   and changes nothing when run again, nor does the kubeadm recipe at 1.37;
+//! - node3 (reset before) joins as a worker given with `--limit`, the other nodes change
+//!   nothing; a workload spread over both workers answers pod to pod across nodes (flannel)
+//!   and through its Service's ClusterIP (kube-proxy);
+//! - the day-two recipes: an etcd snapshot, the certificates renewed, the added worker removed.
 //!
-//! Nothing in the recipe is replaced: it adds pkgs.k8s.io's and Docker's apt repositories with
-//! their keys, installs containerd.io, kubeadm, kubelet and kubectl from them, configures
-//! containerd, runs `kubeadm init` and `kubeadm join`, and applies flannel's release manifest.
-//! The nodes reach all of it only through the mirror settings an air-gapped operator gives
-//! (`--mirror`, `--registry-mirror`): a plain HTTP server on the testbed's bridge serving the
-//! repositories testbed/k8s-repos.sh builds from our Go-module builds (signed with a key of the
-//! run's own), and the real registry holding the images. What is checked is checked with the
-//! real kubectl on the control plane. What differs from upstream, and why, is in
-//! testbed/README.md (the flannel CNI plugin's CNI version, the base userland of the images).
+//! Nothing in the recipes is replaced: they add pkgs.k8s.io's and Docker's apt repositories
+//! with their keys, install containerd.io, kubeadm, kubelet and kubectl from them, configure
+//! containerd, run kubeadm, and apply flannel's release manifest. The nodes reach all of it only
+//! through the mirror settings an air-gapped operator gives (`--mirror`, `--registry-mirror`): a
+//! plain HTTP server on the testbed's bridge serving the repositories testbed/k8s-repos.sh
+//! builds from our Go-module builds (signed with a key of the run's own), and the real registry
+//! holding the images (the workload is agnhost, Kubernetes' own e2e image, built from the
+//! kubernetes module). What is checked is checked with the real kubectl on a control plane.
+//! What differs from upstream, and why, is in testbed/README.md (the flannel CNI plugin's CNI
+//! version, the base userland of the images).
 
 mod common;
 #[path = "support/testbed.rs"]
@@ -25,12 +33,15 @@ mod k8s_support;
 
 use std::collections::BTreeMap;
 
-use cluster::{assert_did, changed, ready, running_on, World};
-use k8s_support::K8S_VERSION;
+use cluster::{assert_did, changed, dial, netexec, pods_of, ready, ready_at, running_on, World};
+use k8s_support::{K8S_PREVIOUS, K8S_VERSION};
 
 #[test]
-fn the_kubeadm_recipe_forms_a_cluster_from_mirrors_reruns_unchanged_and_adds_a_worker() {
-    let w = World::up(3);
+fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes() {
+    let w = World::up_with(3, &[K8S_PREVIOUS, K8S_VERSION]);
+    let old = format!("k8s_version={}", K8S_PREVIOUS.trim_start_matches('v'));
+    let new = format!("k8s_version={}", K8S_VERSION.trim_start_matches('v'));
+    let multi_old = ["--set", "topology=multi", "--set", "cni=flannel", "--set", &old];
     let multi = ["--set", "topology=multi", "--set", "cni=flannel"];
     let two: [(&str, &[&str]); 2] = [("control_plane", &["node1"]), ("workers", &["node2"])];
 
@@ -54,13 +65,45 @@ fn the_kubeadm_recipe_forms_a_cluster_from_mirrors_reruns_unchanged_and_adds_a_w
         "the containerd rerun changed"
     );
 
-    // node1 and node2 first.
-    let first = w.kubeadm(&two, &multi);
+    // node3 alone: a `single` cluster, whose control plane runs the workloads.
+    let alone: [(&str, &[&str]); 1] = [("control_plane", &["node3"])];
+    let single = ["--set", "topology=single", "--set", "cni=flannel", "--limit", "node3"];
+    let made = w.kubeadm(&alone, &single);
+    made.code(0);
+    assert_did(&changed(&made), "node3", |a| a.starts_with("run kubeadm init"));
+    assert_eq!(w.nodes_on("node3"), ready(&["node3"]));
+    w.apply_on("node3", &netexec("hello", 1));
+    w.kubectl_on("node3", "rollout status deployment/hello --timeout=180s");
+    running_on(&w.pods_on("node3", "default"), "hello-", &["node3"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pod = &pods_of(&w, "node3", "hello")[0].0;
+    // kubectl exec reaches the container (the kubelet names the pod's /etc/hostname after it).
+    assert_eq!(
+        w.kubectl_on("node3", &format!("exec {pod} -- cat /etc/hostname")),
+        *pod
+    );
+    let again = w.kubeadm(&alone, &single);
+    again.code(0);
+    assert_eq!(changed(&again), BTreeMap::new(), "the single rerun changed");
+    // The reset recipe undoes it: nothing of the cluster is left for node3's next join.
+    w.galley("reset", &alone, &["--limit", "node3", "--set", "confirm=true"])
+        .code(0);
+    assert_eq!(
+        sh(
+            &w,
+            "node3",
+            "ls /etc/kubernetes/manifests /etc/cni/net.d 2>/dev/null | grep -c yaml\\|conf; test -e /etc/kubernetes/kubelet.conf && echo left || echo reset"
+        ),
+        "0\nreset"
+    );
+
+    // node1 and node2 at the previous minor.
+    let first = w.kubeadm(&two, &multi_old);
     first.code(0);
     let made = changed(&first);
     assert_did(&made, "node1", |a| a.starts_with("run kubeadm init"));
     assert_did(&made, "node2", |a| a.starts_with("run kubeadm join"));
-    assert_eq!(w.nodes(), ready(&["node1", "node2"]));
+    assert_eq!(w.nodes(), ready_at(&["node1", "node2"], K8S_PREVIOUS));
     running_on(
         &w.pods("kube-flannel"),
         "kube-flannel-ds-",
@@ -85,6 +128,8 @@ fn the_kubeadm_recipe_forms_a_cluster_from_mirrors_reruns_unchanged_and_adds_a_w
     // The packages came from the mirror's repositories, signed and checked.
     let fetched = w.files.requests.lock().unwrap().clone();
     for path in [
+        "/pkgs.k8s.io/core:/stable:/v1.36/deb/Release.key",
+        "/pkgs.k8s.io/core:/stable:/v1.36/deb/InRelease",
         "/pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key",
         "/pkgs.k8s.io/core:/stable:/v1.37/deb/InRelease",
         "/download.docker.com/linux/debian/gpg",
@@ -101,16 +146,60 @@ fn the_kubeadm_recipe_forms_a_cluster_from_mirrors_reruns_unchanged_and_adds_a_w
         "dpkg-query -W -f='${Package} ${Version}\\n' kubeadm kubelet kubectl containerd.io",
     );
     let installed = String::from_utf8_lossy(&installed.stdout).to_string();
-    let v = K8S_VERSION.trim_start_matches('v');
+    let v = K8S_PREVIOUS.trim_start_matches('v');
     for p in ["kubeadm", "kubelet", "kubectl"] {
         assert!(installed.contains(&format!("{p} {v}-1.1")), "{installed}");
     }
     assert!(installed.contains("containerd.io 2.4.2-1"), "{installed}");
 
     // The same run again changes nothing anywhere.
-    let again = w.kubeadm(&two, &multi);
+    let again = w.kubeadm(&two, &multi_old);
     again.code(0);
     assert_eq!(changed(&again), BTreeMap::new(), "the rerun changed");
+
+    // The upgrade to the current minor: kubeadm first, `upgrade apply` on the control plane,
+    // the worker drained, `upgrade node`, kubelet and kubectl, uncordoned.
+    let up = ["--set", "topology=multi", "--set", &new];
+    let upgrade = w.galley("upgrade", &two, &up);
+    upgrade.code(0);
+    let made = changed(&upgrade);
+    assert_did(&made, "node1", |a| a.starts_with(&format!("run kubeadm upgrade apply {K8S_VERSION}")));
+    assert_did(&made, "node2", |a| a.starts_with("run kubeadm upgrade node"));
+    assert_did(&made, "node1", |a| a.contains("drain node2"));
+    assert_eq!(w.nodes(), ready(&["node1", "node2"]));
+    assert_eq!(
+        w.kubectl("get nodes -o jsonpath='{.items[*].spec.unschedulable}'"),
+        "",
+        "a node was left cordoned"
+    );
+    // The control plane, etcd, CoreDNS and kube-proxy are the new minor's, as kubeadm 1.37 pins them.
+    let images = w.kubectl(
+        "get pods -n kube-system -o jsonpath='{range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}'",
+    );
+    for image in [
+        format!("registry.k8s.io/kube-apiserver:{K8S_VERSION}"),
+        format!("registry.k8s.io/kube-proxy:{K8S_VERSION}"),
+        "registry.k8s.io/etcd:3.7.0-0".to_string(),
+        "registry.k8s.io/coredns/coredns:v1.14.6".to_string(),
+    ] {
+        assert!(images.lines().any(|l| l == image), "{image} not running:\n{images}");
+    }
+    let installed = sh(
+        &w,
+        "node2",
+        "dpkg-query -W -f='${Package} ${Version}\\n' kubeadm kubelet kubectl; apt-mark showhold",
+    );
+    let v = K8S_VERSION.trim_start_matches('v');
+    for p in ["kubeadm", "kubelet", "kubectl"] {
+        assert!(installed.contains(&format!("{p} {v}-1.1")), "{installed}");
+        assert!(installed.lines().any(|l| l == p), "{p} not held again: {installed}");
+    }
+    let again = w.galley("upgrade", &two, &up);
+    again.code(0);
+    assert_eq!(changed(&again), BTreeMap::new(), "the upgrade rerun changed");
+    let again = w.kubeadm(&two, &multi);
+    again.code(0);
+    assert_eq!(changed(&again), BTreeMap::new(), "the kubeadm recipe after the upgrade changed");
 
     // node3 joins as a worker; node1 and node2 are read, never changed.
     let three: [(&str, &[&str]); 2] = [
@@ -133,6 +222,26 @@ fn the_kubeadm_recipe_forms_a_cluster_from_mirrors_reruns_unchanged_and_adds_a_w
     let all = w.kubeadm(&three, &multi);
     all.code(0);
     assert_eq!(changed(&all), BTreeMap::new(), "the full rerun changed");
+
+    // A workload on both workers: pod to pod across nodes over flannel, and its Service's
+    // ClusterIP through kube-proxy, each asked from a pod (netexec's /dial).
+    w.apply_on("node1", &netexec("web", 2));
+    w.kubectl("rollout status deployment/web --timeout=180s");
+    let pods = pods_of(&w, "node1", "web");
+    let on: Vec<&str> = pods.iter().map(|p| p.2.as_str()).collect();
+    assert_eq!(on, ["node2", "node3"], "{pods:?}");
+    let (a, b) = (&pods[0], &pods[1]);
+    assert_eq!(dial(&w, "node1", &a.0, &b.1, 8080, 1), [b.0.clone()]);
+    assert_eq!(dial(&w, "node1", &b.0, &a.1, 8080, 1), [a.0.clone()]);
+    let service = w.kubectl("get service web -o jsonpath='{.spec.clusterIP}'");
+    let mut answered = dial(&w, "node1", &a.0, &service, 80, 30);
+    answered.sort();
+    answered.dedup();
+    assert_eq!(answered, [a.0.clone(), b.0.clone()], "the Service at {service}");
+    assert_eq!(
+        w.kubectl(&format!("exec {} -- cat /etc/hostname", b.0)),
+        b.0
+    );
 
     // Day two, for real. A snapshot of etcd, checked by etcdutl, on the control plane:
     w.galley("etcd-backup", &three, &["--set", "topology=multi"])

@@ -699,3 +699,44 @@ fn a_joined_control_plane_waits_for_its_own_api_server_not_the_load_balancer() {
         "cp1 wait_ready: would wait for cmd kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz"
     ));
 }
+
+/// The testbed nodes as a later capture finds them: in a network namespace of their own,
+/// nf_conntrack_max is read-only (`stat -c %a` gives 444 there; kube-proxy 1.36 stopped on
+/// exactly that in tests/k8s_multi.rs: "open /proc/sys/net/netfilter/nf_conntrack_max:
+/// permission denied").
+#[test]
+fn a_node_that_cannot_resize_conntrack_gives_kube_proxy_max_per_core_zero() {
+    let nodes = |fixed: &[&str]| {
+        let hosts = ["node1", "node2"].map(|h| {
+            let path = format!("{}/{h}.json", fixture("testbed-docker-flannel"));
+            let mut f = Fixture::load(&path).unwrap();
+            f.facts.conntrack_max_fixed = fixed.contains(&h);
+            (h, f)
+        });
+        folder(hosts.into_iter().collect())
+    };
+    let job = |dir: &tempfile::TempDir| {
+        testbed_nodes()
+            .facts(dir.path().to_str().unwrap())
+            .address("node1", "10.213.96.11")
+            .address("node2", "10.213.96.12")
+    };
+    let fixed = nodes(&["node2"]);
+    let text = ok(&job(&fixed)).render();
+    let config: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once("| +").map(|(_, c)| c))
+        .collect();
+    let at = config
+        .iter()
+        .position(|l| *l == "kind: KubeProxyConfiguration")
+        .unwrap_or_else(|| panic!("no KubeProxyConfiguration:\n{text}"));
+    assert_eq!(config[at + 1..at + 3], ["conntrack:", "  maxPerCore: 0"]);
+    assert!(
+        text.contains("[\"node2\"] cannot resize the connection-tracking table"),
+        "{text}"
+    );
+    let ordinary = nodes(&[]);
+    let text = ok(&job(&ordinary)).render();
+    assert!(!text.contains("KubeProxyConfiguration"), "{text}");
+}

@@ -21,6 +21,7 @@ s addrs; ip -o addr show 2>/dev/null | awk '{print $2, $4}'
 s route; ip -4 route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit }}'
 s cgroup; stat -fc %T /sys/fs/cgroup 2>/dev/null
 s capbnd; sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status 2>/dev/null
+s conntrack; stat -c %a /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null
 s product_uuid; cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/galley/product_uuid 2>/dev/null
 s init; [ -d /run/systemd/system ] && echo systemd || cat /proc/1/comm 2>/dev/null
 s pkg; for p in dnf yum apt-get; do command -v $p >/dev/null 2>&1 && echo $p; done
@@ -165,7 +166,16 @@ pub fn parse(text: &str) -> Facts {
         default_interface: first("route"),
         cgroup: cgroup_version(&first("cgroup")),
         oom_score_restricted: oom_score_restricted(&first("capbnd")),
+        conntrack_max_fixed: read_only(&first("conntrack")),
     }
+}
+
+/// Whether a file whose octal mode is `mode` (`stat -c %a`) has no write permission for anyone:
+/// /proc/sys/net/netfilter/nf_conntrack_max is 444 outside the initial network namespace,
+/// where the kernel refuses to change it. Unknown (empty: no such file, the module not loaded)
+/// counts as writable.
+fn read_only(mode: &str) -> bool {
+    u32::from_str_radix(mode.trim(), 8).is_ok_and(|m| m & 0o222 == 0)
 }
 
 /// Whether CAP_SYS_RESOURCE (bit 24) is missing from the bounding set `capbnd` (hex, from
@@ -245,6 +255,14 @@ mod tests {
         assert!(parse("==capbnd\n000001fffeffffff\n").oom_score_restricted);
         assert!(!parse("==capbnd\n000001ffffffffff\n").oom_score_restricted);
         assert!(!parse("==capbnd\n").oom_score_restricted);
+    }
+
+    #[test]
+    fn a_read_only_conntrack_max_is_fixed() {
+        // A node in a network namespace of its own (read off a testbed node), and a host's.
+        assert!(parse("==conntrack\n444\n").conntrack_max_fixed);
+        assert!(!parse("==conntrack\n644\n").conntrack_max_fixed);
+        assert!(!parse("==conntrack\n").conntrack_max_fixed);
     }
 
     #[test]

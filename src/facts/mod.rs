@@ -74,6 +74,12 @@ pub struct Facts {
     /// `restrict_oom_score_adj`. False on ordinary hosts and in facts files from before.
     #[serde(default)]
     pub oom_score_restricted: bool,
+    /// True where the connection-tracking table's size (`nf_conntrack_max`) cannot be changed
+    /// from the host's network namespace: the file is read-only there (a system container in a
+    /// network namespace of its own, as kind, LXC and nspawn nodes are), so kube-proxy must not
+    /// try (`conntrack.maxPerCore: 0`). False on ordinary hosts and in facts files from before.
+    #[serde(default)]
+    pub conntrack_max_fixed: bool,
 }
 
 impl Facts {

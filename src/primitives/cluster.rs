@@ -27,6 +27,8 @@ struct Spec {
     socket: String,
     addresses: BTreeMap<String, String>,
     cgroup_v1: bool,
+    #[serde(default)]
+    conntrack_fixed: bool,
     pod_cidr: String,
     service_cidr: String,
     cni: String,
@@ -75,6 +77,10 @@ pub struct Cluster {
     pub addresses: Map,
     #[rhai_type(readonly)]
     pub cgroup_v1: bool,
+    /// Some node cannot resize its connection-tracking table (fact `conntrack_max_fixed`):
+    /// kube-proxy is told to leave it as it is.
+    #[rhai_type(readonly)]
+    pub conntrack_fixed: bool,
     #[rhai_type(readonly)]
     pub pod_cidr: String,
     #[rhai_type(readonly)]
@@ -127,6 +133,7 @@ impl From<Spec> for Cluster {
                 .map(|(k, v)| (k.into(), Dynamic::from(v)))
                 .collect(),
             cgroup_v1: s.cgroup_v1,
+            conntrack_fixed: s.conntrack_fixed,
             pod_cidr: s.pod_cidr,
             service_cidr: s.service_cidr,
             cni: s.cni,

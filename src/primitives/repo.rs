@@ -340,6 +340,20 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
         ..Default::default()
     };
     let (file, content) = render_apt_source(name, &mirrored_opts, keyring.as_deref())?;
+    let dir = o
+        .dir
+        .clone()
+        .unwrap_or_else(|| "/etc/apt/sources.list.d".into());
+    let path = format!("{}/{file}", dir.trim_end_matches('/'));
+    // A repository that moves (another URI or suite: pkgs.k8s.io's next minor) gets its key
+    // fetched again from its key URL: the key kept from before may not be the one that signs
+    // the new place.
+    let moves = call
+        .target
+        .read_file(&path)
+        .map_err(|e| e.to_string())?
+        .as_deref()
+        != Some(content.as_bytes());
     let mut changed = false;
     if let Some(k) = &keyring {
         ensure_keyring_dir(call, k)?;
@@ -352,6 +366,7 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
         } else if let Some(url) = &o.key_url {
             let dl = DlOpts {
                 mode: Some("0644".into()),
+                force: moves,
                 ..Default::default()
             };
             changed |= fetch_into(call, url, k, &dl)?;
@@ -359,11 +374,6 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
             call.change(|_| Vec::new(), |call| check_key_form(call, k))?;
         }
     }
-    let dir = o
-        .dir
-        .clone()
-        .unwrap_or_else(|| "/etc/apt/sources.list.d".into());
-    let path = format!("{}/{file}", dir.trim_end_matches('/'));
     let meta = FileMeta {
         mode: Some(0o644),
         ..Default::default()

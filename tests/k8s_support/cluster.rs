@@ -33,15 +33,23 @@ fn script(args: &[&str]) {
 impl World {
     /// `n` nodes, the images pushed, the repositories built and served, each node prepared.
     pub fn up(n: usize) -> World {
+        World::up_with(n, &[K8S_VERSION])
+    }
+
+    /// As `up`, with the images and the package repository of each of `versions` (a minor's
+    /// repository each, as pkgs.k8s.io has).
+    pub fn up_with(n: usize, versions: &[&str]) -> World {
         let tb = Testbed::up_for_kubernetes(n).unwrap_or_else(|e| panic!("{e}"));
         let gw = tb.gateway();
         let registry = Registry::start(&format!("{gw}:5000"));
         let node_sh = testbed::k8s_node_script();
         let node_sh = node_sh.to_str().unwrap();
-        script(&[node_sh, "images", K8S_VERSION, &format!("{gw}:5000")]);
         let tree = tempfile::tempdir().unwrap();
         let repos = node_sh.replace("k8s-node.sh", "k8s-repos.sh");
-        script(&[&repos, K8S_VERSION, tree.path().to_str().unwrap()]);
+        for v in versions {
+            script(&[node_sh, "images", v, &format!("{gw}:5000")]);
+            script(&[&repos, v, tree.path().to_str().unwrap()]);
+        }
         let files = FileServer::start(&format!("{gw}:8080"), tree.path());
         for node in &tb.nodes {
             tb.prep_kubernetes(&node.name)
@@ -117,11 +125,16 @@ impl World {
 
     /// The real kubectl on node1 with the admin kubeconfig; fails the test on an error.
     pub fn kubectl(&self, args: &str) -> String {
+        self.kubectl_on("node1", args)
+    }
+
+    /// The real kubectl on control plane `node` with its admin kubeconfig.
+    pub fn kubectl_on(&self, node: &str, args: &str) -> String {
         let cmd = format!("kubectl --kubeconfig /etc/kubernetes/admin.conf {args}");
-        let out = self.tb.ssh("node1", &cmd);
+        let out = self.tb.ssh(node, &cmd);
         assert!(
             out.status.success(),
-            "node1: `{cmd}` failed: {}{}",
+            "{node}: `{cmd}` failed: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
@@ -130,24 +143,46 @@ impl World {
 
     /// `name=Ready-status kubelet-version`, a line per node.
     pub fn nodes(&self) -> String {
-        self.kubectl(
+        self.nodes_on("node1")
+    }
+
+    /// `nodes()` as control plane `node` sees them.
+    pub fn nodes_on(&self, node: &str) -> String {
+        self.kubectl_on(
+            node,
             "get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion}{\"\\n\"}{end}'",
         )
     }
 
     /// `pod@node=phase`, a line per pod of `namespace`.
     pub fn pods(&self, namespace: &str) -> String {
-        self.kubectl(&format!(
+        self.pods_on("node1", namespace)
+    }
+
+    /// `pods()` as control plane `node` sees them.
+    pub fn pods_on(&self, node: &str, namespace: &str) -> String {
+        self.kubectl_on(node, &format!(
             "get pods -n {namespace} -o jsonpath='{{range .items[*]}}{{.metadata.name}}@{{.spec.nodeName}}={{.status.phase}}{{\"\\n\"}}{{end}}'"
         ))
+    }
+
+    /// `kubectl apply` of `manifest` on control plane `node`.
+    pub fn apply_on(&self, node: &str, manifest: &str) {
+        self.tb.put(node, "/root/workload.yaml", manifest);
+        self.kubectl_on(node, "apply -f /root/workload.yaml");
     }
 }
 
 /// What `nodes()` says of a healthy cluster of `names`.
 pub fn ready(names: &[&str]) -> String {
+    ready_at(names, K8S_VERSION)
+}
+
+/// What `nodes()` says of a healthy cluster of `names` whose kubelets run `version`.
+pub fn ready_at(names: &[&str], version: &str) -> String {
     names
         .iter()
-        .map(|n| format!("{n}=True {K8S_VERSION}"))
+        .map(|n| format!("{n}=True {version}"))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -188,4 +223,108 @@ pub fn assert_did(made: &BTreeMap<String, Vec<String>>, host: &str, what: impl F
         made.get(host).is_some_and(|a| a.iter().any(|a| what(a))),
         "{host} did not do what was expected; changed: {made:#?}"
     );
+}
+
+/// agnhost's image (Kubernetes' e2e workload, testbed/k8s-node.sh pushes it) under its upstream
+/// name, which the nodes reach through the registry mirror of registry.k8s.io.
+pub fn agnhost() -> String {
+    let out = Command::new("bash")
+        .args([
+            testbed::k8s_node_script().to_str().unwrap(),
+            "agnhost-tag",
+            K8S_VERSION,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    format!("registry.k8s.io/e2e-test-images/agnhost:{tag}")
+}
+
+/// A Deployment `name` of `replicas` agnhost netexec pods (HTTP on 8080: /hostname, /dial), no
+/// two on one node, and a Service `name` on port 80 in front of them.
+pub fn netexec(name: &str, replicas: u32) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - labelSelector:
+              matchLabels: {{app: {name}}}
+            topologyKey: kubernetes.io/hostname
+      containers:
+      - name: netexec
+        image: {image}
+        args: ["netexec", "--http-port=8080"]
+        ports:
+        - containerPort: 8080
+        readinessProbe:
+          httpGet: {{path: /healthz, port: 8080}}
+          periodSeconds: 2
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  selector: {{app: {name}}}
+  ports:
+  - port: 80
+    targetPort: 8080
+"#,
+        image = agnhost()
+    )
+}
+
+/// netexec's `/dial` on pod `from` (reached through the API server's proxy, from control plane
+/// `node`): `from` connects `tries` times to `host:port` and asks each answer's /hostname; the
+/// names it got back.
+pub fn dial(w: &World, node: &str, from: &str, host: &str, port: u16, tries: u32) -> Vec<String> {
+    let out = w.kubectl_on(
+        node,
+        &format!(
+            "get --raw '/api/v1/namespaces/default/pods/{from}:8080/proxy/dial?request=hostname&protocol=http&host={host}&port={port}&tries={tries}'"
+        ),
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("/dial answered {out:?}: {e}"));
+    let got: Vec<String> = v["responses"]
+        .as_array()
+        .unwrap_or_else(|| panic!("/dial from {from} to {host}:{port} got no answer: {out}"))
+        .iter()
+        .map(|r| r.as_str().unwrap_or("").to_string())
+        .collect();
+    got
+}
+
+/// `pod=ip@node`, each pod of Deployment `app`, sorted by node.
+pub fn pods_of(w: &World, node: &str, app: &str) -> Vec<(String, String, String)> {
+    let out = w.kubectl_on(
+        node,
+        &format!(
+            "get pods -l app={app} -o jsonpath='{{range .items[*]}}{{.metadata.name}} {{.status.podIP}} {{.spec.nodeName}}{{\"\\n\"}}{{end}}'"
+        ),
+    );
+    let mut pods: Vec<(String, String, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3).then(|| (f[0].to_string(), f[1].to_string(), f[2].to_string()))
+        })
+        .collect();
+    pods.sort_by(|a, b| a.2.cmp(&b.2));
+    pods
 }

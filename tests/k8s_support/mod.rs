@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 /// The release the artifacts are built for.
 pub const K8S_VERSION: &str = "v1.37.2";
 
+/// The release of the minor before, built as well, for the upgrade.
+pub const K8S_PREVIOUS: &str = "v1.36.3";
+
 /// The folder holding the real binaries; fails with how to build them when one is missing.
 pub fn bin(name: &str) -> PathBuf {
     let dir = match std::env::var("GALLEY_K8S_BIN") {
