@@ -40,13 +40,17 @@ fn on_a_terminal(test: &Test, color: bool) -> String {
         .timeout_ms(Some(60_000))
         .strip_ansi_escape_codes(false);
     let mut p = spawn_with_options(cmd, opts).expect("galley on a pty");
-    p.exp_eof().expect("galley ends")
+    let read = p.exp_eof().expect("galley ends");
+    // rexpect gives each byte read as a char
+    let bytes: Vec<u8> = read.chars().map(|c| c as u8).collect();
+    String::from_utf8(bytes).expect("UTF-8 on the terminal")
 }
 
 /// The screens a terminal showed while `bytes` were written to it, one before each escape
 /// sequence (a redraw starts with one), and the last.
 fn screens(bytes: &str) -> (Vec<Vec<String>>, Vec<String>) {
-    let mut term = vt100::Parser::new(24, 80, 0);
+    let size = |n| std::num::NonZeroU16::new(n).unwrap();
+    let mut term = vt100::Parser::new(size(24), size(80), 0);
     let rows = |t: &vt100::Parser| {
         t.screen()
             .rows(0, 80)
