@@ -165,8 +165,7 @@ impl Target {
         let shown = OnceLock::new();
         let out = self.host.run(&spec, &|elapsed, last| {
             if elapsed >= crate::report::LIVE_AFTER {
-                let what =
-                    shown.get_or_init(|| format!("{what} {}", super::act::display(&spec.argv)));
+                let what = shown.get_or_init(|| super::act::live_what(what, &spec.argv));
                 run.reporter.progress(name, what, elapsed, last)
             }
         });
