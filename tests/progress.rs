@@ -150,3 +150,74 @@ fn json_on_a_terminal_is_json_lines_only() {
             .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}\n{shown}"));
     }
 }
+
+/// Starts `test` with stderr on a pseudo-terminal (read by a thread until `stop` says so, when
+/// it closes the terminal's master side) and stdout piped.
+fn with_stderr_on_a_terminal(
+    test: &Test,
+    stop: impl Fn(&str) -> bool + Send + 'static,
+) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).expect("a pty");
+    let mut cmd = test.command();
+    cmd.env("TERM", "xterm")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::from(pty.slave));
+    let child = cmd.spawn().expect("galley");
+    drop(cmd); // the slave's last copy here
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match master.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+            if stop(&String::from_utf8_lossy(&seen)) {
+                break; // the master closes: galley's stderr writes fail from here on
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    (child, reader)
+}
+
+fn both_rows_drawn(seen: &str) -> bool {
+    seen.contains("… alpha ") && seen.contains("… beta ")
+}
+
+#[test]
+fn a_terminal_that_goes_away_under_the_live_rows_does_not_stop_the_run() {
+    let test = two_busy_hosts().args(&["run", "busy.rhai", "-i", "hosts.ini"]);
+    let (child, reader) = with_stderr_on_a_terminal(&test, both_rows_drawn);
+    let out = child.wait_with_output().expect("galley ends");
+    let seen = reader.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(both_rows_drawn(&seen), "no rows drawn:\n{seen}");
+    assert!(!seen.contains("panicked"), "{seen}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{seen}");
+    assert!(stdout.contains("recap (apply"), "{stdout}");
+    assert_eq!(stdout.matches(" changed ").count(), 2, "{stdout}");
+}
+
+#[test]
+fn a_closed_stdout_under_the_live_rows_ends_the_run_quietly() {
+    let test = two_busy_hosts().args(&["run", "busy.rhai", "-i", "hosts.ini"]);
+    let (rows, drawn) = std::sync::mpsc::channel();
+    let (mut child, reader) = with_stderr_on_a_terminal(&test, move |seen| {
+        if both_rows_drawn(seen) {
+            let _ = rows.send(());
+        }
+        false
+    });
+    let stdout = child.stdout.take().unwrap();
+    drawn
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("both rows drawn");
+    drop(stdout); // the reader goes away while both hosts are busy
+    let status = child.wait().expect("galley ends");
+    let seen = reader.join().unwrap();
+    assert!(!seen.contains("panicked"), "{seen}");
+    assert_eq!(status.code(), Some(141), "{seen}");
+}
