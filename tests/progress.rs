@@ -221,3 +221,40 @@ fn a_closed_stdout_under_the_live_rows_ends_the_run_quietly() {
     assert!(!seen.contains("panicked"), "{seen}");
     assert_eq!(status.code(), Some(141), "{seen}");
 }
+
+#[test]
+fn a_busy_hosts_row_comes_back_under_a_line_printed_for_another() {
+    use rexpect::session::{spawn_with_options, Options};
+    // alpha ends first; beta stays busy until the test has seen alpha's line and beta's row
+    // drawn again under it.
+    let test = Test::new();
+    let recipe = r#"let dir = "DIR";
+on(hosts(), |h| run(["sh", "-c", `cd "$D"; touch started-${h}; until [ -e started-alpha ] && [ -e started-beta ]; do sleep 0.1; done; if [ ${h} = alpha ]; then sleep 2; else until [ -e go-beta ]; do sleep 0.1; done; fi`], #{ env: #{ D: dir } }));
+"#
+    .replace("DIR", &test.path().display().to_string());
+    let test = test
+        .file(
+            "hosts.ini",
+            "[web]\nalpha ansible_connection=local\nbeta ansible_connection=local\n",
+        )
+        .file("busy.rhai", &recipe)
+        .args(&["run", "busy.rhai", "-i", "hosts.ini"]);
+    let mut cmd = test.command();
+    cmd.env("TERM", "xterm");
+    let opts = Options::new()
+        .timeout_ms(Some(60_000))
+        .strip_ansi_escape_codes(false);
+    let mut p = spawn_with_options(cmd, opts).expect("galley on a pty");
+    p.exp_regex(r"beta +\d+s  run sh -c")
+        .expect("beta's row while both are busy");
+    p.exp_string(" changed alpha run sh -c")
+        .expect("alpha's line");
+    let (between, _) = p
+        .exp_regex(r"beta +\d+s  run sh -c")
+        .expect("beta's row drawn again under alpha's line");
+    assert!(!between.contains(" changed beta"), "{between}");
+    std::fs::write(test.path().join("go-beta"), "").unwrap();
+    let rest = p.exp_eof().expect("galley ends");
+    assert!(rest.contains(" changed beta run sh -c"), "{rest}");
+    assert!(rest.contains("recap (apply"), "{rest}");
+}

@@ -1,7 +1,7 @@
 //! The live area on stderr while steps run long: one row per busy host — the host, its step or
 //! command (redacted), how long it has run and its last line of output — in inventory order,
 //! drawn by indicatif's `MultiProgress`. A host's row goes when its step ends; every row is
-//! erased before the reporter prints a line, and drawn again at the next tick. The reporter keeps
+//! erased before the reporter prints a line, and drawn again at a busy host's next tick. The reporter keeps
 //! one only when stderr is a terminal and the output is for people.
 //!
 //! indicatif's `suspend` unwraps its write errors; the area is cleared here with `clear`, whose
@@ -23,6 +23,8 @@ pub(super) struct Live {
     area: MultiProgress,
     /// In the order drawn.
     rows: Vec<Row>,
+    /// Erased for a printed line: the next row shown draws them all again.
+    erased: bool,
 }
 
 impl Live {
@@ -30,6 +32,7 @@ impl Live {
         Live {
             area: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             rows: Vec::new(),
+            erased: false,
         }
     }
 
@@ -59,8 +62,9 @@ impl Live {
         if row.what != what {
             row.what = what.to_string();
         }
-        // Each message is a redraw: only a new text (a second more, a new output line) is one.
-        if row.bar.message() != text {
+        // Each message is a redraw (of every row): only a new text (a second more, a new output
+        // line) is one, or the first after the rows were erased.
+        if std::mem::take(&mut self.erased) || row.bar.message() != text {
             row.bar.set_message(text);
         }
     }
@@ -76,9 +80,10 @@ impl Live {
     }
 
     /// Erases the rows from the terminal (a line is about to be printed); they stay busy.
-    pub fn clear(&self) {
+    pub fn clear(&mut self) {
         if !self.rows.is_empty() {
             let _ = self.area.clear();
+            self.erased = true;
         }
     }
 
@@ -123,6 +128,7 @@ mod tests {
         let mut live = Live {
             area: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
             rows: Vec::new(),
+            erased: false,
         };
         live.show("c", 2, "run x", "c x".into());
         live.show("a", 0, "run y", "a y".into());

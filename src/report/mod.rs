@@ -191,8 +191,8 @@ struct State {
 impl State {
     /// Erases the live rows before a line is printed; busy hosts' rows come back at their next
     /// tick.
-    fn clear_live(&self) {
-        if let Some(live) = &self.live {
+    fn clear_live(&mut self) {
+        if let Some(live) = &mut self.live {
             live.clear();
         }
     }
@@ -292,7 +292,7 @@ impl Reporter {
         if grouping::keep(event).is_none() {
             return;
         }
-        let st = self.state.lock().unwrap();
+        let mut st = self.state.lock().unwrap();
         st.clear_live();
         match self.format {
             Format::Json => self.sink.out(&json::log(host, level, message)),
