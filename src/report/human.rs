@@ -95,8 +95,9 @@ pub fn log(host: &str, level: Level, message: &str, color: bool) -> String {
 pub const LIVE_WIDTH: usize = 150;
 
 /// A live row: the host (padded to `width`), how long it has been busy, what with, and its last
-/// output line; the time comes before the command, which a narrow terminal may cut. Redacted whole, then made one line, then cut to the width: a cut first could split a
-/// secret, and so could turning the newlines of a multi-line one into spaces.
+/// output line; the time comes before the command, which a narrow terminal may cut. Redacted
+/// whole, then made one line, then cut to the width: a cut first could split a secret, and so
+/// could turning the newlines of a multi-line one into spaces.
 pub fn live_text(host: &str, width: usize, what: &str, elapsed: Duration, last: &str) -> String {
     let secs = elapsed.as_secs();
     let took = if secs < 60 {

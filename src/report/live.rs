@@ -1,8 +1,8 @@
 //! The live area on stderr while steps run long: one row per busy host — the host, its step or
 //! command (redacted), how long it has run and its last line of output — in inventory order,
 //! drawn by indicatif's `MultiProgress`. A host's row goes when its step ends; every row is
-//! erased before the reporter prints a line, and drawn again at a busy host's next tick. The reporter keeps
-//! one only when stderr is a terminal and the output is for people.
+//! erased before the reporter prints a line, and drawn again at a busy host's next tick. The
+//! reporter keeps one only when stderr is a terminal and the output is for people.
 //!
 //! indicatif's `suspend` unwraps its write errors; the area is cleared here with `clear`, whose
 //! error is ignored, so a stderr that went away never panics a run.
