@@ -167,8 +167,14 @@ pub fn secret_escaping(data: &[u8]) {
             report::action_text(&action, false, true),
         ),
         (
-            "live line",
-            report::live_text("local", "run", std::time::Duration::ZERO, &value),
+            "live row",
+            report::live_text(
+                "local",
+                5,
+                &format!("run {shown}"),
+                std::time::Duration::ZERO,
+                &value,
+            ),
         ),
     ];
     for p in &printed {

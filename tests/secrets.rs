@@ -93,14 +93,15 @@ fn the_repl_shows_maps_and_arrays_holding_a_secret_masked() {
 }
 
 #[test]
-fn a_secret_at_the_cut_of_the_live_progress_line_is_masked() {
+fn a_secret_at_the_cut_of_the_live_progress_row_is_masked() {
     use rexpect::session::{spawn_with_options, Options};
     let dir = tempfile::tempdir().unwrap();
-    // The live line is "  … local run Ns " (17 characters) and then the command's last output
-    // line; 115 x's put the secret across the cut of that line. The second command writes half
-    // of the secret, then pauses past the first progress tick before the rest of the line.
+    // The live row is `  … local      Ns  run sh -c 'echo "$S"; sleep 2'  ` (51 characters) and
+    // then the command's last output line; 20 x's put the secret across the 80th column, where
+    // the pty's row is cut. The second command writes half of the secret, then pauses past the
+    // first progress tick before the rest of the line.
     let recipe = r#"let t = secret("Qz7" + "SECRETabcdefgh");
-run(["sh", "-c", "X=$(printf 'x%.0s' $(seq 115)); printf '%s%s\n' \"$X\" \"$S\"; sleep 2"], #{ env: #{ S: t } });
+run(["sh", "-c", "echo \"$S\"; sleep 2"], #{ env: #{ S: "xxxxxxxxxxxxxxxxxxxx" + t } });
 run(["sh", "-c", "printf 'xxxxxxxx %s' \"${S%abcdefgh}\"; sleep 2; printf 'abcdefgh\n'; sleep 1.5"], #{ env: #{ S: t } });
 "#;
     std::fs::write(dir.path().join("live.rhai"), recipe).unwrap();
@@ -115,7 +116,10 @@ run(["sh", "-c", "printf 'xxxxxxxx %s' \"${S%abcdefgh}\"; sleep 2; printf 'abcde
         .strip_ansi_escape_codes(false);
     let mut p = spawn_with_options(cmd, opts).expect("galley on a pty");
     let shown = p.exp_eof().expect("galley ends");
-    assert!(shown.contains("xxxxxxxx"), "no live line seen:\n{shown}");
+    assert!(
+        shown.contains(r#"run sh -c 'echo "$S"; sleep 2'  xxxxxxxxxxxxxxxxxxxx"#),
+        "no live row seen:\n{shown}"
+    );
     assert!(shown.contains("recap"), "{shown}");
     assert!(!shown.contains("Qz7SE"), "the live line leaks:\n{shown}");
 }

@@ -70,6 +70,17 @@ pub fn display(argv: &[String]) -> String {
     redact::redact(&line)
 }
 
+/// What a host's live row says it runs: the command as [`display`] shows it, after the step's
+/// label (`run`, `unless`, `packages`) unless the command already starts with it (`kubectl`).
+pub fn live_what(what: &str, argv: &[String]) -> String {
+    let command = display(argv);
+    if command == what || command.starts_with(&format!("{what} ")) {
+        command
+    } else {
+        format!("{what} {command}")
+    }
+}
+
 pub fn failure_text(argv: &str, out: &CommandOutput, timeout: Option<u64>) -> String {
     let why = if out.timed_out {
         format!(
@@ -96,4 +107,31 @@ pub fn failure_text(argv: &str, out: &CommandOutput, timeout: Option<u64>) -> St
         msg.push_str(&tail.join("\n  "));
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::live_what;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn a_live_row_names_the_step_unless_the_command_does() {
+        assert_eq!(live_what("run", &words("sleep 30")), "run sleep 30");
+        assert_eq!(
+            live_what("kubectl", &words("kubectl get nodes")),
+            "kubectl get nodes"
+        );
+        assert_eq!(
+            live_what("apt-get update", &words("apt-get update -q")),
+            "apt-get update -q"
+        );
+        assert_eq!(live_what("run", &words("runc list")), "run runc list");
+        assert_eq!(
+            live_what("run", &["sh".into(), "-c".into(), "a; b".into()]),
+            "run sh -c 'a; b'"
+        );
+    }
 }

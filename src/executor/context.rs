@@ -159,11 +159,20 @@ impl Target {
         if let Some(left) = run.remaining() {
             spec.timeout = Some(spec.timeout.map_or(left, |t| t.min(left)));
         }
-        let name = self.name().to_string();
-        let reporter = run.reporter.clone();
-        self.host.run(&spec, &move |elapsed, last| {
-            reporter.progress(&name, what, elapsed, last)
-        })
+        // The live row shows the command as a shell reads it, each word redacted before it is
+        // quoted; worded only for a command that runs long enough to get a row.
+        let name = self.name();
+        let shown = OnceLock::new();
+        let out = self.host.run(&spec, &|elapsed, last| {
+            if elapsed >= crate::report::LIVE_AFTER {
+                let what = shown.get_or_init(|| super::act::live_what(what, &spec.argv));
+                run.reporter.progress(name, what, elapsed, last)
+            }
+        });
+        if let Some(what) = shown.get() {
+            run.reporter.done(name, Some(what));
+        }
+        out
     }
 }
 

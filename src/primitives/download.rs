@@ -125,15 +125,17 @@ fn fetch_here(
     let (host, reporter) = (call.host().to_string(), call.run.reporter.clone());
     let timeout = o.timeout.map(std::time::Duration::from_secs);
     let ca = mirrored::ca_for(call, url);
-    let (sha, _) = http::fetch(url, out, timeout, ca, &|n| {
+    let what = format!("download {url}");
+    let fetched = http::fetch(url, out, timeout, ca, &|n| {
         reporter.progress(
             &host,
-            "download",
+            &what,
             start.elapsed(),
             &format!("{:.1} MB", n as f64 / 1e6),
         )
-    })?;
-    Ok(sha)
+    });
+    reporter.done(&host, Some(&what));
+    Ok(fetched?.0)
 }
 
 /// The script a remote host runs: curl (or wget) into a temp file beside dest, verify, rename.

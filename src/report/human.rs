@@ -1,9 +1,8 @@
-//! Output for people: a line per action as it finishes, diffs on request, a live line while a
-//! command runs long, and a recap per host.
+//! Output for people: a line per action as it finishes, diffs on request, the text of a live
+//! row while a host's command runs long (`live` draws them), and a recap per host.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::time::Duration;
 
 use super::{redact::redact, Action, Counts, Level, Status};
@@ -92,25 +91,26 @@ pub fn log(host: &str, level: Level, message: &str, color: bool) -> String {
     )
 }
 
-/// Longest live line, in characters.
+/// Longest live row, in characters (indicatif cuts it to the terminal's width as well).
 pub const LIVE_WIDTH: usize = 150;
 
-pub fn live(host: &str, what: &str, elapsed: Duration, last: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\r\x1b[K{}", live_text(host, what, elapsed, last));
-    let _ = err.flush();
-}
-
-/// The live line: redacted whole, then cut to the width (a cut first could split a secret).
-pub fn live_text(host: &str, what: &str, elapsed: Duration, last: &str) -> String {
-    let line = format!("  … {host} {what} {:.0}s {last}", elapsed.as_secs_f64());
-    redact(&line).chars().take(LIVE_WIDTH).collect()
-}
-
-pub fn clear_live() {
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\r\x1b[K");
-    let _ = err.flush();
+/// A live row: the host (padded to `width`), how long it has been busy, what with, and its last
+/// output line; the time comes before the command, which a narrow terminal may cut. Redacted
+/// whole, then made one line, then cut to the width: a cut first could split a secret, and so
+/// could turning the newlines of a multi-line one into spaces.
+pub fn live_text(host: &str, width: usize, what: &str, elapsed: Duration, last: &str) -> String {
+    let secs = elapsed.as_secs();
+    let took = if secs < 60 {
+        format!("{secs}s")
+    } else {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    };
+    let line = format!("  … {host:<width$}  {took:>6}  {what}  {last}");
+    redact(line.trim_end())
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(LIVE_WIDTH)
+        .collect()
 }
 
 pub fn recap(
@@ -166,4 +166,48 @@ pub fn recap(
         let _ = writeln!(out, "  nothing was changed ({} mode)", mode.as_str());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::redact;
+
+    #[test]
+    fn a_live_row_names_the_host_its_time_and_command_on_one_line() {
+        let row = live_text(
+            "db",
+            5,
+            "run sh -c 'a\nb'",
+            Duration::from_millis(3900),
+            "last",
+        );
+        assert_eq!(row, "  … db         3s  run sh -c 'a b'  last");
+        let row = live_text("web-1", 5, "run sleep 90", Duration::from_secs(65), "");
+        assert_eq!(row, "  … web-1   1m05s  run sleep 90");
+    }
+
+    #[test]
+    fn a_live_row_is_masked_before_it_is_cut_or_made_one_line() {
+        redact::add("row-secret-Zq81\nsecond-Zq82").unwrap();
+        // the secret straddles the width: a cut first would leave "row-secr" showing
+        let pad = "x".repeat(LIVE_WIDTH - 30);
+        let row = live_text(
+            "h",
+            1,
+            &format!("run {pad}"),
+            Duration::ZERO,
+            "row-secret-Zq81",
+        );
+        assert!(row.ends_with(&format!("{pad}  {}", redact::MASK)), "{row}");
+        // a multi-line secret in a command's last line: its lines are masked before they join
+        let row = live_text(
+            "h",
+            1,
+            "run x",
+            Duration::ZERO,
+            "row-secret-Zq81\nsecond-Zq82",
+        );
+        assert!(!row.contains("Zq8"), "{row}");
+    }
 }

@@ -1,10 +1,11 @@
-//! What a run tells its user: one record per primitive call (an action), logs, live progress of
-//! long commands and a recap per host, rendered for a person or as JSON lines.
+//! What a run tells its user: one record per primitive call (an action), logs, a live row per
+//! host busy with a long step and a recap per host, rendered for a person or as JSON lines.
 
 pub mod artifacts;
 pub mod grouping;
 mod human;
 mod json;
+mod live;
 pub mod redact;
 pub mod sink;
 pub mod stdout;
@@ -19,6 +20,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::mode::Mode;
+
+/// How long a step runs before its host gets a live row.
+pub const LIVE_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -176,11 +180,29 @@ struct State {
     /// Hosts in the order they were registered (inventory order), for the recap.
     order: Vec<String>,
     actions: Vec<Action>,
-    live_shown: bool,
+    /// The rows of busy hosts on a terminal's stderr, once a step has run long.
+    live: Option<live::Live>,
     host_errors: BTreeMap<String, String>,
     /// Error texts already printed (on an action's line, or as the error that ended the run):
     /// the recap does not repeat them.
     shown: Vec<String>,
+}
+
+impl State {
+    /// Erases the live rows before a line is printed; busy hosts' rows come back at their next
+    /// tick.
+    fn clear_live(&mut self) {
+        if let Some(live) = &mut self.live {
+            live.clear();
+        }
+    }
+
+    /// Removes the live rows for good (the run is over).
+    fn close_live(&mut self) {
+        if let Some(mut live) = self.live.take() {
+            live.close();
+        }
+    }
 }
 
 impl Reporter {
@@ -227,6 +249,7 @@ impl Reporter {
     }
 
     pub fn action(&self, action: &Action) {
+        self.done(&action.host, None);
         let Some(grouping::Event::Action(action)) =
             grouping::keep(grouping::Event::Action(Box::new(action.clone())))
         else {
@@ -241,9 +264,7 @@ impl Reporter {
         if let Some(e) = &action.error {
             st.shown.push(e.clone());
         }
-        if std::mem::take(&mut st.live_shown) {
-            human::clear_live();
-        }
+        st.clear_live();
         match self.format {
             Format::Json => self.sink.out(&json::action(&action, self.mode)),
             Format::Human => self.sink.out(&human::action_text(
@@ -272,9 +293,7 @@ impl Reporter {
             return;
         }
         let mut st = self.state.lock().unwrap();
-        if std::mem::take(&mut st.live_shown) {
-            human::clear_live();
-        }
+        st.clear_live();
         match self.format {
             Format::Json => self.sink.out(&json::log(host, level, message)),
             Format::Human => self.sink.out(&human::log(host, level, message, self.color)),
@@ -302,14 +321,38 @@ impl Reporter {
         }
     }
 
-    /// Live line for a long-running step (terminal only, after the first second).
+    /// Shows `host` busy with `what` (a step, or a command as a shell reads it) on the live area:
+    /// terminal only, once it has run [`LIVE_AFTER`].
     pub fn progress(&self, host: &str, what: &str, elapsed: Duration, last_line: &str) {
-        if !self.live || elapsed < Duration::from_secs(1) {
+        if !self.live || elapsed < LIVE_AFTER {
             return;
         }
         let mut st = self.state.lock().unwrap();
-        st.live_shown = true;
-        human::live(host, what, elapsed, last_line);
+        let rank = st
+            .order
+            .iter()
+            .position(|h| h == host)
+            .unwrap_or(usize::MAX);
+        let width = st
+            .order
+            .iter()
+            .map(|h| h.chars().count())
+            .max()
+            .unwrap_or(0);
+        let text = human::live_text(host, width, what, elapsed, last_line);
+        st.live
+            .get_or_insert_with(live::Live::new)
+            .show(host, rank, what, text);
+    }
+
+    /// `host` is no longer busy with `what` (any step: `None`): its live row goes.
+    pub fn done(&self, host: &str, what: Option<&str>) {
+        if !self.live {
+            return;
+        }
+        if let Some(live) = self.state.lock().unwrap().live.as_mut() {
+            live.done(host, what);
+        }
     }
 
     /// Remembers why a host failed outside any single action (unreachable, recipe error).
@@ -350,9 +393,7 @@ impl Reporter {
     /// Prints an error that ended the run (already rendered with location for people).
     pub fn error(&self, rendered: &str, exit_code: i32) {
         let mut st = self.state.lock().unwrap();
-        if std::mem::take(&mut st.live_shown) {
-            human::clear_live();
-        }
+        st.close_live();
         st.shown.push(rendered.to_string());
         if self.sink.closed() {
             return; // the reader went away: end quietly
@@ -365,10 +406,8 @@ impl Reporter {
 
     /// Prints the per-host recap.
     pub fn recap(&self, exit_code: i32) {
-        let st = self.state.lock().unwrap();
-        if st.live_shown {
-            human::clear_live();
-        }
+        let mut st = self.state.lock().unwrap();
+        st.close_live();
         let elapsed = self.start.elapsed();
         match self.format {
             Format::Json => self.sink.out(&json::recap(

@@ -13,7 +13,7 @@ pub trait Sink: Send + Sync {
     fn closed(&self) -> bool {
         false
     }
-    /// Whether stdout is a terminal (colour) and stderr one (the live line).
+    /// Whether stdout is a terminal (colour) and stderr one (the live rows).
     fn terminal(&self) -> (bool, bool) {
         (false, false)
     }
