@@ -164,7 +164,7 @@ pub fn secret_escaping(data: &[u8]) {
         ),
         (
             "human action line",
-            report::action_text(&action, false, true),
+            report::action_text(&action, false, true, Mode::Apply),
         ),
         (
             "live row",
