@@ -198,8 +198,10 @@ fn the_kubeadm_recipe_forms_an_external_etcd_cluster_and_reruns_unchanged() {
         "--set",
         &endpoint,
     ];
-    let groups: [(&str, &[&str]); 2] =
-        [("control_plane", &["node1", "node2"]), ("etcd", &["node3", "node4", "node5"])];
+    let groups: [(&str, &[&str]); 2] = [
+        ("control_plane", &["node1", "node2"]),
+        ("etcd", &["node3", "node4", "node5"]),
+    ];
 
     let first = w.kubeadm(&groups, &args);
     first.code(0);

@@ -41,7 +41,14 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     let w = World::up_with(3, &[K8S_PREVIOUS, K8S_VERSION]);
     let old = format!("k8s_version={}", K8S_PREVIOUS.trim_start_matches('v'));
     let new = format!("k8s_version={}", K8S_VERSION.trim_start_matches('v'));
-    let multi_old = ["--set", "topology=multi", "--set", "cni=flannel", "--set", &old];
+    let multi_old = [
+        "--set",
+        "topology=multi",
+        "--set",
+        "cni=flannel",
+        "--set",
+        &old,
+    ];
     let multi = ["--set", "topology=multi", "--set", "cni=flannel"];
     let two: [(&str, &[&str]); 2] = [("control_plane", &["node1"]), ("workers", &["node2"])];
 
@@ -67,10 +74,19 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
 
     // node3 alone: a `single` cluster, whose control plane runs the workloads.
     let alone: [(&str, &[&str]); 1] = [("control_plane", &["node3"])];
-    let single = ["--set", "topology=single", "--set", "cni=flannel", "--limit", "node3"];
+    let single = [
+        "--set",
+        "topology=single",
+        "--set",
+        "cni=flannel",
+        "--limit",
+        "node3",
+    ];
     let made = w.kubeadm(&alone, &single);
     made.code(0);
-    assert_did(&changed(&made), "node3", |a| a.starts_with("run kubeadm init"));
+    assert_did(&changed(&made), "node3", |a| {
+        a.starts_with("run kubeadm init")
+    });
     assert_eq!(w.nodes_on("node3"), ready(&["node3"]));
     w.apply_on("node3", &netexec("hello", 1));
     w.kubectl_on("node3", "rollout status deployment/hello --timeout=180s");
@@ -86,8 +102,12 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     again.code(0);
     assert_eq!(changed(&again), BTreeMap::new(), "the single rerun changed");
     // The reset recipe undoes it: nothing of the cluster is left for node3's next join.
-    w.galley("reset", &alone, &["--limit", "node3", "--set", "confirm=true"])
-        .code(0);
+    w.galley(
+        "reset",
+        &alone,
+        &["--limit", "node3", "--set", "confirm=true"],
+    )
+    .code(0);
     assert_eq!(
         sh(
             &w,
@@ -95,6 +115,15 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
             "ls /etc/kubernetes/manifests /etc/cni/net.d 2>/dev/null | grep -c yaml\\|conf; test -e /etc/kubernetes/kubelet.conf && echo left || echo reset"
         ),
         "0\nreset"
+    );
+    // Nor its pod network's interfaces, whose old subnet would stop the next cluster's pods.
+    assert_eq!(
+        sh(
+            &w,
+            "node3",
+            "ip -o link show | grep -c 'cni0\\|flannel' || true"
+        ),
+        "0"
     );
 
     // node1 and node2 at the previous minor.
@@ -163,8 +192,12 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     let upgrade = w.galley("upgrade", &two, &up);
     upgrade.code(0);
     let made = changed(&upgrade);
-    assert_did(&made, "node1", |a| a.starts_with(&format!("run kubeadm upgrade apply {K8S_VERSION}")));
-    assert_did(&made, "node2", |a| a.starts_with("run kubeadm upgrade node"));
+    assert_did(&made, "node1", |a| {
+        a.starts_with(&format!("run kubeadm upgrade apply {K8S_VERSION}"))
+    });
+    assert_did(&made, "node2", |a| {
+        a.starts_with("run kubeadm upgrade node")
+    });
     assert_did(&made, "node1", |a| a.contains("drain node2"));
     assert_eq!(w.nodes(), ready(&["node1", "node2"]));
     assert_eq!(
@@ -172,18 +205,37 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
         "",
         "a node was left cordoned"
     );
-    // The control plane, etcd, CoreDNS and kube-proxy are the new minor's, as kubeadm 1.37 pins them.
-    let images = w.kubectl(
-        "get pods -n kube-system -o jsonpath='{range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}'",
-    );
+    // The control plane, etcd, CoreDNS and kube-proxy are the new minor's, as kubeadm 1.37 pins
+    // them (their repository is the registry mirror's: imageRepository follows it).
+    w.kubectl("-n kube-system rollout status daemonset/kube-proxy --timeout=180s");
+    w.kubectl("-n kube-system rollout status deployment/coredns --timeout=180s");
+    let tag = |image: &str| image.rsplit('/').next().unwrap_or("").to_string();
+    let running: Vec<String> = w
+        .kubectl(
+            "get pods -n kube-system -o jsonpath='{range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}'",
+        )
+        .lines()
+        .map(tag)
+        .collect();
     for image in [
-        format!("registry.k8s.io/kube-apiserver:{K8S_VERSION}"),
-        format!("registry.k8s.io/kube-proxy:{K8S_VERSION}"),
-        "registry.k8s.io/etcd:3.7.0-0".to_string(),
-        "registry.k8s.io/coredns/coredns:v1.14.6".to_string(),
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
     ] {
-        assert!(images.lines().any(|l| l == image), "{image} not running:\n{images}");
+        let want = format!("{image}:{K8S_VERSION}");
+        assert!(running.contains(&want), "{want} not running: {running:?}");
     }
+    assert!(running.iter().any(|i| i == "etcd:3.7.0-0"), "{running:?}");
+    let spec = |what: &str| {
+        tag(&w.kubectl(&format!(
+            "-n kube-system get {what} -o jsonpath='{{.spec.template.spec.containers[0].image}}'"
+        )))
+    };
+    assert_eq!(
+        spec("daemonset/kube-proxy"),
+        format!("kube-proxy:{K8S_VERSION}")
+    );
+    assert_eq!(spec("deployment/coredns"), "coredns:v1.14.6");
     let installed = sh(
         &w,
         "node2",
@@ -192,14 +244,25 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     let v = K8S_VERSION.trim_start_matches('v');
     for p in ["kubeadm", "kubelet", "kubectl"] {
         assert!(installed.contains(&format!("{p} {v}-1.1")), "{installed}");
-        assert!(installed.lines().any(|l| l == p), "{p} not held again: {installed}");
+        assert!(
+            installed.lines().any(|l| l == p),
+            "{p} not held again: {installed}"
+        );
     }
     let again = w.galley("upgrade", &two, &up);
     again.code(0);
-    assert_eq!(changed(&again), BTreeMap::new(), "the upgrade rerun changed");
+    assert_eq!(
+        changed(&again),
+        BTreeMap::new(),
+        "the upgrade rerun changed"
+    );
     let again = w.kubeadm(&two, &multi);
     again.code(0);
-    assert_eq!(changed(&again), BTreeMap::new(), "the kubeadm recipe after the upgrade changed");
+    assert_eq!(
+        changed(&again),
+        BTreeMap::new(),
+        "the kubeadm recipe after the upgrade changed"
+    );
 
     // node3 joins as a worker; node1 and node2 are read, never changed.
     let three: [(&str, &[&str]); 2] = [
@@ -237,7 +300,11 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     let mut answered = dial(&w, "node1", &a.0, &service, 80, 30);
     answered.sort();
     answered.dedup();
-    assert_eq!(answered, [a.0.clone(), b.0.clone()], "the Service at {service}");
+    assert_eq!(
+        answered,
+        [a.0.clone(), b.0.clone()],
+        "the Service at {service}"
+    );
     assert_eq!(
         w.kubectl(&format!("exec {} -- cat /etc/hostname", b.0)),
         b.0

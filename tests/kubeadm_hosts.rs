@@ -740,3 +740,29 @@ fn a_node_that_cannot_resize_conntrack_gives_kube_proxy_max_per_core_zero() {
     let text = ok(&job(&ordinary)).render();
     assert!(!text.contains("KubeProxyConfiguration"), "{text}");
 }
+
+/// `kubeadm reset` leaves the pod network's interfaces; the reset recipe removes them (a reset
+/// node's old cni0 subnet stopped its pods in the next cluster, tests/k8s_multi.rs found), but
+/// not the pods' veths nor tunl0, which cannot be deleted.
+#[test]
+fn reset_removes_the_pod_networks_interfaces() {
+    let (dir, _) = running(
+        "flannel",
+        &[
+            ("cni0", &["10.244.0.1/24"]),
+            ("flannel.1", &["10.244.0.0/32"]),
+            ("vethabc", &[]),
+            ("tunl0", &[]),
+        ],
+    );
+    let p = ok(&Job::new("reset")
+        .facts(&dir.path().display().to_string())
+        .group("control_plane", &["cp1"]));
+    let text = p.render();
+    for gone in ["run: ip link delete cni0", "run: ip link delete flannel.1"] {
+        assert!(text.contains(gone), "{gone} missing:\n{text}");
+    }
+    for kept in ["vethabc", "tunl0"] {
+        assert!(!text.contains(&format!("delete {kept}")), "{kept}:\n{text}");
+    }
+}

@@ -236,7 +236,11 @@ pub fn agnhost() -> String {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
     format!("registry.k8s.io/e2e-test-images/agnhost:{tag}")
 }
