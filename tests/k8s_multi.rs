@@ -294,8 +294,8 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     let on: Vec<&str> = pods.iter().map(|p| p.2.as_str()).collect();
     assert_eq!(on, ["node2", "node3"], "{pods:?}");
     let (a, b) = (&pods[0], &pods[1]);
-    assert_eq!(dial(&w, "node1", &a.0, &b.1, 8080, 1), [b.0.clone()]);
-    assert_eq!(dial(&w, "node1", &b.0, &a.1, 8080, 1), [a.0.clone()]);
+    assert_eq!(dial(&w, "node1", &a.0, &b.1, 8080, 1), vec![b.0.clone()]);
+    assert_eq!(dial(&w, "node1", &b.0, &a.1, 8080, 1), vec![a.0.clone()]);
     let service = w.kubectl("get service web -o jsonpath='{.spec.clusterIP}'");
     let mut answered = dial(&w, "node1", &a.0, &service, 80, 30);
     answered.sort();

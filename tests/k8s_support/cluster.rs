@@ -4,7 +4,8 @@
 //! repositories and manifests of testbed/k8s-repos.sh, and the site's own Debian mirror, which
 //! each node's apt sources name as a site would). The recipe reaches all of it only through
 //! `--mirror` and `--registry-mirror`. Included by the tests that need it (k8s_multi, k8s_ha)
-//! with `#[path]`, beside `mod common`, `mod testbed` and `mod k8s_support`.
+//! with `#[path]`, beside `mod common`, `mod testbed` and `mod k8s_support`; each uses part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -21,13 +22,15 @@ pub struct World {
     _tree: tempfile::TempDir,
 }
 
-fn script(args: &[&str]) {
+/// `bash ARGS…`, which must succeed; what it printed.
+fn script(args: &[&str]) -> String {
     let out = Command::new("bash").args(args).output().unwrap();
     assert!(
         out.status.success(),
         "bash {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl World {
@@ -228,20 +231,8 @@ pub fn assert_did(made: &BTreeMap<String, Vec<String>>, host: &str, what: impl F
 /// agnhost's image (Kubernetes' e2e workload, testbed/k8s-node.sh pushes it) under its upstream
 /// name, which the nodes reach through the registry mirror of registry.k8s.io.
 pub fn agnhost() -> String {
-    let out = Command::new("bash")
-        .args([
-            testbed::k8s_node_script().to_str().unwrap(),
-            "agnhost-tag",
-            K8S_VERSION,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let node_sh = testbed::k8s_node_script();
+    let tag = script(&[node_sh.to_str().unwrap(), "agnhost-tag", K8S_VERSION]);
     format!("registry.k8s.io/e2e-test-images/agnhost:{tag}")
 }
 
