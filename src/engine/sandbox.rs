@@ -62,7 +62,9 @@ fn contains(
     array: &mut Array,
     value: Dynamic,
 ) -> Result<bool, Box<EvalAltResult>> {
-    let wanted = value.read_lock::<rhai::ImmutableString>().map(|s| s.clone());
+    let wanted = value
+        .read_lock::<rhai::ImmutableString>()
+        .map(|s| s.clone());
     for item in array.iter_mut() {
         if let (Some(w), Some(s)) = (&wanted, item.read_lock::<rhai::ImmutableString>()) {
             if *w == *s {
