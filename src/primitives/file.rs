@@ -499,6 +499,26 @@ pub fn register(engine: &mut Engine) {
     );
 }
 
+/// `regex::bytes::Regex::new(pattern)`, compiled once per run: a plan calls `sysctl` and
+/// `line_in_file` with the same patterns on every host, and compiling them was a tenth of a
+/// 105-host plan's work.
+pub fn cached_regex(pattern: &str) -> Result<regex::bytes::Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::bytes::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().unwrap().get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::bytes::Regex::new(pattern)?;
+    let mut map = cache.lock().unwrap();
+    if map.len() >= 1024 {
+        map.clear();
+    }
+    map.insert(pattern.to_string(), re.clone());
+    Ok(re)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,24 +612,4 @@ mod tests {
         let d = unified_diff("/f", b"a\n", b"b\n");
         assert!(d.contains("-a\n+b\n"), "{d}");
     }
-}
-
-/// `regex::bytes::Regex::new(pattern)`, compiled once per run: a plan calls `sysctl` and
-/// `line_in_file` with the same patterns on every host, and compiling them was a tenth of a
-/// 105-host plan's work.
-pub fn cached_regex(pattern: &str) -> Result<regex::bytes::Regex, regex::Error> {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<String, regex::bytes::Regex>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(re) = cache.lock().unwrap().get(pattern) {
-        return Ok(re.clone());
-    }
-    let re = regex::bytes::Regex::new(pattern)?;
-    let mut map = cache.lock().unwrap();
-    if map.len() >= 1024 {
-        map.clear();
-    }
-    map.insert(pattern.to_string(), re.clone());
-    Ok(re)
 }
