@@ -381,7 +381,7 @@ fn line_in_file(
     let re = o
         .regex
         .as_deref()
-        .map(regex::bytes::Regex::new)
+        .map(cached_regex)
         .transpose()
         .map_err(|e| usage(format!("line_in_file: bad regex: {e}")))?;
     let call = Call::begin(&nc, "line_in_file", format!("{path}: {line}"))?;
@@ -497,6 +497,26 @@ pub fn register(engine: &mut Engine) {
         &["Whether the path exists on the current host (files written earlier in a plan count)."],
         file_exists,
     );
+}
+
+/// `regex::bytes::Regex::new(pattern)`, compiled once per run: a plan calls `sysctl` and
+/// `line_in_file` with the same patterns on every host, and compiling them was a tenth of a
+/// 105-host plan's work.
+pub fn cached_regex(pattern: &str) -> Result<regex::bytes::Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::bytes::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().unwrap().get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::bytes::Regex::new(pattern)?;
+    let mut map = cache.lock().unwrap();
+    if map.len() >= 1024 {
+        map.clear();
+    }
+    map.insert(pattern.to_string(), re.clone());
+    Ok(re)
 }
 
 #[cfg(test)]

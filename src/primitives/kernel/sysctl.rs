@@ -140,7 +140,7 @@ fn sysctl_steps(
     }
     if o.persist != Some(false) {
         let old = text_of(call, file)?.unwrap_or_default();
-        let re = regex::bytes::Regex::new(&format!(r"^\s*{}\s*=", regex::escape(key)))
+        let re = crate::primitives::file::cached_regex(&format!(r"^\s*{}\s*=", regex::escape(key)))
             .map_err(|e| e.to_string())?;
         if let Some(new) = decide_line(old.as_bytes(), &format!("{key} = {value}"), Some(&re)) {
             changed |= persist(call, file, &new, false)?;
