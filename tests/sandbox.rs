@@ -56,6 +56,8 @@ const PRIMITIVES: &[&str] = &[
     "apt_repo",
     // The kubeadm family's typed cluster description (src/primitives/cluster.rs).
     "cluster",
+    // Pure, no host access: strings found in an array without resolving `==` per element.
+    "contains",
     "download",
     "ensure_dir",
     "extract",
@@ -178,4 +180,26 @@ fn the_total_size_of_values_is_bounded() {
         );
         assert!(stderr.contains("x.rhai:2:"), "{what}: {stderr}");
     }
+}
+
+/// The engine's own `contains` for strings (fast for the recipes' host lists) keeps Rhai's
+/// meaning, and every other value still goes to Rhai's.
+#[test]
+fn contains_and_in_keep_rhais_meaning() {
+    let recipe = r#"
+let checks = [
+    [1, "a", 2.5].contains("a"),
+    !("x" in ["y", 3]),
+    !("1" in [1]),
+    2 in [1, 2],
+    [["a"]].contains(["a"]),
+    !([] .contains("a")),
+];
+for i in 0..checks.len() { if !checks[i] { throw `check ${i} failed`; } }
+"#;
+    Test::new()
+        .file("x.rhai", recipe)
+        .args(&["run", "x.rhai"])
+        .run()
+        .code(0);
 }
