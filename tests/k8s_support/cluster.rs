@@ -287,22 +287,65 @@ spec:
 /// netexec's `/dial` on pod `from` (reached through the API server's proxy, from control plane
 /// `node`): `from` connects `tries` times to `host:port` and asks each answer's /hostname; the
 /// names it got back.
+///
+/// A pod that has just become Ready may not yet be routable from every node: flannel adds a new
+/// node's route, neighbour and forwarding entries when its own watch sees the node's lease, and
+/// the API server reaches `from` over that route. So a failed attempt is retried for up to 90 s;
+/// the test's log says how long it took, and a last failure prints node's routes and neighbours.
 pub fn dial(w: &World, node: &str, from: &str, host: &str, port: u16, tries: u32) -> Vec<String> {
-    let out = w.kubectl_on(
-        node,
-        &format!(
-            "get --raw '/api/v1/namespaces/default/pods/{from}:8080/proxy/dial?request=hostname&protocol=http&host={host}&port={port}&tries={tries}'"
-        ),
+    let cmd = format!(
+        "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw '/api/v1/namespaces/default/pods/{from}:8080/proxy/dial?request=hostname&protocol=http&host={host}&port={port}&tries={tries}'"
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("/dial answered {out:?}: {e}"));
-    let got: Vec<String> = v["responses"]
-        .as_array()
-        .unwrap_or_else(|| panic!("/dial from {from} to {host}:{port} got no answer: {out}"))
-        .iter()
-        .map(|r| r.as_str().unwrap_or("").to_string())
-        .collect();
-    got
+    let start = std::time::Instant::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let out = w.tb.ssh(node, &cmd);
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        // The API server could not reach `from`, or `from` could not reach `host`: netexec
+        // answers 200 with the failures under "errors".
+        let failure = if out.status.success() {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("/dial answered {text:?}: {e}"));
+            match v["errors"].as_array() {
+                Some(errors) if !errors.is_empty() => text.clone(),
+                _ => {
+                    if attempts > 1 {
+                        eprintln!(
+                            "dial from {from} to {host}:{port} answered after {attempts} attempts, {:?}",
+                            start.elapsed()
+                        );
+                    }
+                    return v["responses"]
+                        .as_array()
+                        .unwrap_or_else(|| {
+                            panic!("/dial from {from} to {host}:{port} got no answer: {text}")
+                        })
+                        .iter()
+                        .map(|r| r.as_str().unwrap_or("").to_string())
+                        .collect();
+                }
+            }
+        } else {
+            format!("{text}{}", String::from_utf8_lossy(&out.stderr).trim())
+        };
+        if start.elapsed() > std::time::Duration::from_secs(90) {
+            let diag = w.tb.ssh(
+                node,
+                "ip route; ip neigh show dev flannel.1; bridge fdb show dev flannel.1; \
+                 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o wide; \
+                 kubectl --kubeconfig /etc/kubernetes/admin.conf get pods -A -o wide",
+            );
+            panic!(
+                "{node}: `{cmd}` failed {attempts} times in {:?}: {failure}\n{}{}",
+                start.elapsed(),
+                String::from_utf8_lossy(&diag.stdout),
+                String::from_utf8_lossy(&diag.stderr)
+            );
+        }
+        eprintln!("dial from {from} to {host}:{port}, attempt {attempts}: {failure}");
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
 }
 
 /// `pod=ip@node`, each pod of Deployment `app`, sorted by node.
