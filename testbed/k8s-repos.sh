@@ -14,6 +14,9 @@
 #   (our containerd build, with this machine's runc, as Docker's package bundles runc), its key at
 #   gpg;
 # - github.com/flannel-io/flannel/releases/download/vX/kube-flannel.yml: flannel's manifest;
+# - github.com/etcd-io/etcd/releases/download/vX/etcd-vX-linux-amd64.tar.gz: the etcd release
+#   of the minor (etcd, etcdctl, etcdutl under etcd-vX-linux-amd64/, as the release packs them),
+#   which etcd-restore installs for etcdutl;
 # - deb.debian.org/debian/: the Debian packages the recipes install beyond the testbed's rootfs
 #   (haproxy, keepalived), as a site's own Debian mirror holds them.
 # Both repositories are signed with a key made for this call: apt checks it through the
@@ -260,6 +263,16 @@ main() {
     # one value is changed; the rest of the manifest is the release's own.
     sed 's/"cniVersion": "1.0.0"/"cniVersion": "0.4.0"/' "$bin/kube-flannel.yml" >"$fl/kube-flannel.yml"
     grep -q '"cniVersion": "0.4.0"' "$fl/kube-flannel.yml" || die "flannel's manifest changed shape: no cniVersion 1.0.0 to change"
+    local ev
+    ev=$("$bin/etcd" --version | sed -n 's/^etcd Version: //p')
+    [[ -n $ev ]] || die "$bin/etcd --version names no version"
+    local er="$out/github.com/etcd-io/etcd/releases/download/v$ev" en="etcd-v$ev-linux-amd64"
+    local et
+    et=$(mktemp -d)
+    mkdir -p "$er" "$et/$en"
+    cp "$bin"/{etcd,etcdctl,etcdutl} "$et/$en/"
+    tar -C "$et" -I "gzip -1" -cf "$er/$en.tar.gz" "$en"
+    rm -rf "$et"
     debian_mirror "$out"
     rm -rf "$gh"
 }

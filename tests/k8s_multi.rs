@@ -10,7 +10,10 @@
 //! - node3 (reset before) joins as a worker given with `--limit`, the other nodes change
 //!   nothing; a workload spread over both workers answers pod to pod across nodes (flannel)
 //!   and through its Service's ClusterIP (kube-proxy);
-//! - the day-two recipes: an etcd snapshot, the certificates renewed, the added worker removed.
+//! - the upgrade's drain blocked by a PodDisruptionBudget stops the run naming it; with the budget
+//!   gone the same command resumes where it stopped;
+//! - the day-two recipes: an etcd snapshot, restored (objects made since are gone, deleted ones
+//!   back), the certificates renewed, the added worker removed.
 //!
 //! Nothing in the recipes is replaced: they add pkgs.k8s.io's and Docker's apt repositories
 //! with their keys, install containerd.io, kubeadm, kubelet and kubectl from them, configure
@@ -33,7 +36,9 @@ mod k8s_support;
 
 use std::collections::BTreeMap;
 
-use cluster::{assert_did, changed, dial, netexec, pods_of, ready, ready_at, running_on, World};
+use cluster::{
+    assert_did, changed, dial, guarded, netexec, pods_of, ready, ready_at, running_on, World,
+};
 use k8s_support::{K8S_PREVIOUS, K8S_VERSION};
 
 #[test]
@@ -186,19 +191,52 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     again.code(0);
     assert_eq!(changed(&again), BTreeMap::new(), "the rerun changed");
 
-    // The upgrade to the current minor: kubeadm first, `upgrade apply` on the control plane,
-    // the worker drained, `upgrade node`, kubelet and kubectl, uncordoned.
+    // The upgrade to the current minor, first against a PodDisruptionBudget that allows no
+    // disruption of the only worker's pod: the control plane moves (`kubeadm upgrade apply`),
+    // then node2's drain cannot finish and the run stops, naming the budget; node2 stays
+    // cordoned on the old kubelet.
+    w.apply_on("node1", &guarded("guarded"));
+    w.kubectl("rollout status deployment/guarded --timeout=180s");
     let up = ["--set", "topology=multi", "--set", &new];
+    let hurried = [&up[..], &["--set", "drain_timeout=15"]].concat();
+    let blocked = w.galley("upgrade", &two, &hurried);
+    blocked.code(1);
+    let said = format!("{}{}", blocked.stdout, blocked.stderr);
+    assert!(
+        said.contains("drain of node2 stopped (kubectl drain, --timeout=15s)")
+            && said.contains(
+                "PodDisruptionBudget default/guarded (minAvailable 1, 0 disruptions allowed now)"
+            ),
+        "{said}"
+    );
+    assert_did(&changed(&blocked), "node1", |a| {
+        a.starts_with(&format!("run kubeadm upgrade apply {K8S_VERSION}"))
+    });
+    assert_eq!(
+        w.nodes(),
+        format!("node1=True {K8S_VERSION}\nnode2=True {K8S_PREVIOUS}")
+    );
+    assert_eq!(
+        w.kubectl("get node node2 -o jsonpath='{.spec.unschedulable}'"),
+        "true"
+    );
+    // With the budget gone the same command resumes: node1 is not upgraded again, node2 is
+    // drained, `upgrade node`, kubelet and kubectl, uncordoned.
+    w.kubectl("delete poddisruptionbudget guarded");
     let upgrade = w.galley("upgrade", &two, &up);
     upgrade.code(0);
     let made = changed(&upgrade);
-    assert_did(&made, "node1", |a| {
-        a.starts_with(&format!("run kubeadm upgrade apply {K8S_VERSION}"))
-    });
+    assert!(
+        !made
+            .get("node1")
+            .is_some_and(|a| a.iter().any(|a| a.contains("kubeadm upgrade"))),
+        "node1 was upgraded again: {made:#?}"
+    );
     assert_did(&made, "node2", |a| {
         a.starts_with("run kubeadm upgrade node")
     });
     assert_did(&made, "node1", |a| a.contains("drain node2"));
+    w.kubectl("delete deployment guarded");
     assert_eq!(w.nodes(), ready(&["node1", "node2"]));
     assert_eq!(
         w.kubectl("get nodes -o jsonpath='{.items[*].spec.unschedulable}'"),
@@ -309,12 +347,36 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     );
 
     // Day two, for real. A snapshot of etcd, checked by etcdutl, on the control plane:
+    w.kubectl("create configmap before-backup --from-literal=k=v");
     w.galley("etcd-backup", &three, &["--set", "topology=multi"])
         .code(0);
     let snapshot = sh(&w, "node1", "stat -c '%s %a' /var/backups/etcd/snapshot.db");
     let (size, mode) = snapshot.split_once(' ').unwrap();
     assert!(size.parse::<u64>().unwrap() > 100_000, "{snapshot}");
     assert_eq!(mode, "600");
+    // The snapshot restored: an object made after it is gone, one deleted after it is back,
+    // and the cluster answers with all three nodes Ready.
+    w.kubectl("create configmap made-after --from-literal=k=v");
+    w.kubectl("delete configmap before-backup");
+    let restore = [
+        "--set",
+        "topology=multi",
+        "--set",
+        "snapshot=/var/backups/etcd/snapshot.db",
+        "--set",
+        "confirm=true",
+    ];
+    let restored = w.galley("etcd-restore", &three, &restore);
+    restored.code(0);
+    assert_did(&changed(&restored), "node1", |a| {
+        a.contains("snapshot restore /var/backups/etcd/snapshot.db")
+    });
+    assert_eq!(
+        w.kubectl("get configmaps -o jsonpath='{.items[*].metadata.name}'"),
+        "before-backup kube-root-ca.crt"
+    );
+    assert_eq!(w.nodes(), ready(&["node1", "node2", "node3"]));
+    w.kubectl("rollout status deployment/web --timeout=180s");
     // The certificates renewed, the control plane restarted on them, and answering:
     let cert = "sha256sum /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/admin.conf";
     let before = sh(&w, "node1", cert);

@@ -236,6 +236,42 @@ pub fn agnhost() -> String {
     format!("registry.k8s.io/e2e-test-images/agnhost:{tag}")
 }
 
+/// A Deployment `name` of one agnhost pod and a PodDisruptionBudget `name` that keeps it: no
+/// voluntary disruption is allowed, so a drain of its node cannot finish.
+pub fn guarded(name: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+      - name: pause
+        image: {image}
+        args: ["pause"]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  minAvailable: 1
+  selector:
+    matchLabels: {{app: {name}}}
+"#,
+        image = agnhost()
+    )
+}
+
 /// A Deployment `name` of `replicas` agnhost netexec pods (HTTP on 8080: /hostname, /dial), no
 /// two on one node, and a Service `name` on port 80 in front of them.
 pub fn netexec(name: &str, replicas: u32) -> String {
