@@ -12,7 +12,7 @@
 //!   and through its Service's ClusterIP (kube-proxy);
 //! - the upgrade's drain blocked by a PodDisruptionBudget stops the run naming it; with the budget
 //!   gone the same command resumes where it stopped;
-//! - the day-two recipes: an etcd snapshot, restored (objects made since are gone, deleted ones
+//! - the day-two recipes: an etcd snapshot (also fetched here), restored (objects made since are gone, deleted ones
 //!   back), the certificates renewed, the added worker removed.
 //!
 //! Nothing in the recipes is replaced: they add pkgs.k8s.io's and Docker's apt repositories
@@ -348,8 +348,26 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
 
     // Day two, for real. A snapshot of etcd, checked by etcdutl, on the control plane:
     w.kubectl("create configmap before-backup --from-literal=k=v");
-    w.galley("etcd-backup", &three, &["--set", "topology=multi"])
-        .code(0);
+    // It is also copied here (`fetch`), byte for byte.
+    let here = tempfile::tempdir().unwrap();
+    let fetch = format!("fetch={}/{{host}}-etcd.db", here.path().display());
+    w.galley(
+        "etcd-backup",
+        &three,
+        &["--set", "topology=multi", "--set", &fetch],
+    )
+    .code(0);
+    let local = std::process::Command::new("sha256sum")
+        .arg(here.path().join("node1-etcd.db"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&local.stdout).split(' ').next(),
+        sh(&w, "node1", "sha256sum /var/backups/etcd/snapshot.db")
+            .split(' ')
+            .next(),
+        "the copy here differs from the member's snapshot"
+    );
     let snapshot = sh(&w, "node1", "stat -c '%s %a' /var/backups/etcd/snapshot.db");
     let (size, mode) = snapshot.split_once(' ').unwrap();
     assert!(size.parse::<u64>().unwrap() > 100_000, "{snapshot}");

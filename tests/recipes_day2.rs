@@ -397,6 +397,12 @@ fn etcd_backup_and_restore_plans() {
             job("etcd-backup", t, &cluster(facts)),
         );
     }
+    // Copied to the machine galley runs on as well: the plan says the member's file is not
+    // there yet (the save before it makes it), so the copy is a change.
+    snapshot(
+        "etcd-backup-fetched",
+        job("etcd-backup", "multi", &cluster("multi-1.36")).set("fetch", "backups/{host}-etcd.db"),
+    );
     for (t, facts) in [
         ("multi", "multi-1.36"),
         ("ha-stacked", "ha-stacked-1.36"),

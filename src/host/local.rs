@@ -153,6 +153,17 @@ impl Host for LocalHost {
         Ok(Some(buf))
     }
 
+    fn copy_out(&self, path: &str, into: &mut dyn std::io::Write) -> HostResult<Option<u64>> {
+        let mut f = match super::regular_file::open(Path::new(path)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(HostError::file(path, e)),
+        };
+        std::io::copy(&mut f, into)
+            .map(Some)
+            .map_err(|e| HostError::file(path, e))
+    }
+
     fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
         match fs::metadata(path) {
             Ok(m) => Ok(Some(FileStat {

@@ -137,6 +137,17 @@ pub trait Host: Send + Sync {
     fn write_file(&self, path: &str, content: &[u8], meta: &FileMeta) -> HostResult<()>;
     /// Creates a folder and its parents, then applies `meta` to the folder itself.
     fn ensure_dir(&self, path: &str, meta: &FileMeta) -> HostResult<()>;
+    /// Streams the regular file at `path` into `into`, of any size (`fetch` copies a host's
+    /// file to the machine galley runs on with it); the bytes copied, or `None` when it does
+    /// not exist. The default serves hosts whose files are only read whole (a facts file).
+    fn copy_out(&self, path: &str, into: &mut dyn std::io::Write) -> HostResult<Option<u64>> {
+        let Some(bytes) = self.read_file(path)? else {
+            return Ok(None);
+        };
+        into.write_all(&bytes)
+            .map_err(|e| HostError::file(path, e))?;
+        Ok(Some(bytes.len() as u64))
+    }
     /// Why connecting to this host failed, once it has (every later command fails the same
     /// way); `None` while it is reachable or untried.
     fn connect_failure(&self) -> Option<String> {

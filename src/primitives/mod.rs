@@ -8,6 +8,7 @@ mod cluster;
 pub mod command;
 pub mod download;
 mod extract_links;
+mod fetch;
 pub mod file;
 mod http;
 pub mod kernel;
@@ -98,6 +99,7 @@ pub fn register(engine: &mut Engine) {
     kernel::register(engine);
     alternatives::register(engine);
     download::register(engine);
+    fetch::register(engine);
     kube::register(engine);
     sleep::register(engine);
     wait::register(engine);

@@ -5,6 +5,7 @@
 //! (see `agent.rs`, and docs/ssh.md for why and what it costs).
 
 mod agent;
+mod copy_out;
 mod framer;
 mod master;
 pub mod options;
@@ -278,6 +279,10 @@ impl Host for SshHost {
                 format!("exit {}: {}", out.rc, out.stderr_text().trim()),
             )),
         }
+    }
+
+    fn copy_out(&self, path: &str, into: &mut dyn std::io::Write) -> HostResult<Option<u64>> {
+        self.stream_out(path, into)
     }
 
     fn stat(&self, path: &str) -> HostResult<Option<FileStat>> {
