@@ -35,28 +35,52 @@ command -v go >/dev/null || { echo "scripts/test.sh: Go is needed for tier 4 (th
 # Every component: Kubernetes, etcd, CoreDNS, pause, the CNI plugins, crane, the registry,
 # containerd, flannel, crictl and agnhost (tests/k8s_multi.rs and tests/k8s_ha.rs form real
 # clusters); then the minor before, which tests/k8s_multi.rs forms a cluster of and upgrades
-# (no agnhost: the workload runs on the current minor). On a cold machine this is the longest
-# step, so it runs while cargo builds the tests; its output goes to a log shown if it fails.
-artifacts_log=$(mktemp)
-(
-    bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" >/dev/null
-    bash testbed/k8s-artifacts.sh v1.36.3 kubernetes etcd pause coredns cni crane registry containerd flannel crictl >/dev/null
-) 2>"$artifacts_log" &
-artifacts=$!
-built() {
-    wait "$artifacts" || { cat "$artifacts_log" >&2; echo "scripts/test.sh: testbed/k8s-artifacts.sh failed" >&2; exit 1; }
-    rm -f "$artifacts_log"
+# (no agnhost: the workload runs on the current minor).
+artifacts() {
+    local log
+    log=$(mktemp)
+    if ! {
+        bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" >/dev/null &&
+            bash testbed/k8s-artifacts.sh v1.36.3 kubernetes etcd pause coredns cni crane registry containerd flannel crictl >/dev/null
+    } 2>"$log"; then
+        cat "$log" >&2
+        echo "scripts/test.sh: testbed/k8s-artifacts.sh failed" >&2
+        return 1
+    fi
+    rm -f "$log"
 }
+k8s_tests=(k8s_kubeadm_judges k8s_control_plane k8s_multi k8s_ha)
+k8s_args=()
+for t in "${k8s_tests[@]}"; do k8s_args+=(--test "$t"); done
 
 if [ "${1:-}" = k8s ]; then
-    built
-    cargo test --test k8s_kubeadm_judges --test k8s_control_plane --test k8s_multi --test k8s_ha -- --test-threads=2
+    artifacts
+    cargo test "${k8s_args[@]}" -- --test-threads=2
     exit
 fi
 
-cargo build --quiet --all-targets
-built
-cargo test --all-targets -- --test-threads="${GALLEY_TEST_THREADS:-4}"
+# Tier 4 is mostly waiting (images pulled, kubelets and static pods started, drains), and on a
+# cold machine its artifacts are the longest step: so the artifacts are built, then tier 4 run,
+# beside the build and the other tiers (each testbed has its own bridge and subnet). Tier 4's
+# output goes to a log, printed after the other tiers' when both are done.
+rest_args=(--lib --bins)
+for f in tests/*.rs; do
+    t=$(basename "$f" .rs)
+    [[ " ${k8s_tests[*]} " == *" $t "* ]] || rest_args+=(--test "$t")
+done
+k8s_log=$(mktemp)
+# (Its cargo test waits on cargo's build lock while the build below runs.)
+( artifacts && cargo test "${k8s_args[@]}" -- --test-threads=2 ) >"$k8s_log" 2>&1 &
+k8s=$!
+rest_rc=0
+cargo build --quiet --all-targets && cargo test "${rest_args[@]}" -- --test-threads="${GALLEY_TEST_THREADS:-4}" || rest_rc=$?
+k8s_rc=0
+wait "$k8s" || k8s_rc=$?
+echo "== tier 4 (real Kubernetes), run beside the tiers above =="
+cat "$k8s_log"
+rm -f "$k8s_log"
+[ "$rest_rc" -eq 0 ] || { echo "scripts/test.sh: tiers 1-3 failed (exit $rest_rc)" >&2; exit "$rest_rc"; }
+[ "$k8s_rc" -eq 0 ] || { echo "scripts/test.sh: tier 4 failed (exit $k8s_rc)" >&2; exit "$k8s_rc"; }
 
 # The testbed must leave nothing behind: no bridge, veth, cgroup or nspawn process.
 for _ in 1 2 3 4 5 6 7 8 9 10; do
