@@ -258,3 +258,54 @@ on(hosts(), |h| run(["sh", "-c", `cd "$D"; touch started-${h}; until [ -e starte
     assert!(rest.contains(" changed beta run sh -c"), "{rest}");
     assert!(rest.contains("recap (apply"), "{rest}");
 }
+
+#[test]
+fn a_trace_line_under_the_live_rows_is_written_whole_above_them() {
+    // With -vv, alpha's `debug()` traces a line while beta's row is on the screen (drawn again
+    // after alpha's line, during alpha's sleep); the line must stand on its own, not be written
+    // into the row (nor the row drawn over it).
+    let test = Test::new();
+    let recipe = r#"let dir = "DIR";
+on(hosts(), |h| {
+    run(["sh", "-c", `cd "$D"; touch started-${h}; until [ -e started-alpha ] && [ -e started-beta ]; do sleep 0.1; done; if [ ${h} = alpha ]; then sleep 2; else until [ -e go-beta ]; do sleep 0.1; done; fi`], #{ env: #{ D: dir } });
+    if h == "alpha" { sleep(1.5); debug("a trace line from alpha"); }
+});
+"#
+    .replace("DIR", &test.path().display().to_string());
+    let test = test
+        .file(
+            "hosts.ini",
+            "[web]\nalpha ansible_connection=local\nbeta ansible_connection=local\n",
+        )
+        .file("busy.rhai", &recipe)
+        .args(&["run", "busy.rhai", "-i", "hosts.ini", "-vv"]);
+    use rexpect::session::{spawn_with_options, Options};
+    let mut cmd = test.command();
+    cmd.env("TERM", "xterm");
+    let opts = Options::new()
+        .timeout_ms(Some(60_000))
+        .strip_ansi_escape_codes(false);
+    let mut p = spawn_with_options(cmd, opts).expect("galley on a pty");
+    let before = p
+        .exp_string("a trace line from alpha")
+        .expect("alpha's trace line");
+    let (after, row) = p
+        .exp_regex(r"beta +\d+s  run sh -c")
+        .expect("beta's row drawn again after the trace line");
+    std::fs::write(test.path().join("go-beta"), "").unwrap();
+    let rest = p.exp_eof().expect("galley ends");
+    let all = format!("{before}a trace line from alpha{after}{row}{rest}");
+    let bytes: Vec<u8> = all.chars().map(|c| c as u8).collect();
+    let (_, last) = screens(&String::from_utf8(bytes).unwrap());
+    // Written into a row, the line would leave that row's text on the screen for good: the area
+    // no longer knows where its rows are.
+    assert!(
+        !last.iter().any(|l| is_live_row(l)),
+        "a row was left on the screen: {last:#?}"
+    );
+    assert!(
+        last.iter().any(|l| l.starts_with("20")
+            && l.contains(" DEBUG galley::engine: \"a trace line from alpha\"")),
+        "the trace line does not stand on its own line: {last:#?}"
+    );
+}

@@ -80,7 +80,7 @@ struct RedactingStderr;
 
 impl Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        std::io::stderr().write_all(redact(&String::from_utf8_lossy(buf)).as_bytes())?;
+        crate::report::write_above(redact(&String::from_utf8_lossy(buf)).as_bytes())?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

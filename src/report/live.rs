@@ -6,8 +6,42 @@
 //!
 //! indicatif's `suspend` unwraps its write errors; the area is cleared here with `clear`, whose
 //! error is ignored, so a stderr that went away never panics a run.
+//!
+//! `-v`'s trace lines go to the same stderr from any thread, outside the reporter. So the area on
+//! screen is also known process-wide (as tracing's subscriber is), behind one lock that is held
+//! while rows are drawn and while a trace line is written (`write_above`): the rows are erased,
+//! the line written, and the rows drawn again at the next tick, never mixed into it.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The live area on the terminal now, if any.
+struct Shown {
+    id: u64,
+    area: MultiProgress,
+    erased: Arc<AtomicBool>,
+}
+
+static SHOWN: Mutex<Option<Shown>> = Mutex::new(None);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn shown() -> MutexGuard<'static, Option<Shown>> {
+    SHOWN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes `bytes` (whole lines) to stderr with the live rows erased first; they come back at
+/// their host's next tick.
+pub fn write_above(bytes: &[u8]) -> std::io::Result<()> {
+    let guard = shown();
+    if let Some(s) = guard.as_ref() {
+        let _ = s.area.clear();
+        s.erased.store(true, Ordering::SeqCst);
+    }
+    std::io::stderr().write_all(bytes)
+}
 
 /// A busy host's row.
 struct Row {
@@ -24,20 +58,32 @@ pub(super) struct Live {
     /// In the order drawn.
     rows: Vec<Row>,
     /// Erased for a printed line: the next row shown draws them all again.
-    erased: bool,
+    erased: Arc<AtomicBool>,
+    /// Its entry in `SHOWN` (0: not registered, as in unit tests).
+    id: u64,
 }
 
 impl Live {
     pub fn new() -> Self {
+        let area = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let erased = Arc::new(AtomicBool::new(false));
+        let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+        *shown() = Some(Shown {
+            id,
+            area: area.clone(),
+            erased: erased.clone(),
+        });
         Live {
-            area: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            area,
             rows: Vec::new(),
-            erased: false,
+            erased,
+            id,
         }
     }
 
     /// Shows `text` as `host`'s row, doing `what`; a new row goes in at its inventory place.
     pub fn show(&mut self, host: &str, rank: usize, what: &str, text: String) {
+        let _drawing = shown();
         let row = match self.rows.iter().position(|r| r.host == host) {
             Some(i) => &mut self.rows[i],
             None => {
@@ -64,13 +110,14 @@ impl Live {
         }
         // Each message is a redraw (of every row): only a new text (a second more, a new output
         // line) is one, or the first after the rows were erased.
-        if std::mem::take(&mut self.erased) || row.bar.message() != text {
+        if self.erased.swap(false, Ordering::SeqCst) || row.bar.message() != text {
             row.bar.set_message(text);
         }
     }
 
     /// Removes `host`'s row: any, or only one showing `what`.
     pub fn done(&mut self, host: &str, what: Option<&str>) {
+        let _drawing = shown();
         let mine = |r: &Row| r.host == host && what.is_none_or(|w| r.what == w);
         if let Some(i) = self.rows.iter().position(mine) {
             let row = self.rows.remove(i);
@@ -81,14 +128,19 @@ impl Live {
 
     /// Erases the rows from the terminal (a line is about to be printed); they stay busy.
     pub fn clear(&mut self) {
+        let _drawing = shown();
         if !self.rows.is_empty() {
             let _ = self.area.clear();
-            self.erased = true;
+            self.erased.store(true, Ordering::SeqCst);
         }
     }
 
     /// Removes every row (the run is over).
     pub fn close(&mut self) {
+        let mut drawing = shown();
+        if drawing.as_ref().is_some_and(|s| s.id == self.id) {
+            *drawing = None;
+        }
         while let Some(row) = self.rows.pop() {
             row.bar.finish_and_clear();
             self.area.remove(&row.bar);
@@ -128,7 +180,8 @@ mod tests {
         let mut live = Live {
             area: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
             rows: Vec::new(),
-            erased: false,
+            erased: Arc::new(AtomicBool::new(false)),
+            id: 0,
         };
         live.show("c", 2, "run x", "c x".into());
         live.show("a", 0, "run y", "a y".into());

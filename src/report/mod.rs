@@ -12,6 +12,7 @@ pub mod stdout;
 
 pub use human::{action_text, live_text};
 pub use json::{action_value, line as json_line};
+pub use live::write_above;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
