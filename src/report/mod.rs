@@ -177,6 +177,9 @@ pub struct Reporter {
 
 #[derive(Default)]
 struct State {
+    /// The run started (its first line was printed): a recipe that did not compile, or that
+    /// the lint stopped, has nothing to recap for people.
+    started: bool,
     counts: BTreeMap<String, Counts>,
     /// Hosts in the order they were registered (inventory order), for the recap.
     order: Vec<String>,
@@ -242,6 +245,7 @@ impl Reporter {
     }
 
     pub fn start(&self, recipe: &str) {
+        self.state.lock().unwrap().started = true;
         match self.format {
             Format::Json => self.sink.out(&json::start(self.mode, recipe)),
             Format::Human => self.sink.out(&human::start(self.mode, recipe, self.color)),
@@ -418,6 +422,7 @@ impl Reporter {
                 &st.host_errors,
                 exit_code,
             )),
+            Format::Human if !st.started => {}
             Format::Human => {
                 let mut hosts: Vec<(&str, &Counts)> = Vec::new();
                 for h in st.order.iter().chain(st.counts.keys()) {

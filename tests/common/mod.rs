@@ -1,5 +1,9 @@
 //! A builder for tests that drive the built `galley` binary in a temporary folder, in the manner
-//! of casey/just's `Test`: set up files, run, then assert on exit code and output.
+//! of casey/just's `Test`: set up files, say what the run must end with (`status`, `stdout`,
+//! `stderr`), then `check`, which compares the exit code and both whole outputs; what is not
+//! said is expected empty (and exit 0), so a new line of output fails a test until it is
+//! expected. `run` gives the raw result for the tests that read it in parts (JSON events,
+//! action lines).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -13,6 +17,9 @@ pub struct Test {
     dir: tempfile::TempDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    status: i32,
+    stdout: String,
+    stderr: String,
 }
 
 pub struct Ran {
@@ -28,7 +35,51 @@ impl Test {
             dir: tempfile::tempdir().expect("tempdir"),
             args: Vec::new(),
             env: Vec::new(),
+            status: 0,
+            stdout: String::new(),
+            stderr: String::new(),
         }
+    }
+
+    /// The exit code `check` expects (0 unless said).
+    pub fn status(mut self, code: i32) -> Self {
+        self.status = code;
+        self
+    }
+
+    /// The whole stdout `check` expects (nothing unless said); `{dir}` is the test's folder.
+    pub fn stdout(mut self, text: &str) -> Self {
+        self.stdout = text.to_string();
+        self
+    }
+
+    /// The whole stderr `check` expects (nothing unless said); `{dir}` is the test's folder.
+    pub fn stderr(mut self, text: &str) -> Self {
+        self.stderr = text.to_string();
+        self
+    }
+
+    /// Runs, then fails unless the exit code, the whole stdout and the whole stderr are what
+    /// was said. Durations, which differ from run to run, are compared as `TIME`: `(12ms)`,
+    /// `(2.1s)` and `recap (apply, 14ms)` read `(TIME)` and `recap (apply, TIME)`.
+    pub fn check(self) -> Ran {
+        let mut ran = self.run();
+        let time = regex::Regex::new(r"([( ])\d+(\.\d+)?(ms|s)\)").unwrap();
+        ran.stdout = time.replace_all(&ran.stdout, "${1}TIME)").into_owned();
+        ran.stderr = time.replace_all(&ran.stderr, "${1}TIME)").into_owned();
+        let dir = self.dir.path().display().to_string();
+        let want = |s: &str| s.replace("{dir}", &dir);
+        let (stdout, stderr) = (want(&self.stdout), want(&self.stderr));
+        if ran.code != self.status || ran.stdout != stdout || ran.stderr != stderr {
+            panic!(
+                "galley {:?}\n{}{}{}",
+                self.args,
+                differs("exit code", &self.status.to_string(), &ran.code.to_string()),
+                differs("stdout", &stdout, &ran.stdout),
+                differs("stderr", &stderr, &ran.stderr),
+            );
+        }
+        ran
     }
 
     pub fn path(&self) -> &Path {
@@ -83,6 +134,14 @@ impl Test {
     pub fn keep(self) -> (tempfile::TempDir, Vec<String>) {
         (self.dir, self.args)
     }
+}
+
+/// `what` expected and got, when they differ.
+fn differs(what: &str, want: &str, got: &str) -> String {
+    if want == got {
+        return String::new();
+    }
+    format!("{what} differs\n--- expected\n{want}\n--- got\n{got}\n---\n")
 }
 
 impl Ran {
