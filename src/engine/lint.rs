@@ -75,7 +75,8 @@ fn fn_call<'a>(nodes: &[ASTNode<'a>]) -> Option<(&'a rhai::FnCallExpr, Position)
 }
 
 /// Options maps written in the recipe whose literal entries a primitive would refuse (an unknown
-/// option, a mistyped value): (message, position of the call).
+/// option, a mistyped value, a file mode that is not one), and `run` given a string literal for
+/// its argv: (message, position of the call).
 pub fn bad_options(ast: &AST) -> Vec<(String, Position)> {
     let mut out = Vec::new();
     ast.walk(&mut |nodes: &[ASTNode]| {
@@ -83,6 +84,9 @@ pub fn bad_options(ast: &AST) -> Vec<(String, Position)> {
             return true;
         };
         let name = call.name.as_str();
+        if name == "run" && matches!(call.args.first(), Some(Expr::StringConstant(..))) {
+            out.push((crate::primitives::command::RUN_TAKES_ARGV.to_string(), pos));
+        }
         for (i, arg) in call.args.iter().enumerate() {
             // A map of constants is folded into one constant when the recipe compiles.
             let given = match arg {

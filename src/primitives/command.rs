@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+/// Why `run("a line")` is refused (at the call, and by the lint before a run starts).
+pub const RUN_TAKES_ARGV: &str = "run() takes an argv array, e.g. run([\"ls\", \"-l\"]); for a shell command line use sh(\"ls -l | wc -l\")";
+
 use rhai::{Array, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
@@ -301,9 +304,7 @@ pub fn register(engine: &mut Engine) {
         "run",
         &["command: String", "Result"],
         &["Refused: run() takes an argv array; see sh() for a shell line."],
-        |_: &str| -> RResult<StepResult> {
-            Err(usage("run() takes an argv array, e.g. run([\"ls\", \"-l\"]); for a shell command line use sh(\"ls -l | wc -l\")"))
-        },
+        |_: &str| -> RResult<StepResult> { Err(usage(RUN_TAKES_ARGV)) },
     );
     const SH_DOC: &[&str] = &[
         "Runs a script with `sh -c` — the one primitive that uses a shell, on purpose. Same options as run().",

@@ -119,9 +119,14 @@ pub fn schema<T: DeserializeOwned + Default>(primitive: &str) {
 /// a missing option is no error here.
 pub fn check_literal(primitive: &str, given: Map) -> Option<String> {
     let check = *SCHEMAS.lock().unwrap().get(primitive)?;
-    let e = check(primitive, given).err()?;
-    let (message, _) = crate::error::diagnostics::message_of(&e);
-    (!message.contains("missing field")).then_some(message)
+    // Every primitive's `mode` is a file mode: a literal one is checked as the call would.
+    let mode = given.get("mode").cloned();
+    if let Err(e) = check(primitive, given) {
+        let (message, _) = crate::error::diagnostics::message_of(&e);
+        return (!message.contains("missing field")).then_some(message);
+    }
+    let e = mode_of(primitive, &mode?).err()?;
+    Some(crate::error::diagnostics::message_of(&e).0)
 }
 
 /// A file mode from a recipe: `"0644"`, `"644"` or `644` (digits read as octal).
