@@ -102,22 +102,28 @@ impl World {
 
     /// `galley run RECIPE -i inv.toml --output json` with the mirrors, then `args`.
     pub fn galley(&self, recipe: &str, groups: &[(&str, &[&str])], args: &[&str]) -> Ran {
+        self.galley_as(&["run", recipe, "--output", "json"], groups, args)
+    }
+
+    /// `galley WORDS... -i inv.toml` with the mirrors (not for `facts`, which takes none), then
+    /// `args`, in a folder of its own.
+    pub fn galley_as(&self, words: &[&str], groups: &[(&str, &[&str])], args: &[&str]) -> Ran {
         let gw = self.tb.gateway();
-        let mut all: Vec<String> = ["run", recipe, "-i", "inv.toml", "--output", "json"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        for up in [
-            "https://pkgs.k8s.io",
-            "https://download.docker.com",
-            "https://github.com",
-        ] {
-            all.push("--mirror".into());
-            all.push(format!("{up}=http://{gw}:8080/{}", &up["https://".len()..]));
-        }
-        for registry in ["registry.k8s.io", "ghcr.io"] {
-            all.push("--registry-mirror".into());
-            all.push(format!("{registry}=http://{gw}:5000"));
+        let mut all: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+        all.extend(["-i".to_string(), "inv.toml".to_string()]);
+        if words[0] != "facts" {
+            for up in [
+                "https://pkgs.k8s.io",
+                "https://download.docker.com",
+                "https://github.com",
+            ] {
+                all.push("--mirror".into());
+                all.push(format!("{up}=http://{gw}:8080/{}", &up["https://".len()..]));
+            }
+            for registry in ["registry.k8s.io", "ghcr.io"] {
+                all.push("--registry-mirror".into());
+                all.push(format!("{registry}=http://{gw}:5000"));
+            }
         }
         all.extend(args.iter().map(|s| s.to_string()));
         Test::new()
