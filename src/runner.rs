@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub mirrors: MirrorFlags,
     /// A plan's facts given as data (before `facts` and `profile`), as they are, for every host.
     pub fixture: Option<Arc<Fixture>>,
+    /// A plan's facts given as data per host (inventory name), before all the others.
+    pub host_fixtures: Option<std::collections::BTreeMap<String, Arc<Fixture>>>,
 }
 
 /// A usage-level failure before the recipe runs (exit 2).
@@ -103,11 +105,14 @@ pub fn personalize(mut f: Fixture, entry: &HostEntry, index: usize) -> Result<Fi
 
 /// Plans from a folder of per-host facts: each host's own addresses, nothing made up.
 fn facts_per_host(opts: &RunOptions) -> bool {
-    opts.facts.as_deref().is_some_and(|p| Path::new(p).is_dir())
+    opts.host_fixtures.is_some() || opts.facts.as_deref().is_some_and(|p| Path::new(p).is_dir())
 }
 
 fn fixture_for(opts: &RunOptions, entry: &HostEntry, index: usize) -> Result<Fixture, SetupError> {
     let err = |e: crate::facts::FixtureError| SetupError(e.to_string());
+    if let Some(f) = opts.host_fixtures.as_ref().and_then(|m| m.get(&entry.name)) {
+        return Ok(Fixture::clone(f));
+    }
     if let Some(f) = &opts.fixture {
         return Ok(Fixture::clone(f));
     }

@@ -180,3 +180,34 @@ fn names_given_are_saved_as_the_host_has_them() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("ok=2 changed=0"), "{out}");
 }
+
+#[test]
+fn the_plans_that_learn_what_to_save_get_the_settings_given() {
+    // The recipe reads a file that a parameter names: saved only when --set names it, as the
+    // plan to be made from the file (with that --set) will read it.
+    let dir = tempfile::tempdir().unwrap();
+    let wanted = dir.path().join("wanted.conf");
+    std::fs::write(&wanted, "wanted = yes\n").unwrap();
+    let wanted = wanted.display().to_string();
+    std::fs::write(
+        dir.path().join("r.rhai"),
+        "let p = params(#{ conf: \"/galley/none\" });\nif file_exists(p.conf) { info(read_file(p.conf)); }\n",
+    )
+    .unwrap();
+    let saved = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["facts", "--save", "saved", "--recipe", "./r.rhai"];
+        all.extend_from_slice(args);
+        let (code, out, err) = galley(dir.path(), &all);
+        assert_eq!(code, 0, "{out}{err}");
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("saved/local.json")).unwrap())
+            .unwrap()
+    };
+    let plain = saved(&[]);
+    assert!(plain["files"].get(&wanted).is_none(), "{plain:#}");
+    let set = format!("conf={wanted}");
+    let given = saved(&["--set", &set]);
+    assert_eq!(
+        given["files"][&wanted]["content"], "wanted = yes\n",
+        "{given:#}"
+    );
+}

@@ -8,7 +8,8 @@
 //!   control plane with `kubeadm upgrade apply`, the worker drained, upgraded and uncordoned),
 //!   and changes nothing when run again, nor does the kubeadm recipe at 1.37;
 //! - node3 (reset before) joins as a worker given with `--limit`, the other nodes change
-//!   nothing; a workload spread over both workers answers pod to pod across nodes (flannel)
+//!   nothing, and a plan from `galley facts --save` of the three nodes says so too (as
+//!   `--check` does); a workload spread over both workers answers pod to pod across nodes (flannel)
 //!   and through its Service's ClusterIP (kube-proxy);
 //! - the upgrade's drain blocked by a PodDisruptionBudget stops the run naming it; with the budget
 //!   gone the same command resumes where it stopped;
@@ -323,6 +324,31 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     let all = w.kubeadm(&three, &multi);
     all.code(0);
     assert_eq!(changed(&all), BTreeMap::new(), "the full rerun changed");
+
+    // What `facts --save` writes of the converged cluster, planned, says what `--check` on it
+    // says: nothing to change on any node.
+    let saved = tempfile::tempdir().unwrap();
+    let dir = saved.path().display().to_string();
+    let facts = ["facts", "--save", &dir, "--recipe", "kubeadm"];
+    w.galley_as(&facts, &three, &multi).code(0);
+    let check = w.galley_as(
+        &["run", "kubeadm", "--check", "--output", "json"],
+        &three,
+        &multi,
+    );
+    check.code(0);
+    assert_eq!(changed(&check), BTreeMap::new(), "--check found changes");
+    let plan = w.galley_as(
+        &["plan", "kubeadm", "--facts", &dir, "--output", "json"],
+        &three,
+        &multi,
+    );
+    plan.code(0);
+    assert_eq!(
+        changed(&plan),
+        BTreeMap::new(),
+        "the plan from saved facts differs from --check"
+    );
 
     // A workload on both workers: pod to pod across nodes over flannel, and its Service's
     // ClusterIP through kube-proxy, each asked from a pod (netexec's /dial).

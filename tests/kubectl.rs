@@ -239,3 +239,34 @@ kubectl(["taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-"]);
         assert_eq!(r.commands(), vec![apply_argv.join(" ")]);
     }
 }
+
+#[test]
+fn a_plan_answers_an_apply_from_its_saved_server_dry_run() {
+    // `galley facts --save` runs the dry-run form (`--dry-run=server`, which changes nothing), as
+    // `--check` does; a plan from that file then says what the check said, and still shows the
+    // apply itself as the command it would run.
+    let tmp = tempfile::tempdir().unwrap();
+    let apply = [
+        "kubectl",
+        "--kubeconfig",
+        "/etc/kubernetes/admin.conf",
+        "apply",
+        "-f",
+        "/root/calico.yaml",
+    ];
+    let mut dry = apply.to_vec();
+    dry.push("--dry-run=server");
+    for (out, status) in [
+        ("apply-unchanged.txt", "ok"),
+        ("apply-created.txt", "changed"),
+    ] {
+        let facts = facts_with(
+            tmp.path(),
+            "rocky9",
+            serde_json::json!([{"argv": dry, "stdout": fixture(out)}]),
+        );
+        let r = prim::plan(tmp.path(), r#"kubectl_apply("/root/calico.yaml");"#, &facts);
+        assert_eq!(r.code(0).statuses()[0].1, status, "{out}");
+        assert_eq!(r.commands(), vec![apply.join(" ")], "{out}");
+    }
+}

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use clap::Args;
 
-use super::facts_save::Wanted;
+use super::facts_save::{Found, Wanted};
 use super::targets::TargetArgs;
 use crate::facts::{Facts, Fixture};
 use crate::host::{local::LocalHost, FileMeta, Host};
@@ -20,6 +20,7 @@ use crate::inventory::Inventory;
   galley facts -H root@10.0.0.5 --json          one host, as JSON
   galley facts -i cluster.toml --save ./facts   one ./facts/<host>.json per host
   galley facts --save ./facts --recipe containerd --service nginx   what those plans need too
+  galley facts -i cluster.toml --save ./facts --recipe kubeadm --set topology=multi
   galley plan kubeadm -i cluster.toml --facts ./facts")]
 pub struct FactsArgs {
     #[command(flatten)]
@@ -45,6 +46,20 @@ pub struct FactsArgs {
     /// every bundled recipe; repeatable.
     #[arg(long = "recipe", value_name = "RECIPE", requires = "save")]
     pub recipes: Vec<String>,
+    /// With --save: a parameter the recipes are planned with, as the runs to be planned will set
+    /// it (e.g. topology=multi); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "save")]
+    pub sets: Vec<String>,
+    /// With --save: a URL mirror the recipes are planned with, as for plan; repeatable.
+    #[arg(long = "mirror", value_name = "PREFIX=REPLACEMENT", requires = "save")]
+    pub mirrors: Vec<String>,
+    /// With --save: a registry mirror the recipes are planned with, as for plan; repeatable.
+    #[arg(
+        long = "registry-mirror",
+        value_name = "REGISTRY=HOST[:PORT][/PATH]",
+        requires = "save"
+    )]
+    pub registry_mirrors: Vec<String>,
     /// Print the facts as one JSON object keyed by host name.
     #[arg(long)]
     pub json: bool,
@@ -53,10 +68,10 @@ pub struct FactsArgs {
     pub forks: usize,
 }
 
-/// Each host's facts and, when saving, its facts file (`facts_save`).
-type Gathered = Result<(Facts, Option<Fixture>), String>;
+/// Each host's connection and facts.
+type Gathered = Result<(Arc<dyn Host>, Facts), String>;
 
-fn gather_all(inv: &Inventory, forks: usize, save: Option<&Wanted>) -> Vec<Gathered> {
+fn gather_all(inv: &Inventory, forks: usize) -> Vec<Gathered> {
     let hosts = &inv.hosts;
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Gathered>>> = hosts.iter().map(|_| Mutex::new(None)).collect();
@@ -67,11 +82,7 @@ fn gather_all(inv: &Inventory, forks: usize, save: Option<&Wanted>) -> Vec<Gathe
                 let Some(entry) = hosts.get(i) else { break };
                 let r = crate::runner::connect_live(entry).and_then(|h| {
                     let facts = crate::facts::gather(&*h).map_err(|e| e.to_string())?;
-                    let fixture = match save {
-                        Some(w) => Some(super::facts_save::fixture(&*h, entry, inv, &facts, w)?),
-                        None => None,
-                    };
-                    Ok((facts, fixture))
+                    Ok((h, facts))
                 });
                 *slots[i].lock().unwrap() = Some(r);
             });
@@ -83,6 +94,40 @@ fn gather_all(inv: &Inventory, forks: usize, save: Option<&Wanted>) -> Vec<Gathe
             s.into_inner()
                 .unwrap()
                 .unwrap_or_else(|| Err("not gathered".into()))
+        })
+        .collect()
+}
+
+/// Each host's facts and, when saving, its facts file (`facts_save`), learnt over the hosts
+/// that answered, together.
+fn with_fixtures(
+    inv: &Inventory,
+    gathered: Vec<Gathered>,
+    save: Option<&Wanted>,
+) -> Vec<Result<(Facts, Option<Fixture>), String>> {
+    let Some(wanted) = save else {
+        return gathered
+            .into_iter()
+            .map(|r| r.map(|(_, f)| (f, None)))
+            .collect();
+    };
+    let mut found = Vec::new();
+    for (entry, r) in inv.hosts.iter().zip(&gathered) {
+        if let Ok((host, facts)) = r {
+            found.push(Found {
+                entry: entry.clone(),
+                host: host.clone(),
+                facts: facts.clone(),
+            });
+        }
+    }
+    let mut saved = super::facts_save::fixtures(&found, inv, wanted).into_iter();
+    gathered
+        .into_iter()
+        .map(|r| {
+            let (_, facts) = r?;
+            let fixture = saved.next().unwrap_or_else(|| Err("not saved".into()))?;
+            Ok((facts, Some(fixture)))
         })
         .collect()
 }
@@ -136,14 +181,30 @@ pub fn facts(a: FactsArgs) -> i32 {
         Ok(i) => i.unwrap_or_else(Inventory::local),
         Err(e) => return super::usage_error(e),
     };
+    let sets = match a
+        .sets
+        .iter()
+        .map(|s| crate::engine::params::parse_set(s))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(s) => s,
+        Err(e) => return super::usage_error(e),
+    };
     let wanted = Wanted {
         packages: a.packages.clone(),
         services: a.services.clone(),
         files: a.files.clone(),
         sysctl: a.sysctl.clone(),
         recipes: a.recipes.clone(),
+        sets,
+        mirrors: crate::mirror::MirrorFlags {
+            urls: a.mirrors.clone(),
+            registries: a.registry_mirrors.clone(),
+            ca: None,
+        },
     };
-    let results = gather_all(&inv, a.forks, a.save.is_some().then_some(&wanted));
+    let gathered = gather_all(&inv, a.forks);
+    let results = with_fixtures(&inv, gathered, a.save.is_some().then_some(&wanted));
     let mut failed = 0;
     let mut json = serde_json::Map::new();
     for (entry, r) in inv.hosts.iter().zip(results) {

@@ -10,12 +10,14 @@
 //! the answers, since a converged host takes other branches that ask more, until nothing new is
 //! asked. `--package`, `--service`, `--file` and `--sysctl` name more.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::facts::{Asked, CommandFixture, Facts, FileEntry, FileFixture, Fixture, Recorder};
 use crate::host::{CommandSpec, Host, HostError};
 use crate::inventory::{restrict, HostEntry, Inventory};
+use crate::mirror::MirrorFlags;
 use crate::mode::Mode;
 use crate::primitives::package::{manager_for, parse_dpkg_query, parse_rpm_q, DPKG_FMT, RPM_QF};
 use crate::primitives::service::UnitState;
@@ -30,7 +32,8 @@ const CONTENT_MAX: u64 = 1 << 20;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What to save beyond what the recipes ask: `--package`, `--service`, `--file`, `--sysctl`;
-/// and the recipes to plan (`--recipe`; none: every bundled recipe).
+/// the recipes to plan (`--recipe`; none: every bundled recipe); and the settings to plan them
+/// with (`--set`, `--mirror`, `--registry-mirror`), those the runs to be planned will get.
 #[derive(Debug, Clone, Default)]
 pub struct Wanted {
     pub packages: Vec<String>,
@@ -38,64 +41,152 @@ pub struct Wanted {
     pub files: Vec<String>,
     pub sysctl: Vec<String>,
     pub recipes: Vec<String>,
+    pub sets: Vec<(String, String)>,
+    pub mirrors: MirrorFlags,
 }
 
-/// The facts file for `entry`: its facts, and the host's answers to what the plans ask.
-pub fn fixture(
-    host: &dyn Host,
-    entry: &HostEntry,
+/// A host to save: its inventory entry, its connection and the facts gathered from it.
+pub struct Found {
+    pub entry: HostEntry,
+    pub host: Arc<dyn Host>,
+    pub facts: Facts,
+}
+
+/// The facts file of each host of `found` (in order): its facts, and its answers to what the
+/// plans ask. Each recipe is planned on each host alone and on all of them together (a
+/// multi-host recipe asks a worker what it asks only beside its control plane), with the
+/// settings of `wanted`.
+pub fn fixtures(
+    found: &[Found],
     inventory: &Inventory,
-    facts: &Facts,
     wanted: &Wanted,
-) -> Result<Fixture, String> {
-    let mut fixture = Fixture {
-        facts: facts.clone(),
-        ..Default::default()
-    };
+) -> Vec<Result<Fixture, String>> {
+    let names: Vec<String> = found.iter().map(|f| f.entry.name.clone()).collect();
+    let fleet = restrict(inventory, &names);
+    let mut fixtures: BTreeMap<String, Fixture> = found
+        .iter()
+        .map(|f| {
+            let fixture = Fixture {
+                facts: f.facts.clone(),
+                ..Default::default()
+            };
+            (f.entry.name.clone(), fixture)
+        })
+        .collect();
     let recipes = if wanted.recipes.is_empty() {
         crate::embedded::recipe_names()
     } else {
         wanted.recipes.clone()
     };
-    let mut asked = Asked::default();
-    asked.packages.extend(wanted.packages.iter().cloned());
-    asked.services.extend(wanted.services.iter().cloned());
-    asked.reads.extend(wanted.files.iter().cloned());
-    asked.sysctl.extend(wanted.sysctl.iter().cloned());
-    let only = restrict(inventory, std::slice::from_ref(&entry.name));
-    let mut answered = Asked::default();
+    let mut given = Asked::default();
+    given.packages.extend(wanted.packages.iter().cloned());
+    given.services.extend(wanted.services.iter().cloned());
+    given.reads.extend(wanted.files.iter().cloned());
+    given.sysctl.extend(wanted.sysctl.iter().cloned());
+    let mut asked: BTreeMap<String, Asked> =
+        names.iter().map(|n| (n.clone(), given.clone())).collect();
+    let mut answered: BTreeMap<String, Asked> = BTreeMap::new();
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
     for _ in 0..ROUNDS {
         for recipe in &recipes {
-            asked.merge(plan_asks(recipe, &only, &fixture));
+            for name in &names {
+                let alone = restrict(inventory, std::slice::from_ref(name));
+                let one = BTreeMap::from([(name.clone(), fixtures[name].clone())]);
+                for (h, a) in plan_asks(recipe, &alone, &one, wanted) {
+                    asked.entry(h).or_default().merge(a);
+                }
+            }
+            if names.len() > 1 {
+                for (h, a) in plan_asks(recipe, &fleet, &fixtures, wanted) {
+                    asked.entry(h).or_default().merge(a);
+                }
+            }
         }
-        let new = missing(&asked, &answered);
-        if new == Asked::default() {
+        let new: BTreeMap<String, Asked> = names
+            .iter()
+            .filter(|n| !failed.contains_key(*n))
+            .map(|n| {
+                let done = answered.get(n).cloned().unwrap_or_default();
+                (n.clone(), missing(&asked[n], &done))
+            })
+            .filter(|(_, a)| *a != Asked::default())
+            .collect();
+        if new.is_empty() {
             break;
         }
-        answer(host, facts, &new, &mut fixture)?;
-        answered.merge(new);
+        // The hosts answer at once, each over its own connection.
+        let answers: Vec<(String, Result<Fixture, String>)> = std::thread::scope(|s| {
+            let jobs: Vec<_> = found
+                .iter()
+                .filter_map(|f| {
+                    let q = new.get(&f.entry.name)?;
+                    let mut fixture = fixtures[&f.entry.name].clone();
+                    Some((
+                        f.entry.name.clone(),
+                        s.spawn(move || {
+                            answer(&*f.host, &f.facts, q, &mut fixture).map(|()| fixture)
+                        }),
+                    ))
+                })
+                .collect();
+            jobs.into_iter()
+                .map(|(n, j)| (n, j.join().unwrap_or_else(|_| Err("panicked".into()))))
+                .collect()
+        });
+        for (name, r) in answers {
+            match r {
+                Ok(f) => {
+                    fixtures.insert(name.clone(), f);
+                    answered
+                        .entry(name.clone())
+                        .or_default()
+                        .merge(new[&name].clone());
+                }
+                Err(e) => {
+                    failed.insert(name, e);
+                }
+            }
+        }
     }
-    Ok(fixture)
+    names
+        .iter()
+        .map(|n| match failed.remove(n) {
+            Some(e) => Err(e),
+            None => Ok(fixtures.remove(n).unwrap_or_default()),
+        })
+        .collect()
 }
 
-/// What planning `recipe` on the one host of `inventory` asks of `fixture`. The plan's own
-/// output and outcome do not matter here (a recipe that refuses one host still asked what it
+/// What planning `recipe` on `inventory` asks of each host's fixture (`fixtures`, by name). The
+/// plan's own output and outcome do not matter here (a recipe that refuses still asked what it
 /// asked before).
-fn plan_asks(recipe: &str, inventory: &Inventory, fixture: &Fixture) -> Asked {
-    let mut f = fixture.clone();
-    f.asked = Recorder::on();
-    let notes = f.asked.clone();
+fn plan_asks(
+    recipe: &str,
+    inventory: &Inventory,
+    fixtures: &BTreeMap<String, Fixture>,
+    wanted: &Wanted,
+) -> BTreeMap<String, Asked> {
+    let mut notes = BTreeMap::new();
+    let mut given = BTreeMap::new();
+    for (name, fixture) in fixtures {
+        let mut f = fixture.clone();
+        f.asked = Recorder::on();
+        notes.insert(name.clone(), f.asked.clone());
+        given.insert(name.clone(), Arc::new(f));
+    }
     let opts = RunOptions {
         recipe: recipe.to_string(),
         mode: Mode::Plan,
         format: Format::Silent,
         inventory: Some(inventory.clone()),
         forks: 1,
-        fixture: Some(Arc::new(f)),
+        sets: wanted.sets.clone(),
+        mirrors: wanted.mirrors.clone(),
+        host_fixtures: Some(given),
         ..Default::default()
     };
     execute_to(&opts, Arc::new(crate::report::sink::Memory::default()));
-    notes.taken()
+    notes.into_iter().map(|(n, r)| (n, r.taken())).collect()
 }
 
 /// What `asked` has that `answered` has not.

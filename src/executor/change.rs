@@ -29,6 +29,8 @@ pub enum Performed {
     DryRun(CommandOutput),
     /// It was recorded, not run; a facts file's recorded output for it, if it has one (plan).
     Recorded(Option<String>),
+    /// It was recorded, not run, and the facts file answered its dry-run form (plan).
+    Answered(CommandOutput),
 }
 
 /// How `wait_ready` may wait in this run.
@@ -84,8 +86,8 @@ impl Call {
     }
 
     /// Runs a changing command (apply), its dry-run form when it has one (check), or records it
-    /// (plan, with the facts file's recorded output when there is one). Its argv goes in the
-    /// action either way.
+    /// (plan: the facts file's answer to the dry-run form, else its recorded output of the
+    /// command, when there is one). Its argv goes in the action either way.
     pub fn perform(
         &mut self,
         spec: CommandSpec,
@@ -93,6 +95,15 @@ impl Call {
         what: &str,
     ) -> Result<Performed, HostError> {
         if let Some(fixture) = self.target.fixture() {
+            // A facts file that holds the dry-run form's answer (`facts --save` runs it: it
+            // changes nothing) answers as the check would; else its recorded output of the
+            // changing form, if any.
+            if let Some(d) = dry {
+                let out = self.target.run(&self.run, d, what)?;
+                if !out.unknown {
+                    return Ok(Performed::Answered(out));
+                }
+            }
             return Ok(Performed::Recorded(
                 fixture.command(&spec.argv).map(|c| c.stdout.clone()),
             ));

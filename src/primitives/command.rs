@@ -210,7 +210,7 @@ pub fn run_parsed(
     };
     let out = match ran {
         Ok(Performed::Ran(out) | Performed::DryRun(out)) => out,
-        Ok(Performed::Recorded(_)) => {
+        Ok(Performed::Recorded(_) | Performed::Answered(_)) => {
             // Applied, the command makes `creates`: a later read of it in this run is known
             // only then ("would check"), not missing.
             if let Some(path) = &o.creates {

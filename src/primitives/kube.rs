@@ -193,7 +193,7 @@ fn kubectl_apply(nc: NativeCallContext, source: &str, opts: Option<Map>) -> RRes
             return Ok(applied_as(call, stdout));
         }
         Ok(Performed::Recorded(None)) => return Ok(call.finish(Status::Changed)),
-        Ok(Performed::DryRun(out)) => (out, None),
+        Ok(Performed::DryRun(out) | Performed::Answered(out)) => (out, None),
         Ok(Performed::Ran(out)) => (out, Some(shown)),
     };
     if out.rc != 0 || out.timed_out || out.interrupted {

@@ -105,13 +105,13 @@ impl World {
         self.galley_as(&["run", recipe, "--output", "json"], groups, args)
     }
 
-    /// `galley WORDS... -i inv.toml` with the mirrors (not for `facts`, which takes none), then
-    /// `args`, in a folder of its own.
+    /// `galley WORDS... -i inv.toml` with the mirrors (for `facts` only with `--save`, which
+    /// plans with them), then `args`, in a folder of its own.
     pub fn galley_as(&self, words: &[&str], groups: &[(&str, &[&str])], args: &[&str]) -> Ran {
         let gw = self.tb.gateway();
         let mut all: Vec<String> = words.iter().map(|s| s.to_string()).collect();
         all.extend(["-i".to_string(), "inv.toml".to_string()]);
-        if words[0] != "facts" {
+        if words[0] != "facts" || words.contains(&"--save") {
             for up in [
                 "https://pkgs.k8s.io",
                 "https://download.docker.com",
