@@ -227,3 +227,28 @@ fn a_missing_file_is_an_error_that_names_it_and_writes_nothing() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("must name a file on this machine"), "{out}");
 }
+
+#[test]
+fn a_symlink_at_dest_is_replaced_not_followed() {
+    let sshd = Sshd::start();
+    let s = Scratch::new();
+    let inv = s.file("inv.toml", &sshd.host_toml("box", "root"));
+    let src = s.path("remote").join("kubeconfig");
+    fs::write(&src, "from the host\n").unwrap();
+    let elsewhere = s.path("elsewhere");
+    fs::write(&elsewhere, "not to be touched\n").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, s.path("here/admin.conf")).unwrap();
+    let r = recipe(&s, &src, "admin.conf");
+    let (code, out) = s.run(&["run", &r, "-i", &inv]);
+    assert_eq!(code, 0, "{out}");
+    let dest = s.path("here/admin.conf");
+    assert!(!fs::symlink_metadata(&dest)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read_to_string(&dest).unwrap(), "from the host\n");
+    assert_eq!(
+        fs::read_to_string(&elsewhere).unwrap(),
+        "not to be touched\n"
+    );
+}

@@ -62,6 +62,10 @@ const PRIMITIVES: &[&str] = &[
     "ensure_dir",
     "extract",
     "facts",
+    // Writes one file on the machine galley runs on, from the host: streamed into a temp file,
+    // checked against the host's sha256, renamed over dest (a symlink there is replaced, never
+    // followed); tests/fetch.rs.
+    "fetch",
     "fail",
     "file_exists",
     "host",

@@ -84,10 +84,12 @@ fn source_sha(call: &Call, src: &str) -> Result<Option<String>, String> {
         .map(str::to_string))
 }
 
-/// The local copy's sha256 and mode, `None` when there is none.
+/// The local copy's sha256 and mode, `None` when there is none. A symlink at `dest` is not
+/// followed: it counts as no copy, and the rename replaces the link itself.
 fn local_state(dest: &Path) -> Result<Option<(String, u32)>, String> {
-    match std::fs::metadata(dest) {
+    match std::fs::symlink_metadata(dest) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Ok(m) if m.file_type().is_symlink() => Ok(None),
         Err(e) => Err(format!("{}: {e}", dest.display())),
         Ok(m) if !m.is_file() => Err(format!(
             "{} is not a regular file: fetch replaces only files",
