@@ -49,7 +49,10 @@ artifacts() {
     fi
     rm -f "$log"
 }
-k8s_tests=(k8s_kubeadm_judges k8s_control_plane k8s_multi k8s_ha)
+# The judges replay plans in namespaces; the others form real clusters, one at a time.
+k8s_judges=k8s_kubeadm_judges
+k8s_clusters=(k8s_control_plane k8s_multi k8s_ha)
+k8s_tests=("$k8s_judges" "${k8s_clusters[@]}")
 k8s_args=()
 for t in "${k8s_tests[@]}"; do k8s_args+=(--test "$t"); done
 
@@ -60,26 +63,44 @@ if [ "${1:-}" = k8s ]; then
 fi
 
 # Tier 4 is mostly waiting (images pulled, kubelets and static pods started, drains), and on a
-# cold machine its artifacts are the longest step: so the artifacts are built, then tier 4 run,
-# beside the build and the other tiers (each testbed has its own bridge and subnet). Tier 4's
-# output goes to a log, printed after the other tiers' when both are done.
+# cold machine its artifacts are the longest step: so the artifacts are built, then the cluster
+# tests run, beside the build and the other tiers (each testbed has its own bridge and subnet).
+# The judges need the artifacts but no cluster: they run after tiers 1-3, still beside the
+# cluster tests, so that neither side waits on the other for long. Tier 4's output goes to
+# logs, printed after the other tiers' when all are done.
 rest_args=(--lib --bins)
 for f in tests/*.rs; do
     t=$(basename "$f" .rs)
     [[ " ${k8s_tests[*]} " == *" $t "* ]] || rest_args+=(--test "$t")
 done
 k8s_log=$(mktemp)
+judges_log=$(mktemp)
+built=$(mktemp -u)
+cluster_args=()
+for t in "${k8s_clusters[@]}"; do cluster_args+=(--test "$t"); done
 # (Its cargo test waits on cargo's build lock while the build below runs.)
-( artifacts && cargo test "${k8s_args[@]}" -- --test-threads=2 ) >"$k8s_log" 2>&1 &
+( artifacts && touch "$built" && cargo test "${cluster_args[@]}" -- --test-threads=2 ) >"$k8s_log" 2>&1 &
 k8s=$!
 rest_rc=0
 cargo build --quiet --all-targets && cargo test "${rest_args[@]}" -- --test-threads="${GALLEY_TEST_THREADS:-4}" || rest_rc=$?
+judges_rc=0
+while [ ! -e "$built" ] && kill -0 "$k8s" 2>/dev/null; do sleep 5; done
+if [ -e "$built" ]; then
+    cargo test --test "$k8s_judges" -- --test-threads=2 >"$judges_log" 2>&1 || judges_rc=$?
+else
+    echo "(not run: the artifacts were not built; see below)" >"$judges_log"
+    judges_rc=1
+fi
+rm -f "$built"
 k8s_rc=0
 wait "$k8s" || k8s_rc=$?
-echo "== tier 4 (real Kubernetes), run beside the tiers above =="
+echo "== tier 4 (real Kubernetes): the judges, run after the tiers above =="
+cat "$judges_log"
+echo "== tier 4 (real Kubernetes): the clusters, run beside the tiers above =="
 cat "$k8s_log"
-rm -f "$k8s_log"
+rm -f "$k8s_log" "$judges_log"
 [ "$rest_rc" -eq 0 ] || { echo "scripts/test.sh: tiers 1-3 failed (exit $rest_rc)" >&2; exit "$rest_rc"; }
+[ "$judges_rc" -eq 0 ] || { echo "scripts/test.sh: tier 4's judges failed (exit $judges_rc)" >&2; exit "$judges_rc"; }
 [ "$k8s_rc" -eq 0 ] || { echo "scripts/test.sh: tier 4 failed (exit $k8s_rc)" >&2; exit "$k8s_rc"; }
 
 # The testbed must leave nothing behind: no bridge, veth, cgroup or nspawn process.

@@ -5,6 +5,8 @@
 //! old local file as it was and no temp file; a missing file is an error that says so; a plan
 //! writes nothing.
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/sshd.rs"]
 mod sshd;
 
@@ -14,54 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use scratch::Scratch;
 use sshd::Sshd;
 
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::Builder::new()
-            .prefix("galley-fetch-")
-            .tempdir()
-            .unwrap();
-        for d in ["runtime", "remote", "here"] {
-            fs::create_dir(dir.path().join(d)).unwrap();
-        }
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
-    }
-
-    fn galley(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_galley"));
-        c.args(args)
-            .current_dir(self.path("here"))
-            .env("XDG_RUNTIME_DIR", self.path("runtime"))
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String) {
-        let out = self.galley(args).output().unwrap();
-        let all = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), all)
-    }
+/// A scratch folder with `remote/` (the host's side) and `here/`, where galley runs.
+fn scratch() -> Scratch {
+    Scratch::new("galley-fetch-", &["remote", "here"]).working_in("here")
 }
 
 /// `n` bytes that are not all alike (a copy that drops or repeats a block shows).
@@ -103,7 +63,7 @@ fn recipe(s: &Scratch, src: &Path, dest: &str) -> String {
 #[test]
 fn a_file_over_the_read_limit_arrives_whole_private_and_only_when_it_differs() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = scratch();
     let inv = s.file("inv.toml", &sshd.host_toml("box", "root"));
     let src = s.path("remote").join("snapshot.db");
     let data = payload(40_000_000);
@@ -141,7 +101,7 @@ fn a_file_over_the_read_limit_arrives_whole_private_and_only_when_it_differs() {
 #[test]
 fn a_copy_cut_off_midway_leaves_the_old_file_and_no_temp_file() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = scratch();
     let inv = s.file("inv.toml", &sshd.host_toml("box", "root"));
     let src = s.path("remote").join("big.db");
     // Big enough that the copy is seen under way on this machine's loopback.
@@ -200,7 +160,7 @@ fn a_copy_cut_off_midway_leaves_the_old_file_and_no_temp_file() {
 #[test]
 fn a_missing_file_is_an_error_that_names_it_and_writes_nothing() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = scratch();
     let inv = s.file("inv.toml", &sshd.host_toml("box", "root"));
     let src = s.path("remote").join("absent.db");
     let r = recipe(&s, &src, "absent.db");
@@ -231,7 +191,7 @@ fn a_missing_file_is_an_error_that_names_it_and_writes_nothing() {
 #[test]
 fn a_symlink_at_dest_is_replaced_not_followed() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = scratch();
     let inv = s.file("inv.toml", &sshd.host_toml("box", "root"));
     let src = s.path("remote").join("kubeconfig");
     fs::write(&src, "from the host\n").unwrap();

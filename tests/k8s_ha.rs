@@ -7,10 +7,14 @@
 //!   set up the kubeadm way (a kubelet running etcd's static pod on each, certificates from one
 //!   etcd CA).
 //!
-//! Then a rerun of each changes nothing. The load balancer holding the virtual IP, then a
-//! control plane of the stacked cluster, are powered off: the API still answers through the
-//! virtual IP each time, and the remove-node recipe takes the dead control plane out (its etcd
-//! member removed through a healthy one, the quorum kept). The world is
+//! Then a rerun of each changes nothing. The stacked cluster is formed at the previous minor
+//! (1.36): a plan from `galley facts --save` of its five hosts changes nothing, as `--check`
+//! says; then the upgrade recipe moves it to 1.37 (`kubeadm upgrade apply` on the first control
+//! plane, `upgrade node` on the others, each drained and uncordoned in turn) while a workload
+//! of two pods with a PodDisruptionBudget answers through a NodePort every second. The load
+//! balancer holding the virtual IP, then a control plane, are powered off: the API still
+//! answers through the virtual IP each time, and the remove-node recipe takes the dead control
+//! plane out (its etcd member removed through a healthy one, the quorum kept). The world is
 //! tests/k8s_support/cluster.rs's: the same mirrors and settings as tests/k8s_multi.rs.
 
 mod common;
@@ -22,8 +26,17 @@ mod cluster;
 mod k8s_support;
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use cluster::{assert_did, changed, ready, running_on, World};
+use cluster::{
+    assert_did, budget, changed, deployment, netexec_container, ready, ready_at, running_on,
+    service, spread, World,
+};
+use k8s_support::{K8S_PREVIOUS, K8S_VERSION};
 
 /// One cluster at a time: two four-node control planes at once on this 2-core machine starve
 /// etcd (a stacked member joining was "not started" within kubeadm's wait, measured), which no
@@ -33,12 +46,14 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_unchanged() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let w = World::up(5);
+    let w = World::up_with(5, &[K8S_PREVIOUS, K8S_VERSION]);
     let gw = w.tb.gateway();
     // An address on the bridge that no node holds: keepalived gives it to node4, node5 is the
     // second load balancer.
     let vip = format!("{}.100", gw.rsplit_once('.').unwrap().0);
     let vip_set = format!("vip={vip}");
+    let old = format!("k8s_version={}", K8S_PREVIOUS.trim_start_matches('v'));
+    let new = format!("k8s_version={}", K8S_VERSION.trim_start_matches('v'));
     let args = [
         "--set",
         "topology=ha-stacked",
@@ -46,6 +61,8 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
         "cni=flannel",
         "--set",
         &vip_set,
+        "--set",
+        &old,
     ];
     let groups: [(&str, &[&str]); 2] = [
         ("control_plane", &["node1", "node2", "node3"]),
@@ -74,7 +91,8 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
             "{deb} not fetched: {fetched:#?}"
         );
     }
-    assert_eq!(w.nodes(), ready(&["node1", "node2", "node3"]));
+    let cps = ["node1", "node2", "node3"];
+    assert_eq!(w.nodes(), ready_at(&cps, K8S_PREVIOUS));
     let system = w.pods("kube-system");
     for component in [
         "etcd-",
@@ -107,6 +125,118 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
     let again = w.kubeadm(&groups, &args);
     again.code(0);
     assert_eq!(changed(&again), BTreeMap::new(), "the rerun changed");
+
+    // What `facts --save` writes of the five hosts (HAProxy's and keepalived's files among
+    // them), planned, says what `--check` says: nothing to change anywhere.
+    let saved = tempfile::tempdir().unwrap();
+    let dir = saved.path().display().to_string();
+    w.galley_as(
+        &["facts", "--save", &dir, "--recipe", "kubeadm"],
+        &groups,
+        &args,
+    )
+    .code(0);
+    let check = w.galley_as(
+        &["run", "kubeadm", "--check", "--output", "json"],
+        &groups,
+        &args,
+    );
+    check.code(0);
+    assert_eq!(changed(&check), BTreeMap::new(), "--check found changes");
+    let plan = w.galley_as(
+        &["plan", "kubeadm", "--facts", &dir, "--output", "json"],
+        &groups,
+        &args,
+    );
+    plan.code(0);
+    assert_eq!(
+        changed(&plan),
+        BTreeMap::new(),
+        "the plan from saved facts differs from --check"
+    );
+
+    // The upgrade to the current minor, one control plane at a time, while two pods behind a
+    // PodDisruptionBudget answer through the NodePort of each control plane in turn, every
+    // second: each drain must leave one of them serving.
+    w.apply_on("node1", &kept_available("web"));
+    w.kubectl("rollout status deployment/web --timeout=180s");
+    let ports: Vec<SocketAddr> =
+        w.tb.nodes
+            .iter()
+            .filter(|n| cps.contains(&n.name.as_str()))
+            .map(|n| format!("{}:{WEB_PORT}", n.address).parse().unwrap())
+            .collect();
+    let watch = Watch::start(ports);
+    let upgraded = w.galley(
+        "upgrade",
+        &groups,
+        &[
+            "--set",
+            "topology=ha-stacked",
+            "--set",
+            &vip_set,
+            "--set",
+            &new,
+        ],
+    );
+    let seen = watch.stop();
+    upgraded.code(0);
+    let made = changed(&upgraded);
+    assert_did(&made, "node1", |a| {
+        a.starts_with(&format!("run kubeadm upgrade apply {K8S_VERSION}"))
+    });
+    for cp in ["node2", "node3"] {
+        assert_did(&made, cp, |a| a.starts_with("run kubeadm upgrade node"));
+    }
+    for cp in cps {
+        assert_did(&made, "node1", |a| a.contains(&format!("drain {cp}")));
+    }
+    assert_eq!(w.nodes(), ready(&cps));
+    assert_eq!(
+        w.kubectl("get nodes -o jsonpath='{.items[*].spec.unschedulable}'"),
+        "",
+        "a node was left cordoned"
+    );
+    let failed: Vec<&String> = seen.iter().filter_map(|s| s.as_ref().err()).collect();
+    assert!(
+        failed.is_empty(),
+        "the workload did not answer {} of {} times during the upgrade: {failed:#?}",
+        failed.len(),
+        seen.len()
+    );
+    let mut pods: Vec<&String> = seen.iter().filter_map(|s| s.as_ref().ok()).collect();
+    eprintln!(
+        "the workload answered {} times in a row during the upgrade",
+        seen.len()
+    );
+    pods.sort();
+    pods.dedup();
+    // Each drain moved a pod: more than the two first pods answered.
+    assert!(pods.len() > 2, "only {pods:?} answered: no pod was moved");
+    let running: String = w.kubectl(
+        "get pods -n kube-system -o jsonpath='{range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}'",
+    );
+    for image in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
+        let want = format!("/{image}:{K8S_VERSION}");
+        assert_eq!(
+            running.lines().filter(|i| i.ends_with(&want)).count(),
+            3,
+            "{want} not on each control plane: {running}"
+        );
+    }
+    w.kubectl("delete deployment/web service/web poddisruptionbudget/web");
+    let new_args = [&args[..4], &["--set", &vip_set]].concat();
+    let again = w.kubeadm(&groups, &new_args);
+    again.code(0);
+    assert_eq!(
+        changed(&again),
+        BTreeMap::new(),
+        "the kubeadm recipe after the upgrade changed"
+    );
 
     // The load balancer holding the virtual IP dies: keepalived on node5 takes the address
     // over, and the API answers through it.
@@ -156,6 +286,79 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
         w.kubectl(&format!("--server https://{vip}:6443 get --raw /readyz")),
         "ok"
     );
+}
+
+/// The NodePort of `kept_available`'s Service.
+const WEB_PORT: u16 = 30080;
+
+/// A Deployment `name` of two agnhost netexec pods on control planes (they tolerate the
+/// control-plane taint), never two on one node, a PodDisruptionBudget that keeps one of them,
+/// and a NodePort Service. A pod being evicted keeps serving for 5 s (a `preStop` sleep) while
+/// kube-proxy stops sending to it, as a workload meant to stay available does.
+fn kept_available(name: &str) -> String {
+    let pod = format!(
+        "      tolerations:\n      - {{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}}\n{}{}",
+        spread(name),
+        netexec_container("        lifecycle:\n          preStop:\n            sleep: {seconds: 5}\n")
+    );
+    [
+        deployment(name, 2, &pod),
+        budget(name),
+        service(name, Some(WEB_PORT)),
+    ]
+    .join("---\n")
+}
+
+/// Asks netexec's `/hostname` once a second, through each address in turn, from this machine,
+/// until stopped: each answer (the pod's name) or why there was none.
+struct Watch {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Result<String, String>>>,
+}
+
+impl Watch {
+    fn start(through: Vec<SocketAddr>) -> Watch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let start = Instant::now();
+            let mut i = 0usize;
+            while !stopped.load(Ordering::Relaxed) {
+                let at = through[i % through.len()];
+                seen.push(hostname(at).map_err(|e| format!("{:?} in: {at}: {e}", start.elapsed())));
+                i += 1;
+                let next = start + Duration::from_secs(i as u64);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            seen
+        });
+        Watch { stop, thread }
+    }
+
+    fn stop(self) -> Vec<Result<String, String>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// `GET /hostname` at `at`, within 2 s: the body of a 200 answer.
+fn hostname(at: SocketAddr) -> Result<String, String> {
+    let wait = Duration::from_secs(2);
+    let mut s = TcpStream::connect_timeout(&at, wait).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(wait)).map_err(|e| e.to_string())?;
+    s.write_all(b"GET /hostname HTTP/1.0\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+    match answer.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") =>
+        {
+            Ok(body.trim().to_string())
+        }
+        _ => Err(format!("answered {answer:?}")),
+    }
 }
 
 /// Fails unless the API answers `/readyz` through `vip` within a minute (a load balancer's or

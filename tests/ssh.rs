@@ -2,6 +2,8 @@
 //! real OpenSSH client, the built binary. Because the "remote" hosts are this machine, the tests
 //! can also look at what happened on the far side (processes, files, owners).
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/sshd.rs"]
 mod sshd;
 
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use scratch::Scratch;
 use sshd::Sshd;
 
 struct Out {
@@ -25,57 +28,21 @@ impl Out {
     }
 }
 
-/// A scratch folder for one test: recipes, inventories, and the runtime folder galley puts its
-/// control sockets in (so the test can check they are gone afterwards).
-struct Scratch {
-    dir: tempfile::TempDir,
+/// galley with `args` in a scratch folder, timed.
+trait Timed {
+    fn timed(&self, args: &[&str]) -> Out;
 }
 
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::Builder::new()
-            .prefix("galley-ssh-test-")
-            .tempdir()
-            .unwrap();
-        fs::create_dir(dir.path().join("runtime")).unwrap();
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
-    }
-
-    fn galley(&self, args: &[&str]) -> Out {
+impl Timed for Scratch {
+    fn timed(&self, args: &[&str]) -> Out {
         let start = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_galley"))
-            .args(args)
-            .env("XDG_RUNTIME_DIR", self.path("runtime"))
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = self.galley(args).output().unwrap();
         Out {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             elapsed: start.elapsed(),
         }
-    }
-
-    /// No control socket folder survives a run: masters were closed.
-    fn assert_cleaned_up(&self) {
-        let left: Vec<_> = fs::read_dir(self.path("runtime"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        assert!(left.is_empty(), "control folders left behind: {left:?}");
     }
 }
 
@@ -116,7 +83,7 @@ fn rhai_string(s: &str) -> String {
 #[test]
 fn one_host_commands_files_facts_and_quoting() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let inv = s.file("inv.toml", &inventory(&[("box", &sshd)], ""));
     let work = s.path("work dir; $x 'q'");
     fs::create_dir(&work).unwrap();
@@ -149,7 +116,7 @@ print("STDIN " + fed.stdout);
         dir = q(&work.join("a/b c")),
     );
     let r = s.file("one.rhai", &recipe);
-    let out = s.galley(&["run", &r, "-i", &inv]);
+    let out = s.timed(&["run", &r, "-i", &inv]);
     assert_eq!(out.code, 0, "{}", out.all());
     let line = |tag: &str| {
         out.all()
@@ -199,7 +166,7 @@ print("STDIN " + fed.stdout);
 #[test]
 fn eight_hosts_run_in_parallel_and_one_failure_keeps_the_others() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let names: Vec<String> = (1..=8).map(|i| format!("n{i}")).collect();
     let servers: Vec<(&str, &Sshd)> = names.iter().map(|n| (n.as_str(), &sshd)).collect();
     let inv = s.file(
@@ -224,7 +191,7 @@ on("workers", |h| if h == "n5" { run(["false"]) } else { run(["echo", "fine"]) }
 print("NOT REACHED");
 "#,
     );
-    let out = s.galley(&["run", &recipe, "-i", &inv]);
+    let out = s.timed(&["run", &recipe, "-i", &inv]);
     assert_eq!(out.code, 1, "{}", out.all());
     let all = out.all();
     let slept = all
@@ -257,7 +224,7 @@ print("NOT REACHED");
 #[test]
 fn unreachable_hosts_fail_alone_with_clear_messages() {
     let good = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     // Refused: a port nobody listens on.
     let refused_port = sshd::free_port();
     // Hangs: a listener that accepts TCP but never says anything.
@@ -294,7 +261,7 @@ fn unreachable_hosts_fail_alone_with_clear_messages() {
         "r.rhai",
         "on(\"all\", |h| run([\"echo\", \"hello from \" + h]));\n",
     );
-    let out = s.galley(&["run", &recipe, "-i", &inv]);
+    let out = s.timed(&["run", &recipe, "-i", &inv]);
     let all = out.all();
     assert_eq!(out.code, 1, "{all}");
     assert!(all.contains("4 of 5 hosts failed"), "{all}");
@@ -381,7 +348,7 @@ fn banner_then_silence() -> u16 {
 #[test]
 fn a_host_that_stalls_after_its_banner_fails_within_20s_saying_so() {
     let good = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let port = banner_then_silence();
     let inv = s.file(
         "inv.toml",
@@ -409,7 +376,7 @@ fn a_host_that_stalls_after_its_banner_fails_within_20s_saying_so() {
 #[test]
 fn the_users_own_server_alive_settings_win() {
     let good = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let port = banner_then_silence();
     let cfg = s.path("ssh_config");
     fs::write(
@@ -442,7 +409,7 @@ fn the_users_own_server_alive_settings_win() {
 #[test]
 fn remote_read_file_of_a_fifo_is_refused_at_once() {
     let server = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let fifo = s.path("pipe");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     let inv = s.file("inv.toml", &server.host_toml("far", "root"));
@@ -469,11 +436,11 @@ fn remote_read_file_of_a_fifo_is_refused_at_once() {
 #[test]
 fn unknown_host_keys_are_refused_unless_accepted() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     fs::write(sshd.path("known_hosts"), "").unwrap();
     let inv = s.file("inv.toml", &inventory(&[("fresh", &sshd)], ""));
     let recipe = s.file("r.rhai", "run([\"true\"]);\n");
-    let out = s.galley(&["run", &recipe, "-i", &inv]);
+    let out = s.timed(&["run", &recipe, "-i", &inv]);
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(
         out.all().contains("is unknown (not in known_hosts)")
@@ -481,7 +448,7 @@ fn unknown_host_keys_are_refused_unless_accepted() {
         "{}",
         out.all()
     );
-    let out = s.galley(&["run", &recipe, "-i", &inv, "--accept-new-host-keys"]);
+    let out = s.timed(&["run", &recipe, "-i", &inv, "--accept-new-host-keys"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let kh = fs::read_to_string(sshd.path("known_hosts")).unwrap();
     assert!(kh.contains(&format!("[127.0.0.1]:{}", sshd.port)), "{kh}");
@@ -501,7 +468,7 @@ fn remote_pid_alive(pid_file: &Path) -> Option<bool> {
 #[test]
 fn timeouts_kill_the_remote_command_and_a_dropped_connection_fails_only_its_host() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let inv = s.file("inv.toml", &inventory(&[("a", &sshd), ("b", &sshd)], ""));
     let pid_file = s.path("sleeper.pid");
     let recipe = s.file(
@@ -522,7 +489,7 @@ print("RECONNECT " + on_one("a", || run(["printf", "back"]).stdout));
             pid = pid_file.display()
         ),
     );
-    let out = s.galley(&["run", &recipe, "-i", &inv]);
+    let out = s.timed(&["run", &recipe, "-i", &inv]);
     let all = out.all();
     assert_eq!(out.code, 0, "{all}");
     assert!(all.contains("TIMEOUT true"), "{all}");
@@ -545,7 +512,7 @@ print("RECONNECT " + on_one("a", || run(["printf", "back"]).stdout));
 #[test]
 fn interrupt_stops_remote_commands() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let inv = s.file("inv.toml", &inventory(&[("a", &sshd)], ""));
     let pid_file = s.path("sleeper.pid");
     let recipe = s.file(
@@ -638,7 +605,7 @@ fn become_through_passwordless_sudo_and_a_clear_error_otherwise() {
     let sshd = Sshd::start();
     let _ok = TestUser::create("galleybecome", "ALL=(ALL) NOPASSWD: ALL", &sshd);
     let _pw = TestUser::create("galleypasswd", "ALL=(ALL) ALL", &sshd);
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let mut inv = sshd
         .host_toml("nopw", "galleybecome")
         .replace("vars = {", "vars = { become = true,");
@@ -662,7 +629,7 @@ on_one("needpw", || run(["id", "-un"]));
             t = rhai_string(&target.to_string_lossy())
         ),
     );
-    let out = s.galley(&["run", &recipe, "-i", &inv]);
+    let out = s.timed(&["run", &recipe, "-i", &inv]);
     let all = out.all();
     assert_eq!(out.code, 1, "{all}");
     assert!(all.contains("NOPW root"), "{all}");
@@ -679,7 +646,7 @@ on_one("needpw", || run(["id", "-un"]));
 #[test]
 fn secrets_from_one_host_stay_hidden_on_the_others() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let inv = s.file(
         "inv.toml",
         &inventory(
@@ -704,7 +671,7 @@ fail("stopping with " + join);
     for extra in [&[][..], &["--output", "json"][..], &["-vvv"][..]] {
         let mut args = vec!["run", recipe.as_str(), "-i", inv.as_str()];
         args.extend_from_slice(extra);
-        let out = s.galley(&args);
+        let out = s.timed(&args);
         let all = out.all();
         assert_eq!(out.code, 1, "{all}");
         let secret = fs::read_to_string(&secret_file).unwrap();
@@ -721,7 +688,7 @@ fail("stopping with " + join);
 #[test]
 fn facts_of_real_hosts_saved_and_replayed_by_plan() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let inv = s.file("inv.toml", &inventory(&[("h1", &sshd), ("h2", &sshd)], ""));
     let dir = s.path("facts");
     // The recipe planned to learn what to save: the replay's own (not every bundled recipe,
@@ -730,7 +697,7 @@ fn facts_of_real_hosts_saved_and_replayed_by_plan() {
         "r.rhai",
         "on(\"all\", |h| info(h + \" runs \" + facts().hostname));\n",
     );
-    let out = s.galley(&[
+    let out = s.timed(&[
         "facts",
         "-i",
         &inv,
@@ -750,11 +717,11 @@ fn facts_of_real_hosts_saved_and_replayed_by_plan() {
                 .unwrap();
         assert_eq!(j["facts"]["hostname"], hostname.as_str());
     }
-    let out = s.galley(&["facts", "-i", &inv, "--limit", "h2", "--json"]);
+    let out = s.timed(&["facts", "-i", &inv, "--limit", "h2", "--json"]);
     let j: serde_json::Value =
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.all()));
     assert_eq!(j.as_object().unwrap().keys().collect::<Vec<_>>(), ["h2"]);
-    let out = s.galley(&[
+    let out = s.timed(&[
         "plan",
         &recipe,
         "-i",
@@ -775,7 +742,7 @@ fn facts_of_real_hosts_saved_and_replayed_by_plan() {
 fn proxy_jump_and_identity_from_inventory_vars() {
     let jump = Sshd::start();
     let dest = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     // The jump host is reached with the key named in the ssh_config file, the destination only
     // with its own key, given by the var ssh_identity_file: both must be used.
     let kh = s.path("known_hosts");
@@ -806,7 +773,7 @@ fn proxy_jump_and_identity_from_inventory_vars() {
         "r.rhai",
         "print(\"VIA \" + run([\"printf\", \"%s\", \"jumped\"]).stdout);\n",
     );
-    let out = s.galley(&["run", &recipe, "-i", &inv]);
+    let out = s.timed(&["run", &recipe, "-i", &inv]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.all().contains("VIA jumped"), "{}", out.all());
     let accepted = |log: String| log.matches("Accepted publickey").count();
@@ -824,7 +791,7 @@ fn proxy_jump_and_identity_from_inventory_vars() {
 #[test]
 fn stress_many_hosts_many_steps_counts_are_exact() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let names: Vec<String> = (1..=8).map(|i| format!("s{i}")).collect();
     let servers: Vec<(&str, &Sshd)> = names.iter().map(|n| (n.as_str(), &sshd)).collect();
     let inv = s.file("inv.toml", &inventory(&servers, ""));
@@ -852,7 +819,7 @@ if seen.len() != 0 {{ fail("a host changed the caller's map"); }}"#,
             root = rhai_string(&root.display().to_string())
         ),
     );
-    let first = s.galley(&["run", &recipe, "-i", &inv, "--output", "json"]);
+    let first = s.timed(&["run", &recipe, "-i", &inv, "--output", "json"]);
     assert_eq!(first.code, 0, "{}", first.all());
     let recap: serde_json::Value =
         serde_json::from_str(first.stdout.lines().last().unwrap()).unwrap();
@@ -860,7 +827,7 @@ if seen.len() != 0 {{ fail("a host changed the caller's map"); }}"#,
         assert_eq!(recap["hosts"][n]["changed"], 81, "{n}: {}", recap);
         assert_eq!(fs::read_dir(root.join(n)).unwrap().count(), 80, "{n}");
     }
-    let second = s.galley(&["run", &recipe, "-i", &inv, "--output", "json"]);
+    let second = s.timed(&["run", &recipe, "-i", &inv, "--output", "json"]);
     assert_eq!(second.code, 0, "{}", second.all());
     let recap: serde_json::Value =
         serde_json::from_str(second.stdout.lines().last().unwrap()).unwrap();
@@ -893,7 +860,7 @@ fn probes_start_no_remote_process_over_ssh() {
         on_path("strace") && on_path("perl"),
         "this test counts processes with strace and the agent's helper is perl: install both (scripts/test.sh does)"
     );
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-test-", &[]);
     let logs = s.path("exec");
     fs::create_dir(&logs).unwrap();
     let wrap = s.file(
@@ -927,7 +894,7 @@ for i in 0..{rounds} {{
         for e in fs::read_dir(&logs).unwrap().flatten() {
             fs::remove_file(e.path()).unwrap();
         }
-        let out = s.galley(&["run", &recipe, "-i", &inv]);
+        let out = s.timed(&["run", &recipe, "-i", &inv]);
         assert_eq!(out.code, 0, "{}", out.all());
         assert!(out.all().contains("changed=0"), "{}", out.all());
         // strace writes its last lines as the session ends, just after galley exits.

@@ -4,6 +4,8 @@
 //! machine, so each test watches the agent's temp file appear and grow before it strikes: that
 //! proves the fault landed inside the write, not before or after it.
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/sshd.rs"]
 mod sshd;
 
@@ -13,55 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use scratch::Scratch;
 use sshd::Sshd;
 
 const BIG: usize = 30_000_000;
-
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::Builder::new()
-            .prefix("galley-ssh-writes-")
-            .tempdir()
-            .unwrap();
-        fs::create_dir(dir.path().join("runtime")).unwrap();
-        fs::create_dir(dir.path().join("remote")).unwrap();
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
-    }
-
-    fn galley(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_galley"));
-        c.args(args)
-            .env("XDG_RUNTIME_DIR", self.path("runtime"))
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String) {
-        let out = self.galley(args).output().unwrap();
-        let all = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), all)
-    }
-}
 
 /// galley's temp files for `name` in `dir`: (path, size, mode).
 fn temp_files(dir: &Path, name: &str) -> Vec<(PathBuf, u64, u32)> {
@@ -167,7 +124,7 @@ enum Fault {
 
 fn fault_mid_write(fault: Fault, what: &str) {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-writes-", &["remote"]);
     let (inv, recipe, target) = setup(&sshd, &s);
     let remote = s.path("remote");
     for round in 0..3 {
@@ -261,7 +218,7 @@ impl Drop for Mount {
 #[test]
 fn remote_disk_full_keeps_the_old_file_and_leaves_no_temp_file() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-writes-", &["remote"]);
     let inv = s.file("inv.toml", &sshd.host_toml("box", "root"));
     let mnt = s.path("small");
     fs::create_dir(&mnt).unwrap();
@@ -306,7 +263,7 @@ on("box", || print("AFTER " + run(["echo", "in step"]).stdout));
 #[test]
 fn remote_reads_are_whole_or_refused_never_cut() {
     let sshd = Sshd::start();
-    let s = Scratch::new();
+    let s = Scratch::new("galley-ssh-writes-", &["remote"]);
     let inv = s.file("inv.toml", &sshd.host_toml("box", "root"));
     let remote = s.path("remote");
     // 10 MiB: over the 8 MiB output cap, under the read limit; lines that differ.

@@ -245,42 +245,27 @@ pub fn agnhost() -> String {
 /// A Deployment `name` of one agnhost pod and a PodDisruptionBudget `name` that keeps it: no
 /// voluntary disruption is allowed, so a drain of its node cannot finish.
 pub fn guarded(name: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
+    let pod = format!(
+        r#"      containers:
       - name: pause
         image: {image}
         args: ["pause"]
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  minAvailable: 1
-  selector:
-    matchLabels: {{app: {name}}}
 "#,
         image = agnhost()
-    )
+    );
+    [deployment(name, 1, &pod), budget(name)].join("---\n")
 }
 
 /// A Deployment `name` of `replicas` agnhost netexec pods (HTTP on 8080: /hostname, /dial), no
 /// two on one node, and a Service `name` on port 80 in front of them.
 pub fn netexec(name: &str, replicas: u32) -> String {
+    let pod = format!("{}{}", spread(name), netexec_container(""));
+    [deployment(name, replicas, &pod), service(name, None)].join("---\n")
+}
+
+/// A Deployment `name` of `replicas` pods whose pod spec is `pod` (YAML at the pod spec's
+/// indentation, six spaces).
+pub fn deployment(name: &str, replicas: u32, pod: &str) -> String {
     format!(
         r#"apiVersion: apps/v1
 kind: Deployment
@@ -295,13 +280,28 @@ spec:
     metadata:
       labels: {{app: {name}}}
     spec:
-      affinity:
+{pod}"#
+    )
+}
+
+/// The pod spec's part that keeps two pods of `app` off one node.
+pub fn spread(app: &str) -> String {
+    format!(
+        r#"      affinity:
         podAntiAffinity:
           requiredDuringSchedulingIgnoredDuringExecution:
           - labelSelector:
-              matchLabels: {{app: {name}}}
+              matchLabels: {{app: {app}}}
             topologyKey: kubernetes.io/hostname
-      containers:
+"#
+    )
+}
+
+/// The pod spec's `containers:`: agnhost's netexec on 8080, Ready when it answers `/healthz`;
+/// `extra` is more of the container's fields (eight spaces in).
+pub fn netexec_container(extra: &str) -> String {
+    format!(
+        r#"      containers:
       - name: netexec
         image: {image}
         args: ["netexec", "--http-port=8080"]
@@ -310,19 +310,46 @@ spec:
         readinessProbe:
           httpGet: {{path: /healthz, port: 8080}}
           periodSeconds: 2
----
-apiVersion: v1
+{extra}"#,
+        image = agnhost()
+    )
+}
+
+/// A PodDisruptionBudget `name` keeping at least one pod of app `name`.
+pub fn budget(name: &str) -> String {
+    format!(
+        r#"apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  minAvailable: 1
+  selector:
+    matchLabels: {{app: {name}}}
+"#
+    )
+}
+
+/// A Service `name` on port 80 in front of app `name`'s port 8080; a NodePort one when
+/// `node_port` is given.
+pub fn service(name: &str, node_port: Option<u16>) -> String {
+    let (kind, port) = match node_port {
+        Some(p) => ("  type: NodePort\n", format!("    nodePort: {p}\n")),
+        None => ("", String::new()),
+    };
+    format!(
+        r#"apiVersion: v1
 kind: Service
 metadata:
   name: {name}
   namespace: default
 spec:
-  selector: {{app: {name}}}
+{kind}  selector: {{app: {name}}}
   ports:
   - port: 80
     targetPort: 8080
-"#,
-        image = agnhost()
+{port}"#
     )
 }
 
