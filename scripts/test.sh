@@ -64,7 +64,7 @@ fi
 
 # Tier 4 is mostly waiting (images pulled, kubelets and static pods started, drains), and on a
 # cold machine its artifacts are the longest step: so the artifacts are built, then the cluster
-# tests run, beside the build and the other tiers (each testbed has its own bridge and subnet).
+# tests run, beside the rest of the build and the other tiers (each testbed has its own bridge and subnet).
 # The judges need the artifacts but no cluster: they run after tiers 1-3, still beside the
 # cluster tests, so that neither side waits on the other for long. Tier 4's output goes to
 # logs, printed after the other tiers' when all are done.
@@ -76,11 +76,16 @@ done
 k8s_log=$(mktemp)
 judges_log=$(mktemp)
 built=$(mktemp -u)
+compiled=$(mktemp -u)
 cluster_args=()
 for t in "${k8s_clusters[@]}"; do cluster_args+=(--test "$t"); done
-# (Its cargo test waits on cargo's build lock while the build below runs.)
-( artifacts && touch "$built" && cargo test "${cluster_args[@]}" -- --test-threads=2 ) >"$k8s_log" 2>&1 &
+# The cluster tests are the long pole: their binaries are compiled first (galley and three
+# test crates), and they start while the other ~65 test crates are still being compiled.
+( cargo test --quiet --no-run "${cluster_args[@]}"; touch "$compiled"
+  artifacts && touch "$built" && cargo test "${cluster_args[@]}" -- --test-threads=2 ) >"$k8s_log" 2>&1 &
 k8s=$!
+while [ ! -e "$compiled" ] && kill -0 "$k8s" 2>/dev/null; do sleep 1; done
+rm -f "$compiled"
 rest_rc=0
 cargo build --quiet --all-targets && cargo test "${rest_args[@]}" -- --test-threads="${GALLEY_TEST_THREADS:-4}" || rest_rc=$?
 judges_rc=0

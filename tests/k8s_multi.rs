@@ -38,7 +38,8 @@ mod k8s_support;
 use std::collections::BTreeMap;
 
 use cluster::{
-    assert_did, changed, dial, guarded, netexec, pods_of, ready, ready_at, running_on, World,
+    assert_did, changed, dial, guarded, netexec, plan_from_saved_facts_agrees, pods_of, ready,
+    ready_at, running_on, World,
 };
 use k8s_support::{K8S_PREVIOUS, K8S_VERSION};
 
@@ -327,28 +328,7 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
 
     // What `facts --save` writes of the converged cluster, planned, says what `--check` on it
     // says: nothing to change on any node.
-    let saved = tempfile::tempdir().unwrap();
-    let dir = saved.path().display().to_string();
-    let facts = ["facts", "--save", &dir, "--recipe", "kubeadm"];
-    w.galley_as(&facts, &three, &multi).code(0);
-    let check = w.galley_as(
-        &["run", "kubeadm", "--check", "--output", "json"],
-        &three,
-        &multi,
-    );
-    check.code(0);
-    assert_eq!(changed(&check), BTreeMap::new(), "--check found changes");
-    let plan = w.galley_as(
-        &["plan", "kubeadm", "--facts", &dir, "--output", "json"],
-        &three,
-        &multi,
-    );
-    plan.code(0);
-    assert_eq!(
-        changed(&plan),
-        BTreeMap::new(),
-        "the plan from saved facts differs from --check"
-    );
+    plan_from_saved_facts_agrees(&w, &three, &multi);
 
     // A workload on both workers: pod to pod across nodes over flannel, and its Service's
     // ClusterIP through kube-proxy, each asked from a pod (netexec's /dial).

@@ -182,6 +182,38 @@ impl World {
     }
 }
 
+/// `galley facts --save` of the hosts of `groups` for the kubeadm recipe with `args`, then
+/// `run kubeadm --check` and `plan kubeadm --facts` of what was saved: both must change nothing
+/// on a converged cluster (a plan from saved facts says what `--check` says).
+pub fn plan_from_saved_facts_agrees(w: &World, groups: &[(&str, &[&str])], args: &[&str]) {
+    let saved = tempfile::tempdir().unwrap();
+    let dir = saved.path().display().to_string();
+    w.galley_as(
+        &["facts", "--save", &dir, "--recipe", "kubeadm"],
+        groups,
+        args,
+    )
+    .code(0);
+    let check = w.galley_as(
+        &["run", "kubeadm", "--check", "--output", "json"],
+        groups,
+        args,
+    );
+    check.code(0);
+    assert_eq!(changed(&check), BTreeMap::new(), "--check found changes");
+    let plan = w.galley_as(
+        &["plan", "kubeadm", "--facts", &dir, "--output", "json"],
+        groups,
+        args,
+    );
+    plan.code(0);
+    assert_eq!(
+        changed(&plan),
+        BTreeMap::new(),
+        "the plan from saved facts differs from --check"
+    );
+}
+
 /// What `nodes()` says of a healthy cluster of `names`.
 pub fn ready(names: &[&str]) -> String {
     ready_at(names, K8S_VERSION)
@@ -211,6 +243,31 @@ pub fn changed(run: &Ran) -> BTreeMap<String, Vec<String>> {
         }
     }
     out
+}
+
+/// Prints the `n` slowest steps of `run` (host, duration, step) to the test's log: where a
+/// cluster test spends its minutes.
+pub fn slowest_steps(run: &Ran, n: usize) {
+    let mut steps: Vec<(f64, String)> = run
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "action")
+        .map(|e| {
+            (
+                e["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+                format!(
+                    "{} {} {}",
+                    e["host"].as_str().unwrap_or(""),
+                    e["primitive"].as_str().unwrap_or(""),
+                    e["summary"].as_str().unwrap_or("")
+                ),
+            )
+        })
+        .collect();
+    steps.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (secs, step) in steps.iter().take(n) {
+        eprintln!("{secs:>7.1}s  {step}");
+    }
 }
 
 /// Whether `pods()` output shows a pod named `prefix…` running on each of `nodes`.
