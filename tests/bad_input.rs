@@ -260,6 +260,40 @@ fn refuse_exits_2_and_fail_exits_1() {
         .code(1);
 }
 
+/// A refusal is a settings mistake, not a fault in the code that noticed it: no excerpt of a
+/// library line with a caret, only the line of the recipe being run that led there.
+#[test]
+fn a_refusal_names_the_recipe_line_and_shows_no_caret() {
+    Test::new()
+        .file(
+            "lib.rhai",
+            "fn check(cidr) {\n    if cidr != \"10.244.0.0/16\" { refuse(`pod_cidr=${cidr}: set 10.244.0.0/16`); }\n}\n",
+        )
+        .file(
+            "r.rhai",
+            "import \"lib\" as lib;\nlib::check(\"192.168.0.0/16\");\n",
+        )
+        .args(&["run", "r.rhai"])
+        .run()
+        .code(2)
+        .stderr_is("error: pod_cidr=192.168.0.0/16: set 10.244.0.0/16\n  = refused at r.rhai:2:6\n");
+    // A bundled recipe: the stdlib check that refuses is not shown, the recipe's line is.
+    Test::new()
+        .args(&[
+            "plan",
+            "kubeadm",
+            "--set",
+            "cni=flannel",
+            "--set",
+            "pod_cidr=192.168.0.0/16",
+        ])
+        .run()
+        .code(2)
+        .stderr_is(
+            "error: pod_cidr=192.168.0.0/16 does not match flannel 0.28.10, whose manifest assigns 10.244.0.0/16: set pod_cidr=10.244.0.0/16, or fork the recipe and change the manifest\n  = refused at recipes/kubeadm.rhai:48:6\n",
+        );
+}
+
 #[test]
 fn an_unknown_owner_fails_the_step_and_writes_nothing() {
     let t = Test::new();

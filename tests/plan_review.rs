@@ -106,6 +106,34 @@ recap (plan)
 }
 
 #[test]
+fn hosts_listed_out_of_order_still_plan_in_inventory_order() {
+    let ran = Test::new()
+        .file("inv.toml", HOSTS)
+        .file(
+            "g.rhai",
+            "let done = on([\"mid\", \"alpha\", \"zeta\"], |h| { write_file(\"/etc/motd\", h); h });\nprint(done);\n",
+        )
+        .args(&["plan", "./g.rhai", "-i", "inv.toml"])
+        .run();
+    ran.code(0);
+    // The plan reads in inventory order; what `on` returns keeps the order it was asked in.
+    assert_eq!(
+        ran.stdout,
+        "plan ./g.rhai (plan: no host contacted)
+ changed zeta write_file /etc/motd
+ changed alpha write_file /etc/motd
+ changed mid write_file /etc/motd
+    info - [\"mid\", \"alpha\", \"zeta\"]
+recap (plan)
+  zeta   ok=0 changed=1 failed=0 skipped=0
+  alpha  ok=0 changed=1 failed=0 skipped=0
+  mid    ok=0 changed=1 failed=0 skipped=0
+  nothing was changed (plan mode)
+"
+    );
+}
+
+#[test]
 fn a_json_plan_has_no_timings() {
     let ran = Test::new()
         .file("inv.toml", HOSTS)

@@ -144,10 +144,27 @@ pub fn diagnose(
     }
     let (message, kind) = classify(e, budget);
     chain.reverse();
+    let at = frame(&current, e.position(), String::new());
+    let refused = matches!(e, EvalAltResult::ErrorRuntime(v, _)
+        if v.read_lock::<Failure>().is_some_and(|f| f.refused));
+    if refused {
+        // A settings mistake: no excerpt of the stdlib line that noticed it, only the line of
+        // the recipe being run that led there.
+        let outer = chain.pop().or(at).map(|f| Frame {
+            note: "refused".into(),
+            ..f
+        });
+        return Diagnostic {
+            message,
+            kind,
+            at: None,
+            chain: outer.into_iter().collect(),
+        };
+    }
     Diagnostic {
         message,
         kind,
-        at: frame(&current, e.position(), String::new()),
+        at,
         chain,
     }
 }

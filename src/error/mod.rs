@@ -45,6 +45,9 @@ impl Kind {
 pub struct Failure {
     pub kind: Kind,
     pub message: String,
+    /// Raised by `refuse()`: the settings or the inventory are wrong, not the code, so the
+    /// message names no stdlib line (only where the recipe run was refused).
+    pub refused: bool,
 }
 
 /// Why evaluation was stopped from outside the recipe.
@@ -80,6 +83,7 @@ fn raise_at(kind: Kind, msg: &str, pos: Position) -> Box<EvalAltResult> {
     let f = Failure {
         kind,
         message: msg.to_string(),
+        refused: false,
     };
     EvalAltResult::ErrorRuntime(Dynamic::from(f), pos).into()
 }
@@ -92,6 +96,16 @@ pub fn usage_at(msg: impl AsRef<str>, pos: Position) -> Box<EvalAltResult> {
 /// An error in how something was called (bad argument or option, a refused import): exit 2.
 pub fn usage(msg: impl AsRef<str>) -> Box<EvalAltResult> {
     raise(Kind::Recipe, msg.as_ref())
+}
+
+/// `refuse()`: the recipe's settings or inventory are wrong (exit 2), said without a caret.
+pub fn refusal(msg: impl AsRef<str>) -> Box<EvalAltResult> {
+    let f = Failure {
+        kind: Kind::Recipe,
+        message: msg.as_ref().to_string(),
+        refused: true,
+    };
+    EvalAltResult::ErrorRuntime(Dynamic::from(f), Position::NONE).into()
 }
 
 /// A step that failed on its host: exit 1.

@@ -32,7 +32,7 @@ use rhai::{Engine, EvalAltResult, FuncRegistration, RhaiNativeFunc};
 pub use crate::executor::StepResult;
 pub use options::{check_literal, from_map, mode_of};
 
-pub use crate::error::{step, usage};
+pub use crate::error::{refusal, step, usage};
 pub use crate::executor::{site_of, Call};
 
 pub type RResult<T> = Result<T, Box<EvalAltResult>>;

@@ -72,8 +72,9 @@ fn call_on(
     }
 }
 
-/// Runs `f` on each host, at most `--forks` at a time; results in host order. A plan keeps
-/// what each host reports and prints it when all are done, step by step (`report::grouping`).
+/// Runs `f` on each host, at most `--forks` at a time; results in the order of `names`. A plan
+/// keeps what each host reports and prints it when all are done, step by step, hosts in
+/// inventory order (`report::grouping`).
 fn run_parallel(
     nc: &NativeCallContext,
     run: &Arc<RunCtx>,
@@ -113,7 +114,12 @@ fn run_parallel(
     };
     let (outcomes, events): (Vec<_>, Vec<_>) = done.into_iter().unzip();
     if group {
-        run.reporter.replay(events);
+        // Within a step, hosts go in inventory order, whatever order the recipe listed them in.
+        let rank = |h: &String| run.all.iter().position(|a| a == h).unwrap_or(usize::MAX);
+        let mut by_host: Vec<(&String, Vec<grouping::Event>)> = names.iter().zip(events).collect();
+        by_host.sort_by_key(|(h, _)| rank(h));
+        run.reporter
+            .replay(by_host.into_iter().map(|(_, e)| e).collect());
     }
     names.iter().cloned().zip(outcomes).collect()
 }

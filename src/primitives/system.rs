@@ -4,7 +4,7 @@
 use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
 
 use super::params;
-use super::{reg, step, usage, RResult};
+use super::{refusal, reg, step, usage, RResult};
 use crate::executor::{Ctx, RunCtx};
 use crate::inventory::HostEntry;
 use crate::report::{redact, Level};
@@ -225,7 +225,7 @@ pub fn register(engine: &mut Engine) {
         "refuse",
         &["message: &str", "()"],
         &["Stops the recipe because its settings or inventory are wrong (exit code 2, like a usage error)."],
-        |m: &str| -> RResult<()> { Err(usage(m)) },
+        |m: &str| -> RResult<()> { Err(refusal(m)) },
     );
     reg(
         engine,

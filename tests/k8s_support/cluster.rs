@@ -126,10 +126,20 @@ impl World {
             }
         }
         all.extend(args.iter().map(|s| s.to_string()));
-        Test::new()
+        let began = std::time::Instant::now();
+        let ran = Test::new()
             .file("inv.toml", &self.inventory(groups))
             .args(&all)
-            .run()
+            .run();
+        // Where a cluster test's minutes go, in its log (printed when it fails, or with
+        // --nocapture).
+        eprintln!(
+            "galley {} {}: {:.1}s",
+            words.join(" "),
+            args.join(" "),
+            began.elapsed().as_secs_f64()
+        );
+        ran
     }
 
     /// The real kubectl on node1 with the admin kubeconfig; fails the test on an error.
