@@ -190,9 +190,19 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
     pods.dedup();
     // Each drain moved a pod: more than the two first pods answered.
     assert!(pods.len() > 2, "only {pods:?} answered: no pod was moved");
-    let running: String = w.kubectl(
-        "get pods -n kube-system -o jsonpath='{range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}'",
-    );
+    // Right after the last API server restarted, one answer through the virtual IP was
+    // `Forbidden` for the admin (its authorizer not caught up yet, seen once in CI): ask again
+    // for up to a minute.
+    let images = "get pods -n kube-system -o jsonpath='{range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}'";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running: String = loop {
+        let cmd = format!("kubectl --kubeconfig /etc/kubernetes/admin.conf {images}");
+        let out = w.tb.ssh("node1", &cmd);
+        if out.status.success() || Instant::now() > deadline {
+            break w.kubectl(images);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
     for image in [
         "kube-apiserver",
         "kube-controller-manager",

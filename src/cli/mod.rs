@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod check;
+mod completions;
 mod defs;
 mod facts;
 mod facts_save;
@@ -170,9 +171,7 @@ pub fn main() -> i32 {
         Command::Repl(a) => repl::repl(a),
         Command::Facts(a) => facts::facts(a),
         Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut command(), "galley", &mut script);
-            stdout::bytes(&script);
+            stdout::bytes(&completions::script(shell));
             0
         }
     };
