@@ -51,14 +51,7 @@ fn galley(dir: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn every_host_free_example_in_the_readme_and_docs_runs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = vec![root.join("README.md")];
-    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    docs.sort();
-    files.extend(docs);
+    let files = common::doc_pages();
     let mut ran = 0;
     let mut failed = Vec::new();
     for f in &files {

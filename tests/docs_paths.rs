@@ -8,6 +8,8 @@
 //! punctuation are not part of a path; a name with a glob or placeholder in it
 //! (`tests/operations/<name>/*.json`) stands for many files and is left out.
 
+mod common;
+
 use std::path::Path;
 
 /// The folders a repo-relative path in the docs starts with.
@@ -57,14 +59,7 @@ fn named_paths(text: &str) -> Vec<(usize, String)> {
 #[test]
 fn every_path_the_readme_and_docs_name_exists() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = vec![root.join("README.md")];
-    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    docs.sort();
-    files.extend(docs);
+    let files = common::doc_pages();
     let mut checked = 0;
     let mut missing = Vec::new();
     for f in &files {

@@ -196,12 +196,11 @@ fn the_kubeadm_recipe_forms_a_stacked_ha_cluster_behind_a_virtual_ip_and_reruns_
     let images = "get pods -n kube-system -o jsonpath='{range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}'";
     let deadline = Instant::now() + Duration::from_secs(60);
     let running: String = loop {
-        let cmd = format!("kubectl --kubeconfig /etc/kubernetes/admin.conf {images}");
-        let out = w.tb.ssh("node1", &cmd);
-        if out.status.success() || Instant::now() > deadline {
-            break w.kubectl(images);
+        match w.try_kubectl_on("node1", images) {
+            Ok(out) => break out,
+            Err(e) if Instant::now() > deadline => panic!("{e}"),
+            Err(_) => std::thread::sleep(Duration::from_secs(2)),
         }
-        std::thread::sleep(Duration::from_secs(2));
     };
     for image in [
         "kube-apiserver",

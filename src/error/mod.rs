@@ -80,12 +80,18 @@ fn raise(kind: Kind, msg: &str) -> Box<EvalAltResult> {
 }
 
 fn raise_at(kind: Kind, msg: &str, pos: Position) -> Box<EvalAltResult> {
-    let f = Failure {
+    Failure {
         kind,
         message: msg.to_string(),
         refused: false,
-    };
-    EvalAltResult::ErrorRuntime(Dynamic::from(f), pos).into()
+    }
+    .raise(pos)
+}
+
+impl Failure {
+    fn raise(self, pos: Position) -> Box<EvalAltResult> {
+        EvalAltResult::ErrorRuntime(Dynamic::from(self), pos).into()
+    }
 }
 
 /// [`usage`] at a known place in the recipe (an import's position).
@@ -100,12 +106,12 @@ pub fn usage(msg: impl AsRef<str>) -> Box<EvalAltResult> {
 
 /// `refuse()`: the recipe's settings or inventory are wrong (exit 2), said without a caret.
 pub fn refusal(msg: impl AsRef<str>) -> Box<EvalAltResult> {
-    let f = Failure {
+    Failure {
         kind: Kind::Recipe,
         message: msg.as_ref().to_string(),
         refused: true,
-    };
-    EvalAltResult::ErrorRuntime(Dynamic::from(f), Position::NONE).into()
+    }
+    .raise(Position::NONE)
 }
 
 /// A step that failed on its host: exit 1.

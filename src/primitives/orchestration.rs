@@ -117,7 +117,7 @@ fn run_parallel(
         // Within a step, hosts go in inventory order, whatever order the recipe listed them in.
         let rank = |h: &String| run.all.iter().position(|a| a == h).unwrap_or(usize::MAX);
         let mut by_host: Vec<(&String, Vec<grouping::Event>)> = names.iter().zip(events).collect();
-        by_host.sort_by_key(|(h, _)| rank(h));
+        by_host.sort_by_cached_key(|(h, _)| rank(h));
         run.reporter
             .replay(by_host.into_iter().map(|(_, e)| e).collect());
     }

@@ -9,6 +9,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The pages a reader is given: README.md, then docs/*.md in name order.
+pub fn doc_pages() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    [vec![root.join("README.md")], docs].concat()
+}
+
 pub fn galley_bin() -> &'static str {
     env!("CARGO_BIN_EXE_galley")
 }

@@ -149,15 +149,22 @@ impl World {
 
     /// The real kubectl on control plane `node` with its admin kubeconfig.
     pub fn kubectl_on(&self, node: &str, args: &str) -> String {
+        self.try_kubectl_on(node, args)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The real kubectl on `node`: its trimmed stdout, or what it said when it failed.
+    pub fn try_kubectl_on(&self, node: &str, args: &str) -> Result<String, String> {
         let cmd = format!("kubectl --kubeconfig /etc/kubernetes/admin.conf {args}");
         let out = self.tb.ssh(node, &cmd);
-        assert!(
-            out.status.success(),
-            "{node}: `{cmd}` failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        if !out.status.success() {
+            return Err(format!(
+                "{node}: `{cmd}` failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// `name=Ready-status kubelet-version`, a line per node.
