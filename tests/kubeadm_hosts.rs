@@ -700,6 +700,40 @@ fn a_joined_control_plane_waits_for_its_own_api_server_not_the_load_balancer() {
     ));
 }
 
+/// With the API servers on another port than kubeadm's 6443, every control plane listens
+/// there: the first through its init configuration's bindPort, each joined one through
+/// `--apiserver-bind-port` (without it kubeadm gives the joined API server 6443, where HAProxy
+/// does not look and its own wait_ready would wait in vain).
+#[test]
+fn every_control_plane_listens_on_the_api_port_it_is_given() {
+    let job = Job::new("kubeadm")
+        .profile("rocky9")
+        .topology("ha-stacked")
+        .set("api_port", "8443")
+        .set("lb_port", "6443");
+    let p = ok(&job);
+    let text = p.render();
+    assert!(text.contains("bindPort: 8443"), "{text}");
+    let joins: Vec<String> = kubeadm_lines(&p)
+        .into_iter()
+        .filter(|l| l.contains("kubeadm join") && l.contains("--control-plane"))
+        .collect();
+    assert_eq!(joins.len(), 2, "{joins:#?}");
+    for (j, a) in joins.iter().zip(["10.0.0.12", "10.0.0.13"]) {
+        assert!(
+            j.contains(&format!(
+                "--apiserver-advertise-address {a} --apiserver-bind-port 8443 "
+            )),
+            "{j}"
+        );
+        let own = format!("--server https://{a}:8443 get --raw /readyz");
+        assert!(text.contains(&own), "lacks {own:?}:\n{text}");
+    }
+    // On kubeadm's own port the flag is not written.
+    let default = ok(&Job::new("kubeadm").profile("rocky9").topology("ha-stacked"));
+    assert!(!default.render().contains("--apiserver-bind-port"));
+}
+
 /// The testbed nodes as a later capture finds them: in a network namespace of their own,
 /// nf_conntrack_max is read-only (`stat -c %a` gives 444 there; kube-proxy 1.36 stopped on
 /// exactly that in tests/k8s_multi.rs: "open /proc/sys/net/netfilter/nf_conntrack_max:

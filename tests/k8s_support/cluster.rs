@@ -167,6 +167,50 @@ impl World {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
+    /// Waits up to `secs` for the API server of each of `cps`, asked on its own address (not
+    /// through a load balancer, which picks one), to let the admin do everything; fails the
+    /// test with what each one answered and the last lines its log has, when one does not.
+    pub fn each_api_server_authorizes_the_admin(&self, cps: &[&str], secs: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let answers: Vec<(String, Result<String, String>)> = cps
+                .iter()
+                .map(|cp| {
+                    let addr = &self
+                        .tb
+                        .nodes
+                        .iter()
+                        .find(|n| n.name == *cp)
+                        .unwrap()
+                        .address;
+                    let asked = format!(
+                        "--server https://{addr}:6443 --request-timeout=5s auth can-i '*' '*'"
+                    );
+                    (cp.to_string(), self.try_kubectl_on(cp, &asked))
+                })
+                .collect();
+            if answers.iter().all(|(_, a)| a.as_deref() == Ok("yes")) {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let mut report = String::new();
+                for (cp, a) in &answers {
+                    report.push_str(&format!("{cp}: {a:?}\n"));
+                    let log = self.tb.ssh(
+                        cp,
+                        "crictl --runtime-endpoint unix:///run/containerd/containerd.sock logs --tail 40 \
+                         $(crictl --runtime-endpoint unix:///run/containerd/containerd.sock ps -q --name kube-apiserver | head -1) 2>&1",
+                    );
+                    report.push_str(&String::from_utf8_lossy(&log.stdout));
+                }
+                panic!(
+                    "an API server does not let the admin do everything after {secs}s:\n{report}"
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+    }
+
     /// `name=Ready-status kubelet-version`, a line per node.
     pub fn nodes(&self) -> String {
         self.nodes_on("node1")
