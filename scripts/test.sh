@@ -51,8 +51,9 @@ artifacts_current() {
     quietly bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}"
 }
 previous_components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl)
+# ARGS: a prefix for the build (`nice -n 10`).
 artifacts_previous() {
-    quietly bash testbed/k8s-artifacts.sh v1.36.3 "${previous_components[@]}"
+    quietly "$@" bash testbed/k8s-artifacts.sh v1.36.3 "${previous_components[@]}"
 }
 artifacts() { artifacts_current && artifacts_previous; }
 # Built already (a warm machine): the binaries of the previous minor are in place.
@@ -63,7 +64,7 @@ previous_cached() {
         [ -x "$d/$b" ] || return 1
     done
 }
-# The judges replay plans in namespaces; the others form real clusters, one at a time.
+# The judges replay plans in namespaces; the others form real clusters (see clusters() below).
 k8s_judges=k8s_kubeadm_judges
 k8s_clusters=(k8s_control_plane k8s_multi k8s_ha)
 k8s_tests=("$k8s_judges" "${k8s_clusters[@]}")
@@ -96,8 +97,8 @@ for t in "${k8s_clusters[@]}"; do cluster_args+=(--test "$t"); done
 # The cluster tests are the long pole: their binaries are compiled first (galley and three
 # test crates), and they start while the other ~65 test crates are still being compiled.
 # Warm, the stacked HA cluster forms and upgrades alone; then the external-etcd cluster (five
-# nodes, one minor's images) forms beside k8s_multi's (three nodes), which halves the time of
-# the last two. Cold, the previous minor is built (at a lower priority) while the tests that
+# nodes, one minor's images) forms beside k8s_multi's (three nodes), so that the two overlap
+# (measured: 265 s beside 869 s, against 651 s for k8s_multi alone). Cold, the previous minor is built (at a lower priority) while the tests that
 # need only the current one run.
 ext_log=$(mktemp)
 clusters() {
@@ -113,11 +114,10 @@ clusters() {
         wait "$prev" || ext_rc=$?
         return "$ext_rc"
     fi
-    nice -n 10 bash testbed/k8s-artifacts.sh v1.36.3 "${previous_components[@]}" >/dev/null 2>"$ext_log" &
+    artifacts_previous nice -n 10 &
     prev=$!
     cargo test --test k8s_ha "${t[@]}" external || { wait "$prev"; return 1; }
-    wait "$prev" || { cat "$ext_log"; echo "scripts/test.sh: building v1.36.3 failed" >&2; return 1; }
-    : >"$ext_log"
+    wait "$prev" || return 1
     cargo test --test k8s_ha "${t[@]}" --skip external || return 1
     cargo test --test k8s_multi "${t[@]}"
 }

@@ -176,13 +176,7 @@ impl World {
             let answers: Vec<(String, Result<String, String>)> = cps
                 .iter()
                 .map(|cp| {
-                    let addr = &self
-                        .tb
-                        .nodes
-                        .iter()
-                        .find(|n| n.name == *cp)
-                        .unwrap()
-                        .address;
+                    let addr = &self.tb.node(cp).address;
                     let asked = format!(
                         "--server https://{addr}:6443 --request-timeout=5s auth can-i '*' '*'"
                     );
