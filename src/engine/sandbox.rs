@@ -33,7 +33,12 @@ pub fn apply(engine: &mut Engine, deadline: Option<Instant>) {
         .set_max_string_size(MAX_STRING)
         .set_max_array_size(MAX_ARRAY)
         .set_max_map_size(MAX_MAP)
-        .set_max_modules(MAX_MODULES);
+        .set_max_modules(MAX_MODULES)
+        // Rhai's string interner is one lock for the whole engine, and its `sync` build waits
+        // 10 ms when another thread holds it: `on()`'s per-host threads met there, and a
+        // 105-host plan spent a quarter of its wall time asleep (44 naps, `strace -k`:
+        // `Engine::get_interned_string`). Strings stay shared by reference without it.
+        .set_max_strings_interned(0);
     engine.register_fn("contains", contains);
     engine.on_progress(move |ops| {
         // Every operation: one operation allocates at most a few of Rhai's largest values.
@@ -67,4 +72,21 @@ fn contains(ctx: NativeCallContext, array: &mut Array, value: ImmutableString) -
                 .call_native_fn::<bool>("==", (item.clone(), value.clone()))
                 .unwrap_or(false),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-host threads of `on()` must not meet at the interner's lock (see `apply`).
+    #[test]
+    fn no_string_is_interned() {
+        let mut engine = Engine::new();
+        assert!(
+            engine.max_strings_interned() > 0,
+            "Rhai's default interns strings"
+        );
+        apply(&mut engine, None);
+        assert_eq!(engine.max_strings_interned(), 0);
+    }
 }
