@@ -434,6 +434,63 @@ fn the_kubeadm_recipe_forms_an_external_etcd_cluster_and_reruns_unchanged() {
     }
     assert_eq!(w.kubectl("get --raw /readyz/etcd"), "ok");
     // One etcd cluster: etcdctl (in node3's etcd container) finds every endpoint healthy.
+    every_member_healthy(&w, &members);
+
+    let again = w.kubeadm(&groups, &args);
+    again.code(0);
+    assert_eq!(changed(&again), BTreeMap::new(), "the rerun changed");
+    // The etcd hosts' saved facts (their kubelets, certificates and static pods) planned: nothing
+    // to change, as `--check` says.
+    plan_from_saved_facts_agrees(&w, &groups, &args);
+
+    // Day two on three external members, for real: a snapshot taken on one, copied to the
+    // others, restored onto all three as a new etcd cluster.
+    let cluster = ["--set", "topology=ha-external-etcd", "--set", &endpoint];
+    w.kubectl("create configmap before-backup --from-literal=k=v");
+    let here = tempfile::tempdir().unwrap();
+    let fetch = format!("fetch={}/{{host}}-etcd.db", here.path().display());
+    let backup = [&cluster[..], &["--set", &fetch]].concat();
+    w.galley("etcd-backup", &groups, &backup).code(0);
+    let fetched: Vec<_> = std::fs::read_dir(here.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(fetched.len(), 1, "{fetched:?}");
+    let path = "/var/backups/etcd/snapshot.db";
+    for etcd in ["node3", "node4", "node5"] {
+        if !fetched[0].ends_with(format!("{etcd}-etcd.db")) {
+            copy_to(&w, &fetched[0], etcd, path);
+        }
+    }
+    w.kubectl("create configmap made-after --from-literal=k=v");
+    w.kubectl("delete configmap before-backup");
+    let snapshot = format!("snapshot={path}");
+    let restore = [&cluster[..], &["--set", &snapshot, "--set", "confirm=true"]].concat();
+    let restored = w.galley("etcd-restore", &groups, &restore);
+    restored.code(0);
+    slowest_steps(&restored, 6);
+    let made = changed(&restored);
+    for etcd in ["node3", "node4", "node5"] {
+        assert_did(&made, etcd, |a| {
+            a.contains(&format!("snapshot restore {path}"))
+        });
+    }
+    assert_eq!(
+        w.kubectl("get configmaps -o jsonpath='{.items[*].metadata.name}'"),
+        "before-backup kube-root-ca.crt"
+    );
+    every_member_healthy(&w, &members);
+    assert_eq!(w.nodes(), ready(&["node1", "node2"]));
+    // node2's own API server too, not only the endpoint's (node1's).
+    let node2 = format!(
+        "get --raw /readyz/etcd --server https://{}:6443",
+        w.tb.nodes[1].address
+    );
+    assert_eq!(w.kubectl_on("node2", &node2), "ok");
+}
+
+/// etcdctl in node3's etcd container finds each of `members` (`https://ADDRESS:2379`) healthy.
+fn every_member_healthy(w: &World, members: &[String]) {
     let health = w.tb.ssh(
         "node3",
         &format!(
@@ -445,17 +502,29 @@ fn the_kubeadm_recipe_forms_an_external_etcd_cluster_and_reruns_unchanged() {
         ),
     );
     let health = String::from_utf8_lossy(&health.stdout);
-    for m in &members {
+    for m in members {
         assert!(
             health.contains(&format!("{m} is healthy")),
             "{m} is not healthy: {health}"
         );
     }
+}
 
-    let again = w.kubeadm(&groups, &args);
-    again.code(0);
-    assert_eq!(changed(&again), BTreeMap::new(), "the rerun changed");
-    // The etcd hosts' saved facts (their kubelets, certificates and static pods) planned: nothing
-    // to change, as `--check` says.
-    plan_from_saved_facts_agrees(&w, &groups, &args);
+/// Copies the file `local` to `path` on `node` (as root, over SSH), byte for byte, mode 0600.
+fn copy_to(w: &World, local: &std::path::Path, node: &str, path: &str) {
+    let status = std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(w.tb.ssh_config())
+        .args(["-l", "root", "--", node])
+        .arg(format!(
+            "mkdir -p \"$(dirname {path})\" && (umask 077; cat > {path})"
+        ))
+        .stdin(std::fs::File::open(local).unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "copying {} to {node}:{path}",
+        local.display()
+    );
 }
