@@ -457,9 +457,16 @@ fn the_kubeadm_recipe_forms_an_external_etcd_cluster_and_reruns_unchanged() {
         .collect();
     assert_eq!(fetched.len(), 1, "{fetched:?}");
     let path = "/var/backups/etcd/snapshot.db";
+    let bytes = std::fs::read(&fetched[0]).unwrap();
     for etcd in ["node3", "node4", "node5"] {
         if !fetched[0].ends_with(format!("{etcd}-etcd.db")) {
-            copy_to(&w, &fetched[0], etcd, path);
+            // Mode 0600 as etcd-backup leaves it (it holds every Secret), then its bytes.
+            let made = w.tb.ssh(
+                etcd,
+                &format!("mkdir -p /var/backups/etcd && install -m 600 /dev/null {path}"),
+            );
+            assert!(made.status.success(), "{etcd}: {made:?}");
+            w.tb.put(etcd, path, &bytes);
         }
     }
     w.kubectl("create configmap made-after --from-literal=k=v");
@@ -484,7 +491,7 @@ fn the_kubeadm_recipe_forms_an_external_etcd_cluster_and_reruns_unchanged() {
     // node2's own API server too, not only the endpoint's (node1's).
     let node2 = format!(
         "get --raw /readyz/etcd --server https://{}:6443",
-        w.tb.nodes[1].address
+        w.tb.node("node2").address
     );
     assert_eq!(w.kubectl_on("node2", &node2), "ok");
 }
@@ -508,23 +515,4 @@ fn every_member_healthy(w: &World, members: &[String]) {
             "{m} is not healthy: {health}"
         );
     }
-}
-
-/// Copies the file `local` to `path` on `node` (as root, over SSH), byte for byte, mode 0600.
-fn copy_to(w: &World, local: &std::path::Path, node: &str, path: &str) {
-    let status = std::process::Command::new("ssh")
-        .arg("-F")
-        .arg(w.tb.ssh_config())
-        .args(["-l", "root", "--", node])
-        .arg(format!(
-            "mkdir -p \"$(dirname {path})\" && (umask 077; cat > {path})"
-        ))
-        .stdin(std::fs::File::open(local).unwrap())
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "copying {} to {node}:{path}",
-        local.display()
-    );
 }

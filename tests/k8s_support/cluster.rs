@@ -60,9 +60,7 @@ impl World {
             tb.put(
                 &node.name,
                 "/etc/apt/sources.list.d/site-debian.list",
-                &format!(
-                    "deb [trusted=yes] http://{gw}:8080/deb.debian.org/debian bookworm main\n"
-                ),
+                format!("deb [trusted=yes] http://{gw}:8080/deb.debian.org/debian bookworm main\n"),
             );
         }
         World {

@@ -316,8 +316,8 @@ impl Testbed {
         run_script(&["poweroff", &dir, node.as_ref()]).map(|_| ())
     }
 
-    /// Writes `content` to `path` on `node` (as root, over SSH).
-    pub fn put(&self, node: &str, path: &str, content: &str) {
+    /// Writes `content` (text or bytes) to `path` on `node` (as root, over SSH).
+    pub fn put(&self, node: &str, path: &str, content: impl AsRef<[u8]>) {
         use std::io::Write;
         let mut child = Command::new("ssh")
             .arg("-F")
@@ -330,7 +330,7 @@ impl Testbed {
             .stdin
             .take()
             .unwrap()
-            .write_all(content.as_bytes())
+            .write_all(content.as_ref())
             .unwrap();
         assert!(child.wait().unwrap().success(), "writing {path} on {node}");
     }
