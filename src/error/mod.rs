@@ -6,10 +6,12 @@
 
 pub mod diagnostics;
 mod sources;
+mod step;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Position};
 
 pub use sources::Sources;
+pub use step::{CommandFailure, StepError, Why};
 
 /// Why a run stopped, which decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,8 +117,8 @@ pub fn refusal(msg: impl AsRef<str>) -> Box<EvalAltResult> {
 }
 
 /// A step that failed on its host: exit 1.
-pub fn step(msg: impl AsRef<str>) -> Box<EvalAltResult> {
-    raise(Kind::Step, msg.as_ref())
+pub fn step(msg: impl std::fmt::Display) -> Box<EvalAltResult> {
+    raise(Kind::Step, &msg.to_string())
 }
 
 /// An error of the given kind (for `on()`, which passes its hosts' worst kind on).

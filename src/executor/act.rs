@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::{Call, Performed};
+use crate::error::{CommandFailure, StepError};
 use crate::host::{CommandOutput, CommandSpec};
 use crate::report::redact;
 
@@ -23,10 +24,13 @@ pub fn spec_of(argv: &[String], env: &[(&str, &str)], timeout: Option<u64>) -> C
 
 /// Runs a read-only probe. In plan the simulated host answers from the fixture's `commands`
 /// (a command it does not know succeeds with empty output). Errors are the message to fail with.
-pub fn probe(call: &Call, argv: &[String], what: &str) -> Result<CommandOutput, String> {
+pub fn probe(call: &Call, argv: &[String], what: &str) -> Result<CommandOutput, StepError> {
     call.target
         .run(&call.run, CommandSpec::new(argv), what)
-        .map_err(|e| format!("probe `{}` failed: {e}", display(argv)))
+        .map_err(|source| StepError::Probe {
+            command: display(argv),
+            source,
+        })
 }
 
 /// Records a changing command in the action and, in apply, runs it. A non-zero exit is an error
@@ -35,21 +39,18 @@ pub fn act(
     call: &mut Call,
     spec: CommandSpec,
     what: &str,
-) -> Result<Option<CommandOutput>, String> {
+) -> Result<Option<CommandOutput>, StepError> {
     call.action.commands.push(spec.argv.clone());
     let shown = display(&spec.argv);
     let timeout = spec.timeout.map(|t| t.as_secs());
-    let out = match call.perform(spec, None, what).map_err(|e| e.to_string())? {
+    let out = match call.perform(spec, None, what)? {
         Performed::Ran(out) | Performed::DryRun(out) => out,
         Performed::Recorded(_) | Performed::Answered(_) => return Ok(None),
     };
     if out.rc != 0 || out.timed_out || out.interrupted {
-        let mut text = failure_text(&shown, &out, timeout);
-        if out.stderr.is_empty() && !out.stdout.is_empty() {
-            text.push_str("\nstdout (last lines):\n  ");
-            text.push_str(&tail(&out.stdout_text(), 10).join("\n  "));
-        }
-        return Err(text);
+        return Err(StepError::Command(
+            CommandFailure::of(&shown, &out, timeout).with_stdout(&out),
+        ));
     }
     Ok(Some(out))
 }
@@ -81,32 +82,9 @@ pub fn live_what(what: &str, argv: &[String]) -> String {
     }
 }
 
+/// Why a command failed, worded: the command, its exit code (or timeout), its stderr's tail.
 pub fn failure_text(argv: &str, out: &CommandOutput, timeout: Option<u64>) -> String {
-    let why = if out.timed_out {
-        format!(
-            "timed out after {}s and was killed",
-            timeout.map_or("the run's budget".into(), |t| t.to_string())
-        )
-    } else if out.interrupted {
-        "interrupted".into()
-    } else {
-        format!("exit code {}", out.rc)
-    };
-    let stderr = out.stderr_text();
-    let tail: Vec<&str> = stderr
-        .lines()
-        .rev()
-        .take(10)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let mut msg = format!("command `{argv}` failed: {why}");
-    if !tail.is_empty() {
-        msg.push_str("\nstderr (last lines):\n  ");
-        msg.push_str(&tail.join("\n  "));
-    }
-    msg
+    CommandFailure::of(argv, out, timeout).to_string()
 }
 
 #[cfg(test)]

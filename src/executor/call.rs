@@ -8,7 +8,7 @@ use std::time::Instant;
 use rhai::{EvalAltResult, NativeCallContext};
 
 use super::{Ctx, Mode, RunCtx, StepResult, Target};
-use crate::error::{step, Stop};
+use crate::error::{step, StepError, Stop};
 use crate::report::{redact::redact, Action, Status};
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
@@ -96,7 +96,7 @@ impl Call {
 
     /// Ends the call with what its steps returned: changed or ok, or the error that stops the
     /// recipe.
-    pub fn conclude(self, changed: Result<bool, String>) -> RResult<StepResult> {
+    pub fn conclude(self, changed: Result<bool, StepError>) -> RResult<StepResult> {
         match changed {
             Ok(true) => Ok(self.finish(Status::Changed)),
             Ok(false) => Ok(self.finish(Status::Ok)),
@@ -105,13 +105,8 @@ impl Call {
     }
 
     /// Records a failed action and returns the error that stops the recipe.
-    pub fn fail(mut self, message: impl AsRef<str>) -> Box<EvalAltResult> {
-        let message = format!(
-            "{} on {}: {}",
-            self.action.primitive,
-            self.host(),
-            message.as_ref()
-        );
+    pub fn fail(mut self, message: impl std::fmt::Display) -> Box<EvalAltResult> {
+        let message = format!("{} on {}: {message}", self.action.primitive, self.host());
         self.action.error = Some(redact(&message));
         self.action.status = Status::Failed;
         self.action.unreachable = self.target.host.connect_failure().is_some();

@@ -5,6 +5,7 @@
 
 use super::overlay::Key;
 use super::Call;
+use crate::error::StepError;
 use crate::host::{CommandOutput, CommandSpec, FileStat, HostError};
 
 /// What a change leaves on the host, as later probes of the same run should see it.
@@ -50,8 +51,8 @@ impl Call {
     pub fn change<T>(
         &mut self,
         effects: impl FnOnce(&Call) -> Vec<Effect>,
-        make: impl FnOnce(&mut Call) -> Result<T, String>,
-    ) -> Result<Option<T>, String> {
+        make: impl FnOnce(&mut Call) -> Result<T, StepError>,
+    ) -> Result<Option<T>, StepError> {
         if self.mode().predicts() {
             self.predict(|call| Ok(effects(call)))?;
             return Ok(None);
@@ -64,8 +65,8 @@ impl Call {
     /// Working out the effects may need a probe; its error fails the step.
     pub fn predict(
         &self,
-        effects: impl FnOnce(&Call) -> Result<Vec<Effect>, String>,
-    ) -> Result<(), String> {
+        effects: impl FnOnce(&Call) -> Result<Vec<Effect>, StepError>,
+    ) -> Result<(), StepError> {
         if !self.mode().predicts() {
             return Ok(());
         }

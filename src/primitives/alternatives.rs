@@ -2,6 +2,7 @@
 //! /usr/sbin/iptables-legacy`, probed first (`--query` on Debian, `--display` on the RHEL family)
 //! and run only when the link points elsewhere.
 
+use crate::error::StepError;
 use rhai::{Engine, NativeCallContext};
 
 use super::act::{act, probe, spec_of};
@@ -36,9 +37,9 @@ fn alternatives(nc: NativeCallContext, name: &str, path: &str) -> RResult<StepRe
         )));
     }
     let mut call = Call::begin(&nc, "alternatives", format!("{name} → {path}"))?;
-    let run = |call: &mut Call| -> Result<bool, String> {
+    let run = |call: &mut Call| -> Result<bool, StepError> {
         let key = Key::Alternative(name.to_string());
-        let family = call.target.facts().map_err(|e| e.to_string())?.os.family;
+        let family = call.target.facts()?.os.family;
         let (tool, query) = tool_for(&family);
         let current = match call.target.overlay().get(&key) {
             Some(v) => v,

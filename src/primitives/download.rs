@@ -2,6 +2,7 @@
 //! beside `dest`, is verified, then renamed: a checksum mismatch leaves no file behind. It is
 //! skipped when `dest` already has the wanted checksum (or exists, when none is given).
 
+use crate::error::StepError;
 use std::path::Path;
 use std::time::Instant;
 
@@ -40,28 +41,33 @@ pub fn needs_fetch(existing: Option<&str>, want: Option<&str>, force: bool) -> b
     }
 }
 
+/// A value that is not a SHA-256 checksum.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a SHA-256 (64 hex digits)")]
+pub struct NotSha256(pub String);
+
 /// `sha256:ABC…` or `abc…` → `abc…`, or an error naming the bad value.
-pub fn normalize_sha(s: &str) -> Result<String, String> {
+pub fn normalize_sha(s: &str) -> Result<String, NotSha256> {
     let h = s.trim().trim_start_matches("sha256:").to_ascii_lowercase();
     if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(h)
     } else {
-        Err(format!("`{s}` is not a SHA-256 (64 hex digits)"))
+        Err(NotSha256(s.to_string()))
     }
 }
 
 /// The checksum `dest` has now, as this run sees it: a prediction, the fixture's content (plan),
 /// the file itself (local) or `sha256sum` (remote). `"present"` when it exists and no checksum
 /// is needed.
-fn current_sha(call: &Call, dest: &str, need_sum: bool) -> Result<Option<String>, String> {
+fn current_sha(call: &Call, dest: &str, need_sum: bool) -> Result<Option<String>, StepError> {
     if let Some(v) = call.target.overlay().get(&Key::Download(dest.to_string())) {
         return Ok(v);
     }
-    let Some(st) = call.target.stat(dest).map_err(|e| e.to_string())? else {
+    let Some(st) = call.target.stat(dest)? else {
         return Ok(None);
     };
     if st.is_dir {
-        return Err(format!("{dest} is a directory"));
+        return Err(format!("{dest} is a directory").into());
     }
     if !need_sum {
         return Ok(Some("present".into()));
@@ -69,12 +75,12 @@ fn current_sha(call: &Call, dest: &str, need_sum: bool) -> Result<Option<String>
     if is_local(call) {
         return http::sha256_file(Path::new(dest))
             .map(Some)
-            .map_err(|e| format!("{dest}: {e}"));
+            .map_err(|e| StepError::from(format!("{dest}: {e}")));
     }
     let out = probe(call, &["sha256sum".into(), dest.into()], "sha256sum")?;
     if out.unknown {
         // A facts file runs no command; the content it gives is what is hashed.
-        let bytes = call.target.read_file(dest).map_err(|e| e.to_string())?;
+        let bytes = call.target.read_file(dest)?;
         return Ok(bytes.map(|b| http::sha256(&b)));
     }
     Ok(out
@@ -91,7 +97,7 @@ fn fetch_local(
     want: Option<&str>,
     meta: &FileMeta,
     o: &DlOpts,
-) -> Result<String, String> {
+) -> Result<String, StepError> {
     let target = Path::new(dest);
     let dir = target
         .parent()
@@ -104,7 +110,7 @@ fn fetch_local(
         .map_err(|e| format!("cannot create a temp file in {}: {e}", dir.display()))?;
     let sha = fetch_here(call, url, tmp.as_file_mut(), o)?;
     same_sum(url, dest, want, &sha)?;
-    local::apply_meta(dest, tmp.path(), meta, 0o644).map_err(|e| e.to_string())?;
+    local::apply_meta(dest, tmp.path(), meta, 0o644)?;
     tmp.as_file()
         .sync_all()
         .map_err(|e| format!("{dest}: {e}"))?;
@@ -120,7 +126,7 @@ fn fetch_here(
     url: &str,
     out: &mut impl std::io::Write,
     o: &DlOpts,
-) -> Result<String, String> {
+) -> Result<String, StepError> {
     let start = Instant::now();
     let (host, reporter) = (call.host().to_string(), call.run.reporter.clone());
     let timeout = o.timeout.map(std::time::Duration::from_secs);
@@ -154,9 +160,14 @@ chmod "$mode" "$tmp"; mv -f "$tmp" "$dest"; trap - EXIT; echo "$sum""#;
 /// Fetches `url` (through the mirrors) to `dest` unless it is already there; shared with
 /// `yum_repo_url` and `apt_repo`. Returns whether anything changed; `call.action` gets what was
 /// (or would be) done.
-pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<bool, String> {
+pub fn fetch_into(call: &mut Call, url: &str, dest: &str, o: &DlOpts) -> Result<bool, StepError> {
     let url = &mirrored::mirrored(call, url)?;
-    let want = o.sha256.as_deref().map(normalize_sha).transpose()?;
+    let want = o
+        .sha256
+        .as_deref()
+        .map(normalize_sha)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     if let Some(w) = &want {
         call.action.checksums.push((url.clone(), w.clone()));
     }
@@ -201,7 +212,7 @@ fn fetch_now(
     want: Option<&str>,
     meta: &FileMeta,
     o: &DlOpts,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let meta = meta.clone();
     let sha = if is_local(call) {
         fetch_local(call, url, dest, want, &meta, o)?
@@ -234,17 +245,18 @@ fn fetch_now(
 }
 
 /// Fails, naming both sums, when a fetched file's `sha` is not the one wanted.
-fn same_sum(url: &str, dest: &str, want: Option<&str>, sha: &str) -> Result<(), String> {
+fn same_sum(url: &str, dest: &str, want: Option<&str>, sha: &str) -> Result<(), StepError> {
     match want.filter(|w| *w != sha) {
         Some(w) => Err(format!(
             "checksum mismatch for {url}: expected sha256 {w}, got {sha}; {dest} was not written"
-        )),
+        )
+        .into()),
         None => Ok(()),
     }
 }
 
 /// Whether the host has curl or wget to fetch with (a minimal image has neither).
-fn has_fetcher(call: &Call) -> Result<bool, String> {
+fn has_fetcher(call: &Call) -> Result<bool, StepError> {
     let argv: Vec<String> = [
         "sh",
         "-c",
@@ -266,7 +278,7 @@ fn relay(
     want: Option<&str>,
     meta: &FileMeta,
     o: &DlOpts,
-) -> Result<String, String> {
+) -> Result<String, StepError> {
     let mut body = Vec::new();
     let sha = fetch_here(call, url, &mut body, o).map_err(|e| {
         format!(
@@ -277,17 +289,15 @@ fn relay(
     same_sum(url, dest, want, &sha)?;
     let host = call.target.host.clone();
     if let Some((dir, _)) = dest.rsplit_once('/').filter(|(d, _)| !d.is_empty()) {
-        if call.target.stat(dir).map_err(|e| e.to_string())?.is_none() {
-            host.ensure_dir(dir, &FileMeta::default())
-                .map_err(|e| e.to_string())?;
+        if call.target.stat(dir)?.is_none() {
+            host.ensure_dir(dir, &FileMeta::default())?;
         }
     }
     let meta = FileMeta {
         mode: Some(meta.mode.unwrap_or(0o644)),
         ..meta.clone()
     };
-    host.write_file(dest, &body, &meta)
-        .map_err(|e| e.to_string())?;
+    host.write_file(dest, &body, &meta)?;
     call.action
         .summary
         .push_str(" (relayed by galley: the host has no curl or wget)");
@@ -295,8 +305,8 @@ fn relay(
 }
 
 /// chmod/chown an existing file whose content is right but whose metadata is not.
-fn fix_meta(call: &mut Call, dest: &str, meta: &FileMeta) -> Result<bool, String> {
-    let Some(st) = call.target.stat(dest).map_err(|e| e.to_string())? else {
+fn fix_meta(call: &mut Call, dest: &str, meta: &FileMeta) -> Result<bool, StepError> {
+    let Some(st) = call.target.stat(dest)? else {
         return Ok(false);
     };
     if meta_changes(&st, meta).is_empty() {
@@ -415,17 +425,14 @@ fn extract(
 }
 
 /// The archive's member list (`tar -tf`), or an error naming the archive.
-fn listing(call: &Call, archive: &str) -> Result<String, String> {
+fn listing(call: &Call, archive: &str) -> Result<String, StepError> {
     let out = probe(
         call,
         &["tar".into(), "-tf".into(), archive.into()],
         "tar -t",
     )?;
     if out.rc != 0 {
-        return Err(format!(
-            "cannot list {archive}: {}",
-            out.stderr_text().trim()
-        ));
+        return Err(format!("cannot list {archive}: {}", out.stderr_text().trim()).into());
     }
     Ok(out.stdout_text())
 }
@@ -438,7 +445,7 @@ fn extracted(
     archive: &str,
     dest: &str,
     o: &ExtractOpts,
-) -> Result<(bool, Option<String>), String> {
+) -> Result<(bool, Option<String>), StepError> {
     let exists = |p: &str| {
         call.target
             .stat(p)
@@ -466,7 +473,7 @@ fn extract_steps(
     archive: &str,
     dest: &str,
     o: &ExtractOpts,
-) -> Result<bool, String> {
+) -> Result<bool, StepError> {
     let (done, list) = extracted(call, archive, dest, o)?;
     if done {
         return Ok(false);
@@ -483,10 +490,7 @@ fn extract_steps(
             .collect()
     };
     call.change(effects, |call| {
-        call.target
-            .host
-            .ensure_dir(dest, &FileMeta::default())
-            .map_err(|e| e.to_string())?;
+        call.target.host.ensure_dir(dest, &FileMeta::default())?;
         let list = match list {
             Some(l) => l,
             None => listing(call, archive)?,

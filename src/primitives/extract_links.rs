@@ -5,6 +5,7 @@
 //! them refuses the extraction. (An entry that *is* a symlink's name is safe: tar replaces the
 //! link.) Leading `/` and `..` entries are tar's own business: GNU tar strips and refuses them.
 
+use crate::error::StepError;
 use std::collections::BTreeSet;
 
 use super::act::probe;
@@ -42,7 +43,7 @@ pub fn refuse_symlinks(
     dest: &str,
     listing: &str,
     strip: u32,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let dirs = passed_through(listing, strip);
     let dest = dest.trim_end_matches('/');
     for batch in dirs.chunks(BATCH) {
@@ -59,7 +60,8 @@ pub fn refuse_symlinks(
             return Err(format!(
                 "cannot check {dest} for symbolic links: {}",
                 out.stderr_text().trim()
-            ));
+            )
+            .into());
         }
         if let Some(link) = out.stdout_text().lines().next() {
             let entry = batch
@@ -70,7 +72,8 @@ pub fn refuse_symlinks(
                 "{dest}/{link} is a symbolic link, and {archive} writes {entry} through it: tar \
                  would follow it out of {dest}, so nothing was extracted. Remove the link (or \
                  extract into an empty folder) if the archive is trusted"
-            ));
+            )
+            .into());
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 //! file's sha256 (and mode). `{host}` in `dest` becomes the host's inventory name, so one
 //! `fetch` over several hosts keeps each host's file.
 
+use crate::error::StepError;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -26,11 +27,11 @@ struct FetchOpts {
 }
 
 /// Pure: `dest` for host `host` (`{host}` replaced), or the usage error for a bad one.
-fn local_path(dest: &str, host: &str) -> Result<PathBuf, String> {
+fn local_path(dest: &str, host: &str) -> RResult<PathBuf> {
     if dest.is_empty() || dest.ends_with('/') {
-        return Err(format!(
+        return Err(usage(format!(
             "fetch: dest `{dest}` must name a file on this machine (e.g. \"backups/{{host}}-snapshot.db\")"
-        ));
+        )));
     }
     Ok(PathBuf::from(dest.replace("{host}", host)))
 }
@@ -55,11 +56,11 @@ impl<W: Write> Write for Hashing<W> {
 /// The host file's sha256 as this run sees it: computed by the host (`sha256sum`, a read-only
 /// probe), the file itself (local), or the facts file's content; `None` when it cannot be
 /// known here (a plan without the file's content).
-fn source_sha(call: &Call, src: &str) -> Result<Option<String>, String> {
+fn source_sha(call: &Call, src: &str) -> Result<Option<String>, StepError> {
     if is_local(call) {
         return http::sha256_file(Path::new(src))
             .map(Some)
-            .map_err(|e| format!("{src}: {e}"));
+            .map_err(|e| StepError::from(format!("{src}: {e}")));
     }
     let out = probe(
         call,
@@ -67,7 +68,7 @@ fn source_sha(call: &Call, src: &str) -> Result<Option<String>, String> {
         "sha256sum",
     )?;
     if out.unknown {
-        let bytes = call.target.read_file(src).map_err(|e| e.to_string())?;
+        let bytes = call.target.read_file(src)?;
         return Ok(bytes.map(|b| http::sha256(&b)));
     }
     if out.rc != 0 {
@@ -75,7 +76,8 @@ fn source_sha(call: &Call, src: &str) -> Result<Option<String>, String> {
             "{src}: sha256sum failed on {}: {}",
             call.host(),
             out.stderr_text().trim()
-        ));
+        )
+        .into());
     }
     Ok(out
         .stdout_text()
@@ -86,15 +88,16 @@ fn source_sha(call: &Call, src: &str) -> Result<Option<String>, String> {
 
 /// The local copy's sha256 and mode, `None` when there is none. A symlink at `dest` is not
 /// followed: it counts as no copy, and the rename replaces the link itself.
-fn local_state(dest: &Path) -> Result<Option<(String, u32)>, String> {
+fn local_state(dest: &Path) -> Result<Option<(String, u32)>, StepError> {
     match std::fs::symlink_metadata(dest) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Ok(m) if m.file_type().is_symlink() => Ok(None),
-        Err(e) => Err(format!("{}: {e}", dest.display())),
+        Err(e) => Err(format!("{}: {e}", dest.display()).into()),
         Ok(m) if !m.is_file() => Err(format!(
             "{} is not a regular file: fetch replaces only files",
             dest.display()
-        )),
+        )
+        .into()),
         Ok(m) => {
             let sha = http::sha256_file(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
             Ok(Some((sha, m.permissions().mode() & 0o7777)))
@@ -102,20 +105,24 @@ fn local_state(dest: &Path) -> Result<Option<(String, u32)>, String> {
     }
 }
 
-fn fetch_steps(call: &mut Call, src: &str, dest: &Path, mode: u32) -> Result<bool, String> {
-    let Some(st) = call.target.stat(src).map_err(|e| e.to_string())? else {
+fn fetch_steps(call: &mut Call, src: &str, dest: &Path, mode: u32) -> Result<bool, StepError> {
+    let Some(st) = call.target.stat(src)? else {
         // A check or plan shows the copy (an earlier step of the run may make the file); a
         // run stops here.
         let host = call.host().to_string();
         call.action.summary.push_str(" (not on the host now)");
         call.change(
             |_| vec![],
-            |_| Err::<(), String>(format!("{src} does not exist on {host}: nothing to fetch")),
+            |_| {
+                Err::<(), StepError>(
+                    format!("{src} does not exist on {host}: nothing to fetch").into(),
+                )
+            },
         )?;
         return Ok(true);
     };
     if st.is_dir {
-        return Err(format!("{src} is a directory: fetch copies one file"));
+        return Err(format!("{src} is a directory: fetch copies one file").into());
     }
     let want = source_sha(call, src)?;
     let have = local_state(dest)?;
@@ -131,7 +138,7 @@ fn fetch_steps(call: &mut Call, src: &str, dest: &Path, mode: u32) -> Result<boo
                 |_| vec![],
                 |_| {
                     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(mode))
-                        .map_err(|e| format!("{}: {e}", dest.display()))
+                        .map_err(|e| StepError::from(format!("{}: {e}", dest.display())))
                 },
             )?;
             return Ok(true);
@@ -152,7 +159,7 @@ fn copy_now(
     dest: &Path,
     want: Option<&str>,
     mode: u32,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let dir = dest
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -170,8 +177,7 @@ fn copy_now(
             hasher: Sha256::new(),
         };
         let copied = host
-            .copy_out(src, &mut out)
-            .map_err(|e| e.to_string())?
+            .copy_out(src, &mut out)?
             .ok_or_else(|| format!("{src} vanished from {} before it was copied", call.host()))?;
         out.flush()
             .map_err(|e| format!("{}: {e}", dest.display()))?;
@@ -182,7 +188,7 @@ fn copy_now(
             "{src} changed on {} while it was copied (sha256 {w} before, {got} received): {} was not written; rerun when the file is still",
             call.host(),
             dest.display()
-        ));
+        ).into());
     }
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("{}: {e}", dest.display()))?;
@@ -212,10 +218,7 @@ fn fetch(nc: NativeCallContext, src: &str, dest: &str, opts: Option<Map>) -> RRe
         None => 0o600,
     };
     let mut call = Call::begin(&nc, "fetch", String::new())?;
-    let dest = match local_path(dest, call.host()) {
-        Ok(d) => d,
-        Err(e) => return Err(usage(e)),
-    };
+    let dest = local_path(dest, call.host())?;
     call.action.summary = format!("{src} → {} (here)", dest.display());
     let done = fetch_steps(&mut call, src, &dest, mode);
     call.conclude(done)

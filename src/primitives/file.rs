@@ -1,6 +1,7 @@
 //! Files and folders: `write_file`, `line_in_file`, `ensure_dir` (which change) and `read_file`,
 //! `file_exists` (which only look). Writes are atomic; `ok` when content and metadata match.
 
+use crate::error::StepError;
 use rhai::{Dynamic, Engine, Map, NativeCallContext};
 use serde::Deserialize;
 use similar::TextDiff;
@@ -228,10 +229,10 @@ pub fn ensure_content(
     content: &[u8],
     meta: &FileMeta,
     backup: bool,
-) -> Result<bool, String> {
-    let stat = call.target.stat(path).map_err(|e| e.to_string())?;
+) -> Result<bool, StepError> {
+    let stat = call.target.stat(path)?;
     if stat.as_ref().is_some_and(|s| s.is_dir) {
-        return Err(format!("{path} is a directory"));
+        return Err(format!("{path} is a directory").into());
     }
     // An old file over the read limit is not read: it cannot equal content a recipe holds
     // (strings stop at the same size), so it is known to change.
@@ -239,7 +240,7 @@ pub fn ensure_content(
         .as_ref()
         .filter(|s| s.size > READ_MAX && s.size != content.len() as u64);
     let old = match &stat {
-        Some(_) if big.is_none() => call.target.read_file(path).map_err(|e| e.to_string())?,
+        Some(_) if big.is_none() => call.target.read_file(path)?,
         _ => None,
     };
     let change = match (big, &stat) {
@@ -285,14 +286,15 @@ pub fn ensure_content(
                 return Err(format!(
                     "backup failed: {}",
                     crate::host::too_big(path, Some(st.size))
-                ));
+                )
+                .into());
             };
             backup_file(call, path, old, st)?;
         }
         call.target
             .host
             .write_file(path, content, meta)
-            .map_err(|e| e.to_string())
+            .map_err(StepError::from)
     })?;
     Ok(true)
 }
@@ -300,7 +302,7 @@ pub fn ensure_content(
 /// Keeps `old` as `<path>.<unix time>.bak` (`.<time>.<n>.bak` when that name is taken, so two
 /// backups in one second both survive), with the old file's mode, owner and group: a backup of
 /// a 0600 secret is 0600 too.
-fn backup_file(call: &Call, path: &str, old: &[u8], st: &FileStat) -> Result<(), String> {
+fn backup_file(call: &Call, path: &str, old: &[u8], st: &FileStat) -> Result<(), StepError> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -316,7 +318,8 @@ fn backup_file(call: &Call, path: &str, old: &[u8], st: &FileStat) -> Result<(),
         if n > 1000 {
             return Err(format!(
                 "backup failed: {path}.{secs}.*.bak: 1000 backups in one second already exist"
-            ));
+            )
+            .into());
         }
         name = format!("{path}.{secs}.{n}.bak");
     }
@@ -326,7 +329,7 @@ fn backup_file(call: &Call, path: &str, old: &[u8], st: &FileStat) -> Result<(),
         group: Some(st.group.clone()),
     };
     host.write_file(&name, old, &meta)
-        .map_err(|e| format!("backup failed: {e}"))
+        .map_err(|e| StepError::from(format!("backup failed: {e}")))
 }
 
 /// A path argument must name something: empty, or with a NUL byte, it is a recipe error.
@@ -425,7 +428,7 @@ fn ensure_dir(nc: NativeCallContext, path: &str, opts: Option<Map>) -> RResult<S
         call.target
             .host
             .ensure_dir(path, &meta)
-            .map_err(|e| e.to_string())
+            .map_err(StepError::from)
     });
     match made {
         Ok(_) => Ok(call.finish(Status::Changed)),

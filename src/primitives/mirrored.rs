@@ -3,6 +3,7 @@
 //! names the rule on the action (summary and JSON), and first installs the mirror CA into the
 //! host's trust store, once per host, so that curl, dnf, apt and containerd trust the mirror.
 
+use crate::error::StepError;
 use std::sync::Arc;
 
 use rhai::{Engine, Map, NativeCallContext};
@@ -31,7 +32,7 @@ pub fn trust_store(family: &str) -> Option<(&'static str, &'static str)> {
 
 /// `url` through the current host's mirrors (itself when no rule matches). The rewrite is noted
 /// on the action; the mirror CA, if any, is installed first.
-pub fn mirrored(call: &mut Call, url: &str) -> Result<String, String> {
+pub fn mirrored(call: &mut Call, url: &str) -> Result<String, StepError> {
     let to = rewrite(call, url)?;
     call.action.fetches.push(to.clone());
     Ok(to)
@@ -39,13 +40,13 @@ pub fn mirrored(call: &mut Call, url: &str) -> Result<String, String> {
 
 /// [`mirrored`] for a package repository's URL (a yum baseurl, an apt uri): the package manager
 /// fetches under it later.
-pub fn mirrored_repo(call: &mut Call, url: &str) -> Result<String, String> {
+pub fn mirrored_repo(call: &mut Call, url: &str) -> Result<String, StepError> {
     let to = rewrite(call, url)?;
     call.action.repositories.push(to.clone());
     Ok(to)
 }
 
-fn rewrite(call: &mut Call, url: &str) -> Result<String, String> {
+fn rewrite(call: &mut Call, url: &str) -> Result<String, StepError> {
     install_ca(&call.run, &call.target)?;
     let Some(r) = call.target.mirrors.rewrite(url) else {
         return Ok(url.to_string());
@@ -88,7 +89,7 @@ pub fn ca_for<'a>(call: &'a Call, url: &str) -> Option<&'a str> {
 }
 
 /// Puts the mirror CA into the host's trust store once per run and host, as its own action.
-fn install_ca(run: &Arc<RunCtx>, target: &Arc<Target>) -> Result<(), String> {
+fn install_ca(run: &Arc<RunCtx>, target: &Arc<Target>) -> Result<(), StepError> {
     let Some(ca) = target.mirrors.ca.clone() else {
         return Ok(());
     };
@@ -96,12 +97,12 @@ fn install_ca(run: &Arc<RunCtx>, target: &Arc<Target>) -> Result<(), String> {
     if *done {
         return Ok(());
     }
-    let facts = target.facts().map_err(|e| e.to_string())?;
+    let facts = target.facts()?;
     let Some((path, update)) = trust_store(&facts.os.family) else {
         return Err(format!(
             "mirror_ca: galley knows the trust store of the debian and redhat families, not `{}`; install {} on the host yourself and drop mirror_ca",
             facts.os.family, ca.path
-        ));
+        ).into());
     };
     let mut ca_call = Call::on(
         run.clone(),
@@ -132,7 +133,7 @@ fn install_ca(run: &Arc<RunCtx>, target: &Arc<Target>) -> Result<(), String> {
         Err(e) => {
             let message = format!("installing the mirror CA {}: {e}", ca.path);
             drop(ca_call.fail(&message));
-            Err(message)
+            Err(message.into())
         }
     }
 }

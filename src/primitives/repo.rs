@@ -3,6 +3,7 @@
 //! --add-repo`), `apt_repo` writes a sources entry and its keyring under /etc/apt/keyrings.
 //! Files go through the same converge logic as `write_file`: `ok` when already so, else a diff.
 
+use crate::error::StepError;
 use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
@@ -68,7 +69,7 @@ pub fn render_yum_repo(id: &str, o: &YumRepoOpts) -> String {
     s
 }
 
-fn finish(call: Call, r: Result<bool, String>) -> RResult<StepResult> {
+fn finish(call: Call, r: Result<bool, StepError>) -> RResult<StepResult> {
     call.conclude(r)
 }
 
@@ -98,7 +99,7 @@ fn yum_repo(nc: NativeCallContext, id: &str, opts: Map) -> RResult<StepResult> {
 
 /// The repository's baseurl and keys through the mirrors (gpgkey may list several URLs in one
 /// string, as yum allows).
-fn mirror_yum_urls(call: &mut Call, mut o: YumRepoOpts) -> Result<YumRepoOpts, String> {
+fn mirror_yum_urls(call: &mut Call, mut o: YumRepoOpts) -> Result<YumRepoOpts, StepError> {
     if let Some(b) = &o.baseurl {
         o.baseurl = Some(mirrored_repo(call, b)?);
     }
@@ -155,7 +156,7 @@ fn yum_repo_url(nc: NativeCallContext, url: &str, opts: Option<Map>) -> RResult<
 /// mirrors too: it is fetched beside dest under a name yum ignores, rewritten, written whole to
 /// dest, and the fetched copy removed. Check and plan cannot see the fetched text, so they
 /// record the fetch alone.
-fn fetch_repo_file(call: &mut Call, url: &str, dest: &str, force: bool) -> Result<bool, String> {
+fn fetch_repo_file(call: &mut Call, url: &str, dest: &str, force: bool) -> Result<bool, StepError> {
     let dl = DlOpts {
         mode: Some("0644".into()),
         force,
@@ -174,9 +175,9 @@ fn fetch_repo_file(call: &mut Call, url: &str, dest: &str, force: bool) -> Resul
     }
 }
 
-fn fetch_mirrored(call: &mut Call, url: &str, dest: &str, dl: DlOpts) -> Result<bool, String> {
+fn fetch_mirrored(call: &mut Call, url: &str, dest: &str, dl: DlOpts) -> Result<bool, StepError> {
     let force = dl.force;
-    if !force && call.target.stat(dest).map_err(|e| e.to_string())?.is_some() {
+    if !force && call.target.stat(dest)?.is_some() {
         mirrored(call, url)?;
         return Ok(false);
     }
@@ -190,8 +191,7 @@ fn fetch_mirrored(call: &mut Call, url: &str, dest: &str, dl: DlOpts) -> Result<
     let r = fetch_into(call, url, &fetched, &dl).and_then(|_| {
         let text = call
             .target
-            .read_file(&fetched)
-            .map_err(|e| e.to_string())?
+            .read_file(&fetched)?
             .ok_or_else(|| format!("{fetched} vanished after the download"))?;
         let text = mirrored_text(call, &String::from_utf8_lossy(&text));
         let meta = FileMeta {
@@ -247,7 +247,7 @@ pub fn render_apt_source(
     name: &str,
     o: &AptRepoOpts,
     keyring: Option<&str>,
-) -> Result<(String, String), String> {
+) -> Result<(String, String), StepError> {
     let uri = o.uri.as_deref().ok_or("uri is required")?;
     let suite = o
         .suite
@@ -295,13 +295,13 @@ pub fn render_apt_source(
             }
             Ok((format!("{name}.list"), line + "\n"))
         }
-        other => Err(format!("format `{other}` is not \"deb822\" or \"list\"")),
+        other => Err(format!("format `{other}` is not \"deb822\" or \"list\"").into()),
     }
 }
 
-fn ensure_keyring_dir(call: &mut Call, keyring: &str) -> Result<(), String> {
+fn ensure_keyring_dir(call: &mut Call, keyring: &str) -> Result<(), StepError> {
     let dir = keyring.rsplit_once('/').map_or("/", |(d, _)| d);
-    if dir.is_empty() || call.target.stat(dir).map_err(|e| e.to_string())?.is_some() {
+    if dir.is_empty() || call.target.stat(dir)?.is_some() {
         return Ok(());
     }
     let meta = FileMeta {
@@ -318,12 +318,12 @@ fn ensure_keyring_dir(call: &mut Call, keyring: &str) -> Result<(), String> {
         call.target
             .host
             .ensure_dir(dir, &meta)
-            .map_err(|e| e.to_string())
+            .map_err(StepError::from)
     })?;
     Ok(())
 }
 
-fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, String> {
+fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, StepError> {
     let keyring = (o.key_url.is_some() || o.key.is_some() || o.keyring.is_some())
         .then(|| keyring_path(name, o));
     let uri = o
@@ -348,12 +348,7 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
     // A repository that moves (another URI or suite: pkgs.k8s.io's next minor) gets its key
     // fetched again from its key URL: the key kept from before may not be the one that signs
     // the new place.
-    let moves = call
-        .target
-        .read_file(&path)
-        .map_err(|e| e.to_string())?
-        .as_deref()
-        != Some(content.as_bytes());
+    let moves = call.target.read_file(&path)?.as_deref() != Some(content.as_bytes());
     let mut changed = false;
     if let Some(k) = &keyring {
         ensure_keyring_dir(call, k)?;
@@ -389,18 +384,19 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
 
 /// apt reads `.asc` keyrings as ASCII armor and `.gpg` ones as binary; a mix-up breaks
 /// `apt-get update` later with a confusing message, so say it now.
-fn check_key_form(call: &Call, keyring: &str) -> Result<(), String> {
-    let Some(bytes) = call.target.read_file(keyring).map_err(|e| e.to_string())? else {
+fn check_key_form(call: &Call, keyring: &str) -> Result<(), StepError> {
+    let Some(bytes) = call.target.read_file(keyring)? else {
         return Ok(());
     };
     let armored = bytes.starts_with(b"-----BEGIN PGP");
     match (keyring.ends_with(".asc"), armored) {
-        (true, false) => Err(format!(
-            "{keyring} holds a binary key; give keyring: \"…/NAME.gpg\""
-        )),
+        (true, false) => {
+            Err(format!("{keyring} holds a binary key; give keyring: \"…/NAME.gpg\"").into())
+        }
         (false, true) if keyring.ends_with(".gpg") => Err(format!(
             "{keyring} holds an ASCII-armored key; give keyring: \"…/NAME.asc\""
-        )),
+        )
+        .into()),
         _ => Ok(()),
     }
 }

@@ -2,6 +2,7 @@
 //! `is-active`/`is-enabled` and are `ok` when the unit is already so; restart, reload and
 //! daemon-reload always act (guard them with `if write_file(...).changed { ... }`).
 
+use crate::error::StepError;
 use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
@@ -147,8 +148,8 @@ struct Unit<'a>(&'a str);
 impl Fact for Unit<'_> {
     type Value = UnitState;
 
-    fn probe(&self, call: &Call) -> Result<UnitState, String> {
-        let ask = |q: &str| -> Result<String, String> {
+    fn probe(&self, call: &Call) -> Result<UnitState, StepError> {
+        let ask = |q: &str| -> Result<String, StepError> {
             let argv = vec!["systemctl".to_string(), q.to_string(), self.0.to_string()];
             Ok(probe(call, &argv, "systemctl")?
                 .stdout_text()
@@ -161,7 +162,7 @@ impl Fact for Unit<'_> {
         })
     }
 
-    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<UnitState, String> {
+    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<UnitState, StepError> {
         let (unit, name) = (self.0, short(self.0));
         fixture.ask(|a| {
             a.services.insert(name.to_string());
@@ -181,7 +182,7 @@ impl Fact for Unit<'_> {
 
 /// The unit as this run sees it: the host's (or facts file's) answer, with the predictions of
 /// earlier steps (check/plan) on top.
-fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, String> {
+fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, StepError> {
     let name = short(unit);
     let mut s = call.fact(&Unit(unit))?;
     let ov = call.target.overlay();

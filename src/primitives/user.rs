@@ -5,6 +5,7 @@
 //! Added as one file and one line in the registrar list, with its fixtures under
 //! tests/operations/user/.
 
+use crate::error::StepError;
 use rhai::{Engine, Map, NativeCallContext};
 use serde::Deserialize;
 
@@ -96,8 +97,8 @@ fn decide(name: &str, have: Option<&Account>, o: &UserOpts) -> Option<Vec<String
     Some(argv)
 }
 
-fn text(call: &Call, path: &str) -> Result<String, String> {
-    let bytes = call.target.read_file(path).map_err(|e| e.to_string())?;
+fn text(call: &Call, path: &str) -> Result<String, StepError> {
+    let bytes = call.target.read_file(path)?;
     Ok(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
 }
 
@@ -115,7 +116,7 @@ fn user(nc: NativeCallContext, name: &str, opts: Option<Map>) -> RResult<StepRes
         )));
     }
     let mut call = Call::begin(&nc, "user", name)?;
-    let steps = |call: &mut Call| -> Result<bool, String> {
+    let steps = |call: &mut Call| -> Result<bool, StepError> {
         let have = account_of(
             name,
             &text(call, "/etc/passwd")?,

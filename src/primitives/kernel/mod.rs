@@ -9,6 +9,7 @@ mod selinux;
 mod swap;
 mod sysctl;
 
+use crate::error::StepError;
 use rhai::{Dynamic, Engine};
 
 use super::file::ensure_content;
@@ -26,17 +27,16 @@ pub use sysctl::{same_value, sysctl_path};
 use sysctl::{sysctl, SysctlOpts};
 
 /// A file's text as this run sees it (predictions first), or `None`.
-fn text_of(call: &Call, path: &str) -> Result<Option<String>, String> {
+fn text_of(call: &Call, path: &str) -> Result<Option<String>, StepError> {
     Ok(call
         .target
-        .read_file(path)
-        .map_err(|e| e.to_string())?
+        .read_file(path)?
         .map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
 /// Changes the running kernel with `argv` (recorded in the action, run in apply) and predicts
 /// the setting it leaves under `key`, so later steps of the run see it.
-fn set_live(call: &mut Call, argv: &[&str], key: Key, now: &str) -> Result<(), String> {
+fn set_live(call: &mut Call, argv: &[&str], key: Key, now: &str) -> Result<(), StepError> {
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     act(call, spec_of(&argv, &[], None), argv[0].as_str())?;
     call.predict(|_| Ok(vec![Effect::State(key, Some(now.into()))]))
@@ -44,7 +44,7 @@ fn set_live(call: &mut Call, argv: &[&str], key: Key, now: &str) -> Result<(), S
 
 /// Persists a setting for the next boot: `path` holds `content` (written when it differs; with
 /// `backup`, the old file is kept). Whether it changed.
-fn persist(call: &mut Call, path: &str, content: &[u8], backup: bool) -> Result<bool, String> {
+fn persist(call: &mut Call, path: &str, content: &[u8], backup: bool) -> Result<bool, StepError> {
     ensure_content(call, path, content, &FileMeta::default(), backup)
 }
 

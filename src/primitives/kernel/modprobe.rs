@@ -5,6 +5,7 @@
 //! module provides is looked for too (`provided`), so such a host is not refused for a module
 //! that is there.
 
+use crate::error::StepError;
 use rhai::{Map, NativeCallContext};
 use serde::Deserialize;
 
@@ -30,17 +31,13 @@ pub fn filesystem_listed(proc_filesystems: &str, fs: &str) -> bool {
 
 /// Whether the kernel already provides what `module` brings, seen where a container can see it:
 /// the overlay filesystem in /proc/filesystems, br_netfilter's /proc/sys/net/bridge.
-fn provided(call: &Call, module: &str) -> Result<bool, String> {
+fn provided(call: &Call, module: &str) -> Result<bool, StepError> {
     match module.replace('-', "_").as_str() {
         "overlay" => {
             Ok(text_of(call, "/proc/filesystems")?
                 .is_some_and(|t| filesystem_listed(&t, "overlay")))
         }
-        "br_netfilter" => Ok(call
-            .target
-            .stat("/proc/sys/net/bridge")
-            .map_err(|e| e.to_string())?
-            .is_some()),
+        "br_netfilter" => Ok(call.target.stat("/proc/sys/net/bridge")?.is_some()),
         _ => Ok(false),
     }
 }
@@ -54,7 +51,7 @@ pub struct ModOpts {
 
 /// Loads `module` and (unless `persist: false`) lists it for the next boot; whether anything
 /// changed.
-fn modprobe_steps(call: &mut Call, module: &str, o: &ModOpts) -> Result<bool, String> {
+fn modprobe_steps(call: &mut Call, module: &str, o: &ModOpts) -> Result<bool, StepError> {
     let key = Key::Module(module.replace('-', "_"));
     let loaded = match predicted(call, &key) {
         Some(v) => v.is_some(),
@@ -62,9 +59,7 @@ fn modprobe_steps(call: &mut Call, module: &str, o: &ModOpts) -> Result<bool, St
             let listed = text_of(call, "/proc/modules")?.is_some_and(|t| module_listed(&t, module));
             // Built-in modules are not in /proc/modules but have /sys/module/<name>.
             let sys = format!("/sys/module/{}", module.replace('-', "_"));
-            listed
-                || call.target.stat(&sys).map_err(|e| e.to_string())?.is_some()
-                || provided(call, module)?
+            listed || call.target.stat(&sys)?.is_some() || provided(call, module)?
         }
     };
     let mut changed = false;

@@ -2,6 +2,7 @@
 //! and the SELINUX= line of /etc/selinux/config, in one action; the decision is pure
 //! ([`decide_selinux`]), the running mode a typed fact ([`RunningSelinux`]).
 
+use crate::error::StepError;
 use rhai::NativeCallContext;
 
 use super::{persist, predicted, set_live, text_of};
@@ -73,7 +74,7 @@ struct RunningSelinux;
 impl Fact for RunningSelinux {
     type Value = Option<SeMode>;
 
-    fn probe(&self, call: &Call) -> Result<Option<SeMode>, String> {
+    fn probe(&self, call: &Call) -> Result<Option<SeMode>, StepError> {
         let argv: Vec<String> = ["sh", "-c", GETENFORCE_SH]
             .iter()
             .map(|s| s.to_string())
@@ -85,7 +86,11 @@ impl Fact for RunningSelinux {
         })
     }
 
-    fn answer_from_file(&self, call: &Call, fixture: &Fixture) -> Result<Option<SeMode>, String> {
+    fn answer_from_file(
+        &self,
+        call: &Call,
+        fixture: &Fixture,
+    ) -> Result<Option<SeMode>, StepError> {
         fixture.ask(|a| {
             a.commands.insert(vec!["getenforce".to_string()]);
         });
@@ -101,7 +106,7 @@ impl Fact for RunningSelinux {
     }
 }
 
-fn live_selinux(call: &Call) -> Result<Option<SeMode>, String> {
+fn live_selinux(call: &Call) -> Result<Option<SeMode>, StepError> {
     if let Some(Some(v)) = predicted(call, &Key::SelinuxMode) {
         return Ok(SeMode::parse(&v));
     }
@@ -109,7 +114,7 @@ fn live_selinux(call: &Call) -> Result<Option<SeMode>, String> {
 }
 
 /// Brings the running mode and the config file to `want`; whether anything changed.
-fn selinux_steps(call: &mut Call, want: SeMode) -> Result<bool, String> {
+fn selinux_steps(call: &mut Call, want: SeMode) -> Result<bool, StepError> {
     let live = live_selinux(call)?;
     let config = text_of(call, SE_CONFIG)?;
     if live.is_none() && config.is_none() {

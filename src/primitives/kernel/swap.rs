@@ -1,6 +1,7 @@
 //! `swapoff`: swap off now (`swapoff -a` while /proc/swaps lists an area) and at boot (the
 //! swap lines of /etc/fstab commented out), in one action; the kubelet refuses to run with swap.
 
+use crate::error::StepError;
 use rhai::NativeCallContext;
 
 use super::{persist, predicted, set_live, text_of};
@@ -40,11 +41,11 @@ struct SwapOn;
 impl Fact for SwapOn {
     type Value = bool;
 
-    fn probe(&self, call: &Call) -> Result<bool, String> {
+    fn probe(&self, call: &Call) -> Result<bool, StepError> {
         Ok(text_of(call, "/proc/swaps")?.is_some_and(|t| swap_listed(&t)))
     }
 
-    fn answer_from_file(&self, call: &Call, fixture: &Fixture) -> Result<bool, String> {
+    fn answer_from_file(&self, call: &Call, fixture: &Fixture) -> Result<bool, StepError> {
         Ok(match text_of(call, "/proc/swaps")? {
             Some(t) => swap_listed(&t),
             None => fixture.facts.swap_mb > 0,
@@ -58,7 +59,7 @@ pub fn swapoff(nc: NativeCallContext) -> RResult<StepResult> {
     call.conclude(changed)
 }
 
-fn swapoff_steps(call: &mut Call) -> Result<bool, String> {
+fn swapoff_steps(call: &mut Call) -> Result<bool, StepError> {
     let active = match predicted(call, &Key::SwapActive) {
         Some(v) => v.as_deref() == Some("true"),
         None => call.fact(&SwapOn)?,

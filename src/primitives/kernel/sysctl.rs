@@ -1,6 +1,7 @@
 //! `sysctl(key, value)`: a kernel parameter set live (`sysctl -w`, when /proc/sys differs) and
 //! persisted as `key = value` in /etc/sysctl.d, in one action.
 
+use crate::error::StepError;
 use rhai::{Dynamic, Map, NativeCallContext};
 use serde::Deserialize;
 
@@ -69,14 +70,14 @@ struct Running<'a>(&'a str);
 impl Fact for Running<'_> {
     type Value = Live;
 
-    fn probe(&self, call: &Call) -> Result<Live, String> {
+    fn probe(&self, call: &Call) -> Result<Live, StepError> {
         Ok(match text_of(call, &sysctl_path(self.0))? {
             Some(v) => Live::Value(v),
             None => Live::Missing,
         })
     }
 
-    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<Live, String> {
+    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<Live, StepError> {
         fixture.ask(|a| {
             a.sysctl.insert(self.0.to_string());
         });
@@ -106,7 +107,7 @@ fn sysctl_steps(
     value: &str,
     file: &str,
     o: &SysctlOpts,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, StepError> {
     let okey = Key::Sysctl(key.to_string());
     let live = match predicted(call, &okey) {
         Some(v) => v.map_or(Live::Missing, Live::Value),
@@ -127,7 +128,7 @@ fn sysctl_steps(
         Live::Missing => {
             return Err(format!(
                 "no kernel parameter {key} on this host ({path} does not exist); check the key's spelling, or load the module that provides it first"
-            ))
+            ).into())
         }
         Live::Unknown => Some(format!("would check: the facts do not record {key}")),
         Live::Value(_) => None,

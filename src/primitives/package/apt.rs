@@ -3,6 +3,7 @@
 //! policy`, refreshing the lists only when they are old or do not know a package or pin
 //! ([`AptUpdateWanted`]), `purge`. The rest of the call is the shared converge path.
 
+use crate::error::StepError;
 use std::collections::BTreeMap;
 
 use rhai::{Dynamic, Map, NativeCallContext};
@@ -71,14 +72,14 @@ pub fn apt_needs_update(
 fn apt_policy(
     call: &Call,
     names: impl Iterator<Item = String>,
-) -> Result<BTreeMap<String, Policy>, String> {
+) -> Result<BTreeMap<String, Policy>, StepError> {
     let mut argv = vec!["apt-cache".to_string(), "policy".to_string()];
     argv.extend(names);
     let out = probe(call, &argv, "apt-cache policy")?;
     Ok(parse_apt_policy(&out.stdout_text()))
 }
 
-fn apt_lists_fresh(call: &Call, max_age: u64) -> Result<bool, String> {
+fn apt_lists_fresh(call: &Call, max_age: u64) -> Result<bool, StepError> {
     let mins = max_age.div_ceil(60).max(1);
     let argv: Vec<String> = [
         "find",
@@ -111,7 +112,7 @@ struct AptUpdateWanted<'a> {
 impl Fact for AptUpdateWanted<'_> {
     type Value = bool;
 
-    fn probe(&self, call: &Call) -> Result<bool, String> {
+    fn probe(&self, call: &Call) -> Result<bool, StepError> {
         let (o, to_install) = (self.opts, self.to_install);
         if to_install.is_empty() {
             return Ok(o.update_cache);
@@ -121,12 +122,12 @@ impl Fact for AptUpdateWanted<'_> {
         Ok(self.stale || apt_needs_update(to_install, &policy, fresh, o.update_cache))
     }
 
-    fn answer_from_file(&self, _: &Call, _: &Fixture) -> Result<bool, String> {
+    fn answer_from_file(&self, _: &Call, _: &Fixture) -> Result<bool, StepError> {
         Ok(self.opts.update_cache || (self.stale && !self.to_install.is_empty()))
     }
 }
 
-fn apt_update_wanted(call: &Call, to_install: &[Wanted], o: &PkgOpts) -> Result<bool, String> {
+fn apt_update_wanted(call: &Call, to_install: &[Wanted], o: &PkgOpts) -> Result<bool, StepError> {
     let stale = call.target.overlay().get(&Key::AptStale) == Some(Some("true".into()));
     call.fact(&AptUpdateWanted {
         to_install,
@@ -143,7 +144,7 @@ struct Apt<'a> {
 impl Manager for Apt<'_> {
     const FAMILY: Family = Family::Deb;
 
-    fn updatable(&self, call: &Call, wanted: &[Wanted], _: &Installed) -> Result<Names, String> {
+    fn updatable(&self, call: &Call, wanted: &[Wanted], _: &Installed) -> Result<Names, StepError> {
         if self.o.state != State::Latest {
             return Ok(Names::new());
         }
@@ -155,7 +156,12 @@ impl Manager for Apt<'_> {
             .collect())
     }
 
-    fn apply(&self, call: &mut Call, want: &[Wanted], c: &PkgChanges) -> Result<Printed, String> {
+    fn apply(
+        &self,
+        call: &mut Call,
+        want: &[Wanted],
+        c: &PkgChanges,
+    ) -> Result<Printed, StepError> {
         let o = self.o;
         let extra = o.extra_args.clone().unwrap_or_default();
         let to_install: Vec<Wanted> = want

@@ -6,6 +6,7 @@ use super::decide::{Family, PkgChanges};
 use super::parse::{parse_dpkg_query, parse_rpm_q, Installed, DPKG_FMT, RPM_QF};
 use super::version::Wanted;
 use super::PkgOpts;
+use crate::error::StepError;
 use crate::executor::overlay::Key;
 use crate::executor::{probe, Call, Effect, Fact};
 use crate::facts::Fixture;
@@ -26,15 +27,13 @@ struct InstalledVersions<'a> {
 impl Fact for InstalledVersions<'_> {
     type Value = Installed;
 
-    fn probe(&self, call: &Call) -> Result<Installed, String> {
+    fn probe(&self, call: &Call) -> Result<Installed, StepError> {
         let argv = probe_argv(self.family, self.names, self.opts);
         let out = probe(call, &argv, "packages")?;
         if out.rc != 0 && out.stdout.is_empty() && self.family == Family::Rpm {
-            return Err(format!(
-                "`{}` failed: {}",
-                argv.join(" "),
-                out.stderr_text().trim()
-            ));
+            return Err(
+                format!("`{}` failed: {}", argv.join(" "), out.stderr_text().trim()).into(),
+            );
         }
         Ok(match self.family {
             Family::Rpm => parse_rpm_q(&out.stdout_text()),
@@ -42,7 +41,7 @@ impl Fact for InstalledVersions<'_> {
         })
     }
 
-    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<Installed, String> {
+    fn answer_from_file(&self, _: &Call, fixture: &Fixture) -> Result<Installed, StepError> {
         fixture.ask(|a| a.packages.extend(self.names.iter().cloned()));
         Ok(self
             .names
@@ -58,7 +57,7 @@ pub fn installed_of(
     names: &[String],
     family: Family,
     o: &PkgOpts,
-) -> Result<Installed, String> {
+) -> Result<Installed, StepError> {
     let mut have = call.fact(&InstalledVersions {
         names,
         family,

@@ -13,6 +13,7 @@ mod pkg;
 mod version;
 mod yum;
 
+use crate::error::StepError;
 use std::collections::BTreeSet;
 
 use rhai::{Dynamic, Engine, Map, NativeCallContext};
@@ -84,10 +85,12 @@ trait Manager {
 
     /// The installed packages among `want` that have a newer version (asked for state latest;
     /// yum also expires its cache here when asked to).
-    fn updatable(&self, call: &Call, want: &[Wanted], have: &Installed) -> Result<Names, String>;
+    fn updatable(&self, call: &Call, want: &[Wanted], have: &Installed)
+        -> Result<Names, StepError>;
 
     /// Makes the changes; returns what the commands printed (apply only).
-    fn apply(&self, call: &mut Call, want: &[Wanted], c: &PkgChanges) -> Result<Printed, String>;
+    fn apply(&self, call: &mut Call, want: &[Wanted], c: &PkgChanges)
+        -> Result<Printed, StepError>;
 }
 
 /// The summary of an `ok` call; a changing call says what it does instead (`install a b`).
@@ -108,7 +111,7 @@ fn package_call<M: Manager>(
     packages: Dynamic,
     o: &PkgOpts,
     parse: fn(&str) -> Wanted,
-    manager: impl FnOnce(&Call) -> Result<M, String>,
+    manager: impl FnOnce(&Call) -> Result<M, StepError>,
 ) -> RResult<StepResult> {
     let specs = names_of(primitive, "package", &packages)?;
     let wanted: Vec<Wanted> = specs.iter().map(|s| parse(s)).collect();
@@ -134,7 +137,7 @@ fn converge<M: Manager>(
     m: &M,
     wanted: &[Wanted],
     o: &PkgOpts,
-) -> Result<Option<(PkgChanges, Printed)>, String> {
+) -> Result<Option<(PkgChanges, Printed)>, StepError> {
     let names: Vec<String> = wanted.iter().map(|w| w.name.clone()).collect();
     let installed = installed_of(call, &names, M::FAMILY, o)?;
     let updatable = m.updatable(call, wanted, &installed)?;
@@ -153,7 +156,7 @@ fn run_each(
     what: &str,
     kinds: &[(&str, &Vec<String>)],
     spec: impl Fn(&str, &[String]) -> CommandSpec,
-) -> Result<Printed, String> {
+) -> Result<Printed, StepError> {
     let mut outputs = Vec::new();
     for (verb, list) in kinds {
         if list.is_empty() {

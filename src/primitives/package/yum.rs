@@ -2,6 +2,7 @@
 //! options, and what yum does its own way in a call: `clean expire-cache` and `check-update` to
 //! find updates, `downgrade` for older pins. The rest of the call is the shared converge path.
 
+use crate::error::StepError;
 use rhai::{Dynamic, Map, NativeCallContext};
 
 use super::decide::{Family, PkgChanges};
@@ -12,11 +13,11 @@ use crate::executor::{probe, spec_of, Call};
 use crate::primitives::{from_map, RResult, StepResult};
 
 /// The yum/dnf program: the option, else what the facts found (`yum` on EL7, `dnf` on EL8+).
-fn yum_program(call: &Call, o: &PkgOpts) -> Result<String, String> {
+fn yum_program(call: &Call, o: &PkgOpts) -> Result<String, StepError> {
     if let Some(m) = &o.manager {
         return Ok(m.clone());
     }
-    let facts = call.target.facts().map_err(|e| e.to_string())?;
+    let facts = call.target.facts()?;
     Ok(match facts.pkg_manager.as_str() {
         "dnf" => "dnf".into(),
         _ => "yum".into(),
@@ -59,7 +60,12 @@ struct Yum<'a> {
 impl Manager for Yum<'_> {
     const FAMILY: Family = Family::Rpm;
 
-    fn updatable(&self, call: &Call, wanted: &[Wanted], have: &Installed) -> Result<Names, String> {
+    fn updatable(
+        &self,
+        call: &Call,
+        wanted: &[Wanted],
+        have: &Installed,
+    ) -> Result<Names, StepError> {
         let (program, o) = (&self.program, self.o);
         if o.update_cache && program == "yum" {
             probe(
@@ -90,11 +96,12 @@ impl Manager for Yum<'_> {
                 "`{}` failed (exit code {rc}): {}",
                 argv.join(" "),
                 out.stderr_text().trim()
-            )),
+            )
+            .into()),
         }
     }
 
-    fn apply(&self, call: &mut Call, _: &[Wanted], c: &PkgChanges) -> Result<Printed, String> {
+    fn apply(&self, call: &mut Call, _: &[Wanted], c: &PkgChanges) -> Result<Printed, StepError> {
         let (program, o) = (&self.program, self.o);
         let upgrade_verb = if program == "yum" {
             "update"

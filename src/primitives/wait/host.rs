@@ -2,9 +2,10 @@
 //! (`service`, through `systemctl is-active`) and whether a path exists (`file`).
 
 use super::probe::{Seen, Waiter};
+use crate::error::StepError;
 use crate::primitives::act::tail;
 
-pub fn cmd(w: &Waiter, argv: &[String]) -> Result<Seen, String> {
+pub fn cmd(w: &Waiter, argv: &[String]) -> Result<Seen, StepError> {
     let out = w.run_argv(argv)?;
     let err = out.stderr_text();
     let last = tail(&err, 1)
@@ -25,8 +26,8 @@ pub fn cmd(w: &Waiter, argv: &[String]) -> Result<Seen, String> {
     ))
 }
 
-pub fn file(w: &Waiter, p: &str) -> Result<Seen, String> {
-    let st = w.call.target.stat(p).map_err(|e| e.to_string())?;
+pub fn file(w: &Waiter, p: &str) -> Result<Seen, StepError> {
+    let st = w.call.target.stat(p)?;
     Ok((
         st.is_some(),
         if st.is_some() {
@@ -37,7 +38,7 @@ pub fn file(w: &Waiter, p: &str) -> Result<Seen, String> {
     ))
 }
 
-pub fn service(w: &Waiter, u: &str) -> Result<Seen, String> {
+pub fn service(w: &Waiter, u: &str) -> Result<Seen, StepError> {
     let out = w.run_argv(&["systemctl".into(), "is-active".into(), u.to_string()])?;
     let s = out.stdout_text().trim().to_string();
     Ok((

@@ -1,6 +1,7 @@
 //! The HTTP probe: whether a URL answers with the wanted status (default any 2xx). On the
 //! machine galley runs on, galley's own HTTP client asks; on another host, curl there.
 
+use crate::error::StepError;
 use std::time::Duration;
 
 use super::probe::{Seen, Waiter};
@@ -14,7 +15,7 @@ pub fn status_ok(got: u16, want: Option<u16>) -> bool {
     }
 }
 
-pub fn http(w: &Waiter, url: &str, status: Option<u16>, insecure: bool) -> Result<Seen, String> {
+pub fn http(w: &Waiter, url: &str, status: Option<u16>, insecure: bool) -> Result<Seen, StepError> {
     if is_local(w.call) {
         return match crate::primitives::http::status(url, insecure, Duration::from_secs(5)) {
             Ok(code) => Ok((status_ok(code, status), format!("HTTP {code}"))),

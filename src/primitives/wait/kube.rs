@@ -2,6 +2,7 @@
 //! and `pods` (all Running and Ready), read from `kubectl get ... -o json` on the host. Whether
 //! the JSON is ready is pure ([`kube_state`], [`pods_state`]), tested on recorded outputs.
 
+use crate::error::StepError;
 use serde_json::Value;
 
 use super::probe::{Seen, Waiter};
@@ -82,7 +83,7 @@ pub fn pods_state(json: &Value, count: usize) -> (bool, String) {
     (not.is_empty() && pods.len() >= count.max(1), state)
 }
 
-pub fn kube(w: &Waiter, what: &str, condition: &str, count: usize) -> Result<Seen, String> {
+pub fn kube(w: &Waiter, what: &str, condition: &str, count: usize) -> Result<Seen, StepError> {
     let args = vec![
         "get".to_string(),
         what.to_string(),
@@ -97,7 +98,7 @@ pub fn kube(w: &Waiter, what: &str, condition: &str, count: usize) -> Result<See
     ))
 }
 
-pub fn pods(w: &Waiter, selector: &str, count: usize) -> Result<Seen, String> {
+pub fn pods(w: &Waiter, selector: &str, count: usize) -> Result<Seen, StepError> {
     let args = vec![
         "get".to_string(),
         "pods".into(),
@@ -111,7 +112,7 @@ pub fn pods(w: &Waiter, selector: &str, count: usize) -> Result<Seen, String> {
 }
 
 /// `kubectl <args>` with the call's kubeconfig, program and namespace, read as JSON.
-fn kubectl_json(w: &Waiter, args: &[String]) -> Result<Value, String> {
+fn kubectl_json(w: &Waiter, args: &[String]) -> Result<Value, StepError> {
     let o = KubeOpts {
         namespace: w.namespace.clone(),
         kubeconfig: w.kube.kubeconfig.clone(),
@@ -124,9 +125,11 @@ fn kubectl_json(w: &Waiter, args: &[String]) -> Result<Value, String> {
         let err = out.stderr_text();
         return Err(tail(&err, 1)
             .first()
-            .map_or(format!("kubectl exit code {}", out.rc), |l| l.to_string()));
+            .map_or(format!("kubectl exit code {}", out.rc), |l| l.to_string())
+            .into());
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("kubectl output is not JSON: {e}"))
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| StepError::from(format!("kubectl output is not JSON: {e}")))
 }
 
 #[cfg(test)]

@@ -2,13 +2,14 @@
 //! connects itself; on another host it asks the host (bash's /dev/tcp, else `nc -z`), since the
 //! port may be reachable only from there.
 
+use crate::error::StepError;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use super::probe::{Seen, Waiter};
 use crate::primitives::act::is_local;
 
-pub fn tcp(w: &Waiter, addr: &str) -> Result<Seen, String> {
+pub fn tcp(w: &Waiter, addr: &str) -> Result<Seen, StepError> {
     if is_local(w.call) {
         let addrs: Vec<_> = addr
             .to_socket_addrs()

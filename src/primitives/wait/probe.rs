@@ -4,6 +4,7 @@
 
 use super::target::Target;
 use super::{host, http, kube, ports};
+use crate::error::StepError;
 use crate::executor::{probe, Call};
 use crate::host::CommandOutput;
 use crate::primitives::kube::KubeOpts;
@@ -21,7 +22,7 @@ pub struct Waiter<'a> {
 
 impl Waiter<'_> {
     /// Runs a read-only command on the host.
-    pub fn run_argv(&self, argv: &[String]) -> Result<CommandOutput, String> {
+    pub fn run_argv(&self, argv: &[String]) -> Result<CommandOutput, StepError> {
         probe(self.call, argv, "wait_ready")
     }
 
@@ -29,11 +30,11 @@ impl Waiter<'_> {
     pub fn once(&self, t: &Target) -> Seen {
         match self.try_once(t) {
             Ok(r) => r,
-            Err(e) => (false, e),
+            Err(e) => (false, e.to_string()),
         }
     }
 
-    fn try_once(&self, t: &Target) -> Result<Seen, String> {
+    fn try_once(&self, t: &Target) -> Result<Seen, StepError> {
         match t {
             Target::Tcp(addr) => ports::tcp(self, addr),
             Target::Http {
