@@ -9,13 +9,21 @@
 
 use regex::Regex;
 
+/// A pattern too large to compile: the pattern (shortened) and the regex engine's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("pattern `{pattern}`: {why}")]
+pub struct TooLarge {
+    pub pattern: String,
+    pub why: String,
+}
+
 /// A compiled wildcard pattern.
 #[derive(Debug, Clone)]
 pub struct Wildcard(Regex);
 
 impl Wildcard {
     /// Compiles `pattern`; fails only when it is too large to compile (the message says so).
-    pub fn new(pattern: &str) -> Result<Wildcard, String> {
+    pub fn new(pattern: &str) -> Result<Wildcard, TooLarge> {
         let mut re = String::with_capacity(pattern.len() * 2 + 8);
         re.push_str("^(?s:");
         let mut last_star = false;
@@ -31,9 +39,10 @@ impl Wildcard {
             last_star = c == '*';
         }
         re.push_str(")$");
-        Regex::new(&re)
-            .map(Wildcard)
-            .map_err(|e| format!("pattern `{}`: {e}", shorten(pattern)))
+        Regex::new(&re).map(Wildcard).map_err(|e| TooLarge {
+            pattern: shorten(pattern),
+            why: e.to_string(),
+        })
     }
 
     pub fn is_match(&self, text: &str) -> bool {

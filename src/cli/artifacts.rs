@@ -82,7 +82,8 @@ fn add_manifest_images(all: &mut BTreeMap<String, HostArtifacts>) {
         for url in a.urls.iter().filter(|u| is_manifest(u)) {
             let got = read.entry(url.clone()).or_insert_with(|| {
                 let mut body = Vec::new();
-                crate::primitives::fetch_url_within(url, &mut body, 30)?;
+                crate::primitives::fetch_url_within(url, &mut body, 30)
+                    .map_err(|e| e.to_string())?;
                 Ok(manifest_images(&String::from_utf8_lossy(&body)))
             });
             match got {
@@ -135,7 +136,8 @@ fn download(dir: &Path, all: &BTreeMap<String, HostArtifacts>) -> Result<usize, 
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
             let mut tmp = tempfile::NamedTempFile::new_in(parent)
                 .map_err(|e| format!("{}: {e}", parent.display()))?;
-            let sha = crate::primitives::fetch_url(url, tmp.as_file_mut())?;
+            let sha =
+                crate::primitives::fetch_url(url, tmp.as_file_mut()).map_err(|e| e.to_string())?;
             let published = if url.ends_with(".sha256") {
                 None
             } else {

@@ -78,16 +78,26 @@ thread_local! {
     static LOADING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Modules that import each other: the chain from the first back to itself.
+#[derive(Debug)]
+struct ImportCycle(Vec<String>);
+
+impl std::fmt::Display for ImportCycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "import cycle: {}", self.0.join(" → "))
+    }
+}
+
 /// Marks a module as loading for as long as it lives.
 struct Loading;
 
 impl Loading {
-    fn enter(path: &str) -> Result<Loading, String> {
+    fn enter(path: &str) -> Result<Loading, ImportCycle> {
         LOADING.with(|l| {
             let mut l = l.borrow_mut();
             if let Some(i) = l.iter().position(|p| p == path) {
-                let chain: Vec<&str> = l[i..].iter().map(String::as_str).chain([path]).collect();
-                return Err(format!("import cycle: {}", chain.join(" → ")));
+                let chain = l[i..].iter().cloned().chain([path.to_string()]).collect();
+                return Err(ImportCycle(chain));
             }
             l.push(path.to_string());
             Ok(Loading)
@@ -169,7 +179,8 @@ impl Resolver {
         if let Some(m) = self.cache.lock().unwrap().get(path) {
             return Ok(m.clone());
         }
-        let _loading = Loading::enter(path).map_err(|cycle| refuse(path, &cycle, pos))?;
+        let _loading =
+            Loading::enter(path).map_err(|cycle| refuse(path, &cycle.to_string(), pos))?;
         let (source, text) = self.load(path, pos)?;
         self.run.sources.add(&source, &text);
         self.run.sources.add(&format!("import:{path}"), &source);

@@ -141,7 +141,7 @@ fn fetch_here(
         )
     });
     reporter.done(&host, Some(&what));
-    Ok(fetched?.0)
+    Ok(fetched.map_err(|e| e.to_string())?.0)
 }
 
 /// The script a remote host runs: curl (or wget) into a temp file beside dest, verify, rename.

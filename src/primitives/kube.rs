@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::act::is_local;
 use super::command::{argv_of, display, failure_text, run_parsed, RunOpts};
 use super::{from_map, reg_with_opts, usage, Call, RResult, StepResult};
+use crate::error::StepError;
 use crate::executor::Performed;
 use crate::host::CommandSpec;
 use crate::report::Status;
@@ -227,10 +228,10 @@ fn applied_as(mut call: Call, stdout: String) -> StepResult {
 }
 
 /// Pure: JSON text to a Rhai value.
-pub fn json_to_dynamic(text: &str) -> Result<Dynamic, String> {
+pub fn json_to_dynamic(text: &str) -> Result<Dynamic, StepError> {
     let v: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| format!("kubectl printed something that is not JSON: {e}"))?;
-    rhai::serde::to_dynamic(&v).map_err(|e| e.to_string())
+    rhai::serde::to_dynamic(&v).map_err(|e| e.to_string().into())
 }
 
 /// `-o json` appended unless the arguments already choose an output.

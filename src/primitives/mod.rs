@@ -30,6 +30,7 @@ pub mod wait;
 use rhai::{Engine, EvalAltResult, FuncRegistration, RhaiNativeFunc};
 
 pub use crate::executor::StepResult;
+pub use http::HttpError;
 pub use options::{check_literal, from_map, mode_of};
 
 pub use crate::error::{refusal, step, usage};
@@ -39,7 +40,7 @@ pub type RResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// Streams an http(s) URL into `out` with galley's HTTP client (for `galley artifacts
 /// --download`); returns the SHA-256.
-pub fn fetch_url(url: &str, out: &mut impl std::io::Write) -> Result<String, String> {
+pub fn fetch_url(url: &str, out: &mut impl std::io::Write) -> Result<String, HttpError> {
     http::fetch(url, out, None, None, &|_| {}).map(|(sha, _)| sha)
 }
 
@@ -49,7 +50,7 @@ pub fn fetch_url_within(
     url: &str,
     out: &mut impl std::io::Write,
     secs: u64,
-) -> Result<String, String> {
+) -> Result<String, HttpError> {
     http::fetch(
         url,
         out,

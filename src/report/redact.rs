@@ -18,16 +18,19 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 pub const MIN_SECRET_LEN: usize = 4;
 pub const MASK: &str = "********";
 
+/// A value too short to be masked safely (masking it would mask ordinary words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a secret must be at least {MIN_SECRET_LEN} characters long to be redacted safely")]
+pub struct TooShort;
+
 /// Registers a value (and each of its lines) to be masked from now on.
-pub fn add(value: &str) -> Result<(), String> {
+pub fn add(value: &str) -> Result<(), TooShort> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Ok(());
     }
     if trimmed.chars().count() < MIN_SECRET_LEN {
-        return Err(format!(
-            "a secret must be at least {MIN_SECRET_LEN} characters long to be redacted safely"
-        ));
+        return Err(TooShort);
     }
     let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
     for part in std::iter::once(trimmed).chain(trimmed.lines().map(str::trim)) {

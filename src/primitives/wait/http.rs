@@ -19,7 +19,7 @@ pub fn http(w: &Waiter, url: &str, status: Option<u16>, insecure: bool) -> Resul
     if is_local(w.call) {
         return match crate::primitives::http::status(url, insecure, Duration::from_secs(5)) {
             Ok(code) => Ok((status_ok(code, status), format!("HTTP {code}"))),
-            Err(e) => Ok((false, e)),
+            Err(e) => Ok((false, e.to_string())),
         };
     }
     let mut argv: Vec<String> = [
