@@ -55,11 +55,8 @@ impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Why::Exit(rc) => write!(f, "exit code {rc}"),
-            Why::TimedOut(t) => write!(
-                f,
-                "timed out after {}s and was killed",
-                t.map_or("the run's budget".into(), |t| t.to_string())
-            ),
+            Why::TimedOut(Some(t)) => write!(f, "timed out after {t}s and was killed"),
+            Why::TimedOut(None) => f.write_str("timed out at the run's budget and was killed"),
             Why::Interrupted => f.write_str("interrupted"),
         }
     }
@@ -124,5 +121,22 @@ impl fmt::Display for CommandFailure {
             write!(f, "\nstdout (last lines):\n  {}", self.stdout.join("\n  "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Why;
+
+    #[test]
+    fn a_timeout_says_which_one() {
+        assert_eq!(
+            Why::TimedOut(Some(30)).to_string(),
+            "timed out after 30s and was killed"
+        );
+        assert_eq!(
+            Why::TimedOut(None).to_string(),
+            "timed out at the run's budget and was killed"
+        );
     }
 }
