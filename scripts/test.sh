@@ -11,10 +11,10 @@ cd "$(dirname "$0")/.."
 # SSH tests: openssh-server openssh-client sudo; yum tests: dnf rpm createrepo-c;
 # registry mirror tests: containerd (the real containerd and ctr read the hosts.toml galley writes);
 # remote-process counts: strace, and perl (the SSH agent's stat helper); the real-cluster tier's
-# package repositories: gpg (signing), and runc (Debian's, inside our containerd.io package)
+# package repositories: gpg (signing), and libseccomp-dev (runc, built for our containerd.io package)
 need_pkgs=(debootstrap systemd-container openssh-server openssh-client dpkg-dev iproute2 sudo
            util-linux procps dnf rpm createrepo-c ca-certificates curl tar containerd strace perl
-           gpg runc)
+           gpg libseccomp-dev)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,10 +32,11 @@ fi
 # Tier 4 needs the real Kubernetes binaries, built from Go modules once per machine and cached
 # (testbed/k8s-artifacts.sh; cold: see README, warm: instant).
 command -v go >/dev/null || { echo "scripts/test.sh: Go is needed for tier 4 (the polyglot machine has it)" >&2; exit 1; }
-# Every component: Kubernetes, etcd, CoreDNS, pause, the CNI plugins, crane, the registry,
-# containerd, flannel, crictl and agnhost (tests/k8s_multi.rs and tests/k8s_ha.rs form real
-# clusters); then the minor before, which tests/k8s_multi.rs forms a cluster of and upgrades
-# (no agnhost: the workload runs on the current minor).
+# Kubernetes, etcd, CoreDNS, pause, the CNI plugins, crane, the registry, containerd, flannel,
+# crictl and agnhost (tests/k8s_multi.rs and tests/k8s_ha.rs form real clusters); then the minor
+# before, which tests/k8s_multi.rs forms a cluster of and upgrades (no agnhost: the workload runs
+# on the current minor), with Docker Engine (dockerd and the CLI, which only tests/k8s_multi.rs
+# installs, so a cold machine builds them beside the tests that need only the current minor).
 quietly() {
     local log
     log=$(mktemp)
@@ -47,10 +48,11 @@ quietly() {
     fi
     rm -f "$log"
 }
+current_components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl agnhost)
 artifacts_current() {
-    quietly bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}"
+    quietly bash testbed/k8s-artifacts.sh "${GALLEY_K8S_VERSION:-v1.37.2}" "${current_components[@]}"
 }
-previous_components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl)
+previous_components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl docker)
 # ARGS: a prefix for the build (`nice -n 10`).
 artifacts_previous() {
     quietly "$@" bash testbed/k8s-artifacts.sh v1.36.3 "${previous_components[@]}"
@@ -60,7 +62,7 @@ artifacts() { artifacts_current && artifacts_previous; }
 previous_cached() {
     local d b
     d=$(bash testbed/k8s-artifacts.sh path v1.36.3)
-    for b in kubeadm kubelet kube-apiserver etcd coredns pause crane registry containerd flanneld crictl; do
+    for b in kubeadm kubelet kube-apiserver etcd coredns pause crane registry containerd flanneld crictl runc dockerd docker; do
         [ -x "$d/$b" ] || return 1
     done
 }

@@ -9,9 +9,9 @@
 #
 # Components: kubernetes (kubeadm kubelet kubectl kube-apiserver kube-controller-manager
 # kube-scheduler kube-proxy), etcd (etcd, etcdctl, etcdutl), pause, coredns, cni (bridge, host-local,
-# loopback, portmap), crane, registry, containerd (containerd, containerd-shim-runc-v2, ctr),
+# loopback, portmap), crane, registry, containerd (containerd, containerd-shim-runc-v2, ctr, runc),
 # flannel (flanneld, and the flannel CNI plugin as flannel-cni), crictl, agnhost (the e2e test
-# workload).
+# workload), docker (dockerd, docker-proxy, the docker CLI and Moby's systemd units).
 # With none named, all of them are built.
 #
 # Idempotent and cached per version in $GALLEY_K8S_CACHE (default /var/cache/galley-k8s):
@@ -24,11 +24,20 @@ CNI_VERSION=v1.10.0          # github.com/containernetworking/plugins, newest re
 CRANE_VERSION=v0.22.1        # github.com/google/go-containerregistry
 REGISTRY_VERSION=v3.1.2      # github.com/distribution/distribution/v3
 CONTAINERD_VERSION=v2.4.2    # github.com/containerd/containerd/v2, newest release
+RUNC_VERSION=v1.5.2          # github.com/opencontainers/runc, what containerd v2.4.2 pins (script/setup/runc-version)
 FLANNEL_VERSION=v0.28.10     # github.com/flannel-io/flannel, the recipes' current flannel
 # The flannel CNI plugin's own module (github.com/flannel-io/cni-plugin) is not served by the
 # module proxy (403); the same plugin lived in containernetworking/plugins until v0.9.1
 # (plugins/meta/flannel), which is: that one is built.
 FLANNEL_CNI_VERSION=v0.9.1
+# Docker Engine for the docker recipe's real run. Moby's engine module is
+# github.com/moby/moby/v2, tagged v2.0.0-beta.N beside Docker's docker-vX.Y.Z tags; the newest
+# served, beta.24 (2026-09-15), is the one after Docker 29.8.0 (its releases/versions.yaml: last
+# 29.8.0, next 29.8.1). The CLI is github.com/docker/cli at 29.8.0 (CalVer, no go.mod: its
+# vendor.mod names the dependency versions, so it is built with vendor.mod as go.mod, as its own
+# build does).
+MOBY_VERSION=v2.0.0-beta.24
+DOCKER_VERSION=29.8.0
 
 die() { echo "k8s-artifacts: $*" >&2; exit 1; }
 
@@ -182,6 +191,70 @@ build_flanneld() {
     ln -sf "$CACHE/tools/kube-flannel-$FLANNEL_VERSION.yml" "$BIN/kube-flannel.yml"
 }
 
+# dockerd and docker-proxy (Moby), the docker CLI, and Moby's own systemd units, into
+# $CACHE/tools/docker-$DOCKER_VERSION (shared by every Kubernetes version), linked into $BIN.
+# Built static without cgo (upstream's static build uses cgo for journald only) with upstream's
+# static build tags; stamped as upstream's make does (hack/make/.go-autogen, cli/version).
+build_docker() {
+    local shared="$CACHE/tools/docker-$DOCKER_VERSION"
+    if [ ! -x "$shared/dockerd" ]; then
+        local dir="$CACHE/src/moby-$MOBY_VERSION" cli="$CACHE/src/docker-cli-$DOCKER_VERSION" src
+        rm -rf "$shared.tmp" && mkdir -p "$shared.tmp"
+        if [ ! -f "$dir/.ready" ]; then
+            rm -rf "$dir" && mkdir -p "$dir"
+            (cd "$dir" && go mod init galley.test/wrap >/dev/null 2>&1 &&
+                go mod edit -require="github.com/moby/moby/v2@$MOBY_VERSION" &&
+                go mod download "github.com/moby/moby/v2@$MOBY_VERSION")
+            touch "$dir/.ready"
+        fi
+        echo "building dockerd $DOCKER_VERSION (moby $MOBY_VERSION)" >&2
+        local x="-X github.com/moby/moby/v2/dockerversion"
+        for p in dockerd docker-proxy; do
+            (cd "$dir" && go build -tags "netgo osusergo static_build nri_no_wasm" \
+                -ldflags "-s -w $x.Version=$DOCKER_VERSION $x.GitCommit=moby-$MOBY_VERSION $x.PlatformName=Docker_Engine_-_Community" \
+                -o "$shared.tmp/$p" "github.com/moby/moby/v2/cmd/$p")
+        done
+        src=$(cd "$dir" && go list -m -f '{{.Dir}}' "github.com/moby/moby/v2")
+        cp "$src"/contrib/init/systemd/docker.{service,socket} "$shared.tmp/"
+        rm -rf "$cli"
+        src=$(go mod download -json "github.com/docker/cli@v$DOCKER_VERSION+incompatible" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+        [ -d "$src" ] || die "github.com/docker/cli@v$DOCKER_VERSION+incompatible did not download"
+        cp -r "$src" "$cli" && chmod -R u+w "$cli"
+        rm -rf "$cli/vendor" && cp "$cli/vendor.mod" "$cli/go.mod" && cp "$cli/vendor.sum" "$cli/go.sum"
+        echo "building docker CLI $DOCKER_VERSION" >&2
+        (cd "$cli" && go build -ldflags "-s -w -X github.com/docker/cli/cli/version.Version=$DOCKER_VERSION" \
+            -o "$shared.tmp/docker" ./cmd/docker)
+        rm -rf "$shared" && mv "$shared.tmp" "$shared"
+    fi
+    local f
+    for f in dockerd docker-proxy docker docker.service docker.socket; do ln -sf "$shared/$f" "$BIN/$f"; done
+}
+
+# runc, which Docker's containerd.io bundles: cgo with libseccomp, linked static, with the tags
+# of runc's own `make static`. Debian 12's runc (1.1.5) cannot be used: it does not know the time
+# namespace Docker 29 asks for ("runc create failed: namespace {"time" ""} does not exist").
+build_runc() {
+    local shared="$CACHE/tools/runc-$RUNC_VERSION"
+    if [ ! -x "$shared" ]; then
+        [ -e /usr/include/seccomp.h ] || die "libseccomp-dev is needed to build runc (apt-get install libseccomp-dev)"
+        local dir="$CACHE/src/runc-$RUNC_VERSION"
+        if [ ! -f "$dir/.ready" ]; then
+            rm -rf "$dir" && mkdir -p "$dir"
+            (cd "$dir" && go mod init galley.test/wrap >/dev/null 2>&1 &&
+                go mod edit -require="github.com/opencontainers/runc@$RUNC_VERSION" &&
+                go mod download "github.com/opencontainers/runc@$RUNC_VERSION")
+            touch "$dir/.ready"
+        fi
+        echo "building runc $RUNC_VERSION" >&2
+        mkdir -p "$CACHE/tools"
+        (cd "$dir" && CGO_ENABLED=1 go build -tags "seccomp urfave_cli_no_docs netgo osusergo" \
+            -ldflags "-s -w -X main.version=${RUNC_VERSION#v} -extldflags -static" \
+            -o "$shared.tmp" github.com/opencontainers/runc 2>/dev/null)
+        mv "$shared.tmp" "$shared"
+    fi
+    ln -sf "$shared" "$BIN/runc"
+}
+
 build_pause() {
     [ -x "$BIN/pause" ] && return 0
     command -v gcc >/dev/null || die "gcc is needed to build pause (apt-get install gcc libc6-dev)"
@@ -194,7 +267,7 @@ build_pause() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl agnhost)
+[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd pause coredns cni crane registry containerd flannel crictl agnhost docker)
 for c in "${components[@]}"; do
     case "$c" in
         kubernetes) build_kubernetes ;;
@@ -220,13 +293,15 @@ for c in "${components[@]}"; do
             for p in containerd containerd-shim-runc-v2 ctr; do
                 go_tool "$p" github.com/containerd/containerd/v2 "$CONTAINERD_VERSION" \
                     "github.com/containerd/containerd/v2/cmd/$p" "no_btrfs no_devmapper"
-            done ;;
+            done
+            build_runc ;;
         flannel)
             build_flanneld
             go_tool flannel-cni github.com/containernetworking/plugins "$FLANNEL_CNI_VERSION" \
                 github.com/containernetworking/plugins/plugins/meta/flannel ;;
+        docker) build_docker ;;
         crictl) go_tool crictl sigs.k8s.io/cri-tools "$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl ;;
-        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd flannel crictl agnhost)" ;;
+        *) die "unknown component '$c' (kubernetes etcd pause coredns cni crane registry containerd flannel crictl agnhost docker)" ;;
     esac
 done
 echo "$BIN"

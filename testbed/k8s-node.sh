@@ -18,8 +18,10 @@
 #   /run/hostcg unmounted (the kubelet reads every cgroup mount it finds and must see only
 #   /sys/fs/cgroup's);
 # - /proc/sys writable (kube-proxy and the kubelet set sysctls), /dev/kmsg (the OOM watcher);
-# - /var/lib/containerd on a tmpfs (the node's root is an overlay, on which overlayfs snapshots
-#   cannot be made);
+# - /var/lib/containerd and /var/lib/docker not on the node's root, an overlay on which overlayfs
+#   snapshots cannot be made (Docker's overlay2 driver fails there with "failed to mount overlay:
+#   invalid argument"): the testbed binds them from this machine's disk
+#   (GALLEY_TESTBED_NODE_DISKS), else they get a tmpfs here;
 # - a default route and a resolver entry, both at an address nobody on the bridge holds.
 # That no process may lower its OOM score here is galley's to see (the fact
 # `oom_score_restricted`), not this script's.
@@ -178,8 +180,10 @@ done
 for m in $(awk '$2 ~ "^/run/hostcg/" {print $2}' /proc/self/mounts); do umount -l "$m"; done
 umount -l /run/hostcg 2>/dev/null || true
 mount -o remount,rw /proc/sys
-mkdir -p /var/lib/containerd
-mountpoint -q /var/lib/containerd || mount -t tmpfs tmpfs /var/lib/containerd
+for d in /var/lib/containerd /var/lib/docker; do
+    mkdir -p "$d"
+    mountpoint -q "$d" || mount -t tmpfs tmpfs "$d"
+done
 # Kubernetes needs a default route: flannel uses the interface that holds it, and a Service
 # address (10.96.0.1) is unreachable without one, before kube-proxy's DNAT applies. This one
 # points at an address nobody on the bridge holds, so nothing leaves the bridge through it.

@@ -11,8 +11,9 @@
 #   kubectl, kubernetes-cni and cri-tools, laid out and named as pkgs.k8s.io does (1.37.2-1.1), its public
 #   key at Release.key;
 # - download.docker.com/linux/debian/: Docker's bookworm/stable repository with containerd.io
-#   (our containerd build, with this machine's runc, as Docker's package bundles runc), its key at
-#   gpg;
+#   (our containerd and runc builds: Docker's package bundles runc), and, where
+#   the version's docker component is built, docker-ce and docker-ce-cli (Moby's dockerd and the
+#   docker CLI built from their modules); its key at gpg;
 # - github.com/flannel-io/flannel/releases/download/vX/kube-flannel.yml: flannel's manifest;
 # - github.com/etcd-io/etcd/releases/download/vX/etcd-vX-linux-amd64.tar.gz: the etcd release
 #   of the minor (etcd, etcdctl, etcdutl under etcd-vX-linux-amd64/, as the release packs them),
@@ -29,7 +30,7 @@ die() { echo "k8s-repos: error: $*" >&2; exit 1; }
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${GALLEY_K8S_CACHE:-/var/cache/galley-k8s}"
 # Raise when build_debs puts something else in the packages.
-DEBS_LAYOUT=2
+DEBS_LAYOUT=3
 
 # One .deb: NAME VERSION DEPENDS ROOT OUT [CONTROL-LINE...]; ROOT holds the files (and DEBIAN/
 # scripts, if any).
@@ -48,7 +49,7 @@ deb() {
         echo "Priority: optional"
         echo "Description: $name, built from its Go module for galley's real-cluster tests"
     } >"$root/DEBIAN/control"
-    dpkg-deb --root-owner-group -Zgzip -z1 --build "$root" "$out/${name}_${ver}_amd64.deb" >/dev/null
+    dpkg-deb --root-owner-group -Zgzip -z1 --build "$root" "$out/${name}_${ver#*:}_amd64.deb" >/dev/null
 }
 
 # What dh_installsystemd's postinst does for UNIT: reload, enable, start.
@@ -122,7 +123,7 @@ build_debs() { # BIN K8S OUT
     exec 7>"$CACHE/debs/.lock"
     flock 7
     [[ -f $out/.ready ]] && { exec 7>&-; return 0; }
-    [[ -x /usr/sbin/runc ]] || die "no /usr/sbin/runc on this machine (apt-get install runc)"
+    [[ -x $bin/runc ]] || die "no runc in $bin (bash $HERE/k8s-artifacts.sh VERSION containerd)"
     local w
     w=$(mktemp -d)
     [[ -n $w && -d $w ]] || die "mktemp failed"
@@ -156,7 +157,7 @@ build_debs() { # BIN K8S OUT
     local c="$w/containerd"
     mkdir -p "$c/usr/bin" "$c/usr/lib/systemd/system" "$c/etc/containerd"
     for p in containerd containerd-shim-runc-v2 ctr; do cp -L "$bin/$p" "$c/usr/bin/"; done
-    cp -L /usr/sbin/runc "$c/usr/bin/runc"
+    cp -L "$bin/runc" "$c/usr/bin/runc"
     containerd_unit >"$c/usr/lib/systemd/system/containerd.service"
     # What Docker's package ships: the CRI plugin off (it expects Docker, not the kubelet).
     printf 'disabled_plugins = ["cri"]\n' >"$c/etc/containerd/config.toml"
@@ -164,6 +165,42 @@ build_debs() { # BIN K8S OUT
     echo /etc/containerd/config.toml >"$c/DEBIAN/conffiles"
     deb containerd.io "$ctr_ver-1~debian.12~bookworm" "" "$c" "$out" \
         "Provides: containerd, runc" "Conflicts: containerd, runc" "Replaces: containerd, runc"
+    rm -rf "$w"
+    touch "$out/.ready"
+    exec 7>&-
+}
+
+# docker-ce (dockerd, docker-proxy, Moby's docker.service and docker.socket) and docker-ce-cli,
+# from BIN's docker component, into OUT once per Docker version, named and versioned as Docker's
+# bookworm repository names them (5:29.8.0-1~debian.12~bookworm). docker-ce's postinst does what
+# Docker's does: the docker group (docker.socket's SocketGroup), then the units enabled and started.
+build_docker_debs() { # BIN OUT
+    local bin=$1 out=$2
+    mkdir -p "$CACHE/debs"
+    exec 7>"$CACHE/debs/.lock"
+    flock 7
+    [[ -f $out/.ready ]] && { exec 7>&-; return 0; }
+    local w ver
+    w=$(mktemp -d)
+    [[ -n $w && -d $w ]] || die "mktemp failed"
+    rm -rf "$out" && mkdir -p "$out"
+    ver=$("$bin/docker" --version | sed -n 's/^Docker version \([0-9.]*\),.*/\1/p')
+    [[ -n $ver ]] || die "$bin/docker gave no version"
+    ver="5:$ver-1~debian.12~bookworm"
+    local d="$w/docker-ce"
+    mkdir -p "$d/usr/bin" "$d/usr/lib/systemd/system"
+    cp -L "$bin/dockerd" "$bin/docker-proxy" "$d/usr/bin/"
+    cp -L "$bin/docker.service" "$bin/docker.socket" "$d/usr/lib/systemd/system/"
+    mkdir -p "$d/DEBIAN"
+    printf '%s\n' '#!/bin/sh' 'set -e' 'getent group docker >/dev/null || groupadd --system docker' \
+        'if [ -d /run/systemd/system ]; then' '  systemctl daemon-reload' \
+        '  systemctl enable docker.socket docker.service >/dev/null 2>&1 || true' \
+        '  systemctl start docker || true' 'fi' >"$d/DEBIAN/postinst"
+    chmod 0755 "$d/DEBIAN/postinst"
+    deb docker-ce "$ver" "containerd.io (>= 1.7.27), iptables" "$d" "$out" "Recommends: docker-ce-cli"
+    mkdir -p "$w/cli/usr/bin"
+    cp -L "$bin/docker" "$w/cli/usr/bin/"
+    deb docker-ce-cli "$ver" "" "$w/cli" "$out"
     rm -rf "$w"
     touch "$out/.ready"
     exec 7>&-
@@ -190,12 +227,14 @@ release() { # DIR FIELD...
 }
 
 # The Debian packages the recipes install that the testbed's rootfs lacks (HAProxy and
-# keepalived for the HA topologies, with their dependencies), fetched once from Debian with
+# keepalived for the HA topologies; ca-certificates, curl and gnupg, the docker recipe's
+# prerequisites as Docker's install guide lists them; with their dependencies), fetched once from Debian with
 # this machine's apt into $CACHE/debian, as the site's own Debian mirror would hold them:
 # OUT/deb.debian.org/debian, suite bookworm, component main (unsigned: a node trusts its site's
 # mirror by its own sources entry).
 debian_mirror() { # OUT
-    local out=$1 pool="$CACHE/debian/bookworm"
+    # The folder's name changes with the list, so a cache of a shorter one is not used.
+    local out=$1 pool="$CACHE/debian/bookworm-2" pkgs=(haproxy keepalived ca-certificates curl gnupg)
     mkdir -p "$CACHE/debian"
     exec 8>"$CACHE/debian/.lock"
     flock 8
@@ -204,13 +243,13 @@ debian_mirror() { # OUT
         root=$(bash "$HERE/testbed.sh" rootfs) || die "no testbed rootfs"
         apt-cache policy haproxy 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null || apt-get update -qq
         want=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-            --no-replaces --no-enhances haproxy keepalived 2>/dev/null | grep '^[a-z0-9]' | sort -u)
+            --no-replaces --no-enhances "${pkgs[@]}" 2>/dev/null | grep '^[a-z0-9]' | sort -u)
         have=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Package}\n' | sort -u)
         tmp="$pool.tmp"
         rm -rf "$tmp" && mkdir -p "$tmp"
         # shellcheck disable=SC2046
         (cd "$tmp" && apt-get download -qq $(comm -23 <(echo "$want") <(echo "$have")) 2>/dev/null) ||
-            die "apt-get download of haproxy, keepalived and their dependencies failed"
+            die "apt-get download of ${pkgs[*]} and their dependencies failed"
         rm -rf "$pool" && mv "$tmp" "$pool" && touch "$pool/.ready"
     fi
     exec 8>&-
@@ -248,6 +287,13 @@ main() {
     local docker="$out/download.docker.com/linux/debian"
     mkdir -p "$docker/pool/stable" "$docker/dists/bookworm/stable/binary-amd64"
     cp "$debs"/containerd.io_*.deb "$docker/pool/stable/"
+    # docker-ce and docker-ce-cli where the docker component is built (k8s-artifacts.sh VERSION docker).
+    if [[ -x $bin/dockerd ]]; then
+        local dv
+        dv=$(readlink "$bin/dockerd"); dv=${dv%/dockerd}; dv=${dv##*/docker-}
+        build_docker_debs "$bin" "$CACHE/debs/docker-$dv-$DEBS_LAYOUT"
+        cp "$CACHE/debs/docker-$dv-$DEBS_LAYOUT"/*.deb "$docker/pool/stable/"
+    fi
     (cd "$docker" && dpkg-scanpackages --multiversion pool /dev/null 2>/dev/null \
         >dists/bookworm/stable/binary-amd64/Packages && gzip -9kf dists/bookworm/stable/binary-amd64/Packages)
     release "$docker/dists/bookworm" "Origin: Docker" "Label: Docker CE" "Suite: bookworm" \

@@ -25,6 +25,10 @@ MARK="GALLEY_TESTBED"                                 # marker put on every proc
 # Extra systemd-nspawn arguments for every node (words split on spaces), e.g. the Kubernetes
 # tier's `--capability=all --bind=/sys/fs/cgroup:/run/hostcg --bind=/dev/kmsg`.
 read -r -a NSPAWN_EXTRA <<<"${GALLEY_TESTBED_NSPAWN_ARGS:-}"
+# Paths inside every node kept on this machine's disk, in the instance dir (words split on
+# spaces), e.g. the Kubernetes tier's container stores: the node's own root is an overlay on a
+# tmpfs, where overlayfs snapshots cannot be made and every image layer would sit in memory.
+read -r -a NODE_DISKS <<<"${GALLEY_TESTBED_NODE_DISKS:-}"
 
 die()  { echo "testbed: error: $*" >&2; exit 1; }
 log()  { echo "testbed: $*" >&2; }
@@ -725,7 +729,11 @@ EOF
         for r in $(cgroup_controller_bases); do cgs+=("$r/galley-testbed/$id"); done
     fi
     for ((i = 1; i <= n; i++)); do
-        local m="node$i-$id"
+        local m="node$i-$id" disks=() p
+        for p in "${NODE_DISKS[@]}"; do
+            mkdir -p "$dir/node$i/disk$p"
+            disks+=("--bind=$dir/node$i/disk$p:$p")
+        done
         (
             for r in "${cgs[@]}"; do
                 mkdir -p "$r/node$i"
@@ -745,7 +753,7 @@ EOF
                 -D "$rootfs" -M "$m" --hostname="node$i" --uuid="$(cat "$dir/node$i/machine_uuid")" \
                 --network-bridge="$br" \
                 --bind-ro="$dir/repo:/srv/repo" --bind-ro="$dir/node$i/seed:/etc/galley-testbed" \
-                --setenv="$MARK=$id" "${NSPAWN_EXTRA[@]}"
+                --setenv="$MARK=$id" "${NSPAWN_EXTRA[@]}" "${disks[@]}"
         ) </dev/null >"$dir/node$i.log" 2>&1 &
         echo $! >>"$dir/pids"
     done

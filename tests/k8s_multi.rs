@@ -1,18 +1,21 @@
 //! Tier 4, fourth part: the bundled recipes themselves, run from this machine over SSH on three
 //! testbed nodes that have no route out, through a cluster's life:
-//! - the containerd recipe alone installs containerd on node3 (a rerun changes nothing); the
-//!   kubeadm recipe makes node3 a `single` cluster that runs a workload and takes `kubectl
-//!   exec`; the reset recipe undoes it;
+//! - the containerd recipe alone installs containerd on node3, then the docker recipe Docker
+//!   Engine, which runs a container (reruns change nothing); with Docker's docker0 bridge up,
+//!   the kubeadm recipe makes node3 a `single` cluster on node3's own address that runs a
+//!   workload and takes `kubectl exec`; the reset recipe undoes it (and Docker, restarted after
+//!   the iptables flush, has its NAT rule back);
 //! - the kubeadm recipe forms a `multi` cluster of node1 and node2 at the previous minor
-//!   (1.36), and changes nothing when run again; the upgrade recipe moves it to 1.37 (the
-//!   control plane with `kubeadm upgrade apply`, the worker drained, upgraded and uncordoned),
-//!   and changes nothing when run again, nor does the kubeadm recipe at 1.37;
-//! - node3 (reset before) joins as a worker given with `--limit`, the other nodes change
-//!   nothing, and a plan from `galley facts --save` of the three nodes says so too (as
-//!   `--check` does); a workload spread over both workers answers pod to pod across nodes (flannel)
+//!   (1.36), and changes nothing when run again; node3 (Docker still running) joins as a
+//!   worker given with `--limit`, on its own address, while the other nodes change nothing;
+//! - the upgrade recipe moves the three to 1.37 with both workers in one batch (`batch=2`):
+//!   first a PodDisruptionBudget blocks a drain and the run stops naming it; with the budget
+//!   gone the same command resumes where it stopped (the control plane not upgraded again,
+//!   both workers drained before either's kubelet moves, then uncordoned); it changes nothing
+//!   when run again, nor does the kubeadm recipe at 1.37, and a plan from `galley facts --save`
+//!   of the three nodes says so too (as `--check` does); a workload spread over both workers
+//!   answers pod to pod across nodes (flannel)
 //!   and through its Service's ClusterIP (kube-proxy);
-//! - the upgrade's drain blocked by a PodDisruptionBudget stops the run naming it; with the budget
-//!   gone the same command resumes where it stopped;
 //! - the day-two recipes: an etcd snapshot (also fetched here), restored (objects made since are gone, deleted ones
 //!   back), the certificates renewed, the added worker removed.
 //!
@@ -79,13 +82,85 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
         "the containerd rerun changed"
     );
 
-    // node3 alone: a `single` cluster, whose control plane runs the workloads.
+    // The book's order: Docker first (the docker recipe, from the same mirrored repository:
+    // Moby's dockerd and the docker CLI built from their modules), so node3 has Docker's bridge
+    // docker0 (172.17.0.1, alphabetically before eth0) and Docker's iptables rules before any
+    // kubeadm. A rerun changes nothing.
+    // Docker mirrors docker.io only: its mirror is the testbed's registry, where agnhost is
+    // copied under the name an official docker.io image has (library/).
+    let gw = w.tb.gateway();
+    let hub = format!("docker.io=http://{gw}:5000");
+    let docker = [
+        "--limit",
+        "node3",
+        "--set",
+        "docker_version=29.8.0",
+        "--registry-mirror",
+        &hub,
+    ];
+    let engine = w.galley("docker", &two, &docker);
+    engine.code(0);
+    assert_did(&changed(&engine), "node3", |a| {
+        a.starts_with("apt install docker-ce=5:29.8.0-* docker-ce-cli=5:29.8.0-*")
+    });
+    assert_eq!(
+        sh(
+            &w,
+            "node3",
+            "docker version --format '{{.Server.Version}}' && docker info --format '{{.CgroupDriver}}'"
+        ),
+        "29.8.0\nsystemd"
+    );
+    assert_eq!(
+        sh(&w, "node3", "ip -4 -o addr show docker0 | awk '{print $4}'"),
+        "172.17.0.1/16"
+    );
+    // A container runs under it: `agnhost:TAG` is docker.io/library/agnhost, which the node,
+    // with no route out, can pull only through the mirror the recipe put in `registry-mirrors`
+    // (and, being plain HTTP, in `insecure-registries`).
+    let tag = cluster::agnhost().rsplit(':').next().unwrap().to_string();
+    let copied = std::process::Command::new(k8s_support::bin("crane"))
+        .args(["copy", "--insecure"])
+        .arg(format!("{gw}:5000/e2e-test-images/agnhost:{tag}"))
+        .arg(format!("{gw}:5000/library/agnhost:{tag}"))
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "crane copy: {copied:?}");
+    let help = sh(
+        &w,
+        "node3",
+        &format!("docker run --rm agnhost:{tag} --help"),
+    );
+    assert!(help.contains("netexec"), "{help}");
+    assert_eq!(
+        sh(
+            &w,
+            "node3",
+            "docker info --format '{{.RegistryConfig.Mirrors}}'"
+        ),
+        format!("[http://{gw}:5000/]")
+    );
+    let engine = w.galley("docker", &two, &docker);
+    engine.code(0);
+    assert_eq!(
+        changed(&engine),
+        BTreeMap::new(),
+        "the docker rerun changed"
+    );
+    let node3 = w.tb.node("node3").address.clone();
+    let internal_ip =
+        "get node node3 -o jsonpath='{.status.addresses[?(@.type==\"InternalIP\")].address}'";
+
+    // node3 alone: a `single` cluster (of the previous minor, which node3 later joins),
+    // whose control plane runs the workloads.
     let alone: [(&str, &[&str]); 1] = [("control_plane", &["node3"])];
     let single = [
         "--set",
         "topology=single",
         "--set",
         "cni=flannel",
+        "--set",
+        &old,
         "--limit",
         "node3",
     ];
@@ -94,7 +169,16 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     assert_did(&changed(&made), "node3", |a| {
         a.starts_with("run kubeadm init")
     });
-    assert_eq!(w.nodes_on("node3"), ready(&["node3"]));
+    assert_eq!(w.nodes_on("node3"), ready_at(&["node3"], K8S_PREVIOUS));
+    // Advertised on the inventory's address, not docker0's.
+    assert_eq!(w.kubectl_on("node3", internal_ip), node3);
+    assert_eq!(
+        w.kubectl_on(
+            "node3",
+            "get endpoints kubernetes -o jsonpath='{.subsets[0].addresses[0].ip}'"
+        ),
+        node3
+    );
     w.apply_on("node3", &netexec("hello", 1));
     w.kubectl_on("node3", "rollout status deployment/hello --timeout=180s");
     running_on(&w.pods_on("node3", "default"), "hello-", &["node3"])
@@ -122,6 +206,15 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
             "ls /etc/kubernetes/manifests /etc/cni/net.d 2>/dev/null | grep -c yaml\\|conf; test -e /etc/kubernetes/kubelet.conf && echo left || echo reset"
         ),
         "0\nreset"
+    );
+    // The flush took Docker's chains; Docker, restarted, put its NAT rule for docker0 back.
+    assert_eq!(
+        sh(
+            &w,
+            "node3",
+            "systemctl is-active docker; iptables -t nat -S POSTROUTING | grep -c -- '-s 172.17.0.0/16 ! -o docker0 -j MASQUERADE'"
+        ),
+        "active\n1"
     );
     // Nor its pod network's interfaces, whose old subnet would stop the next cluster's pods.
     assert_eq!(
@@ -166,8 +259,6 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     for path in [
         "/pkgs.k8s.io/core:/stable:/v1.36/deb/Release.key",
         "/pkgs.k8s.io/core:/stable:/v1.36/deb/InRelease",
-        "/pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key",
-        "/pkgs.k8s.io/core:/stable:/v1.37/deb/InRelease",
         "/download.docker.com/linux/debian/gpg",
         "/download.docker.com/linux/debian/dists/bookworm/InRelease",
         "/github.com/flannel-io/flannel/releases/download/v0.28.10/kube-flannel.yml",
@@ -193,22 +284,50 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     again.code(0);
     assert_eq!(changed(&again), BTreeMap::new(), "the rerun changed");
 
-    // The upgrade to the current minor, first against a PodDisruptionBudget that allows no
-    // disruption of the only worker's pod: the control plane moves (`kubeadm upgrade apply`),
-    // then node2's drain cannot finish and the run stops, naming the budget; node2 stays
-    // cordoned on the old kubelet.
+    // node3 joins as a worker; node1 and node2 are read, never changed.
+    let three: [(&str, &[&str]); 2] = [
+        ("control_plane", &["node1"]),
+        ("workers", &["node2", "node3"]),
+    ];
+    let limited = [&multi_old[..], &["--limit", "node3"]].concat();
+    let grow = w.kubeadm(&three, &limited);
+    grow.code(0);
+    let made = changed(&grow);
+    assert_eq!(
+        made.keys().collect::<Vec<_>>(),
+        ["node3"],
+        "only node3 may change: {made:#?}"
+    );
+    assert_did(&made, "node3", |a| a.starts_with("run kubeadm join"));
+    assert_eq!(
+        w.nodes(),
+        ready_at(&["node1", "node2", "node3"], K8S_PREVIOUS)
+    );
+    // Joined on its inventory address with Docker still running beside the kubelet.
+    assert_eq!(w.kubectl(internal_ip), node3);
+    assert_eq!(sh(&w, "node3", "systemctl is-active docker"), "active");
+
+    // The upgrade to the current minor, both workers in one batch (`batch=2`), first against a
+    // PodDisruptionBudget that allows no disruption of its one pod: the control plane moves
+    // (`kubeadm upgrade apply`), then the drain of the worker that runs the pod cannot finish
+    // and the run stops, naming the budget; the workers stay on the old kubelet, that one
+    // cordoned.
     w.apply_on("node1", &guarded("guarded"));
     w.kubectl("rollout status deployment/guarded --timeout=180s");
-    let up = ["--set", "topology=multi", "--set", &new];
-    let hurried = [&up[..], &["--set", "drain_timeout=15"]].concat();
-    let blocked = w.galley("upgrade", &two, &hurried);
+    let held = pods_of(&w, "node1", "guarded")[0].2.clone();
+    // 60 s: enough for the other worker's pods to go (CoreDNS took more than 15 s to stop
+    // there), so that only the budget can stop the run.
+    let up = ["--set", "topology=multi", "--set", &new, "--set", "batch=2"];
+    let hurried = [&up[..], &["--set", "drain_timeout=60"]].concat();
+    let blocked = w.galley("upgrade", &three, &hurried);
     blocked.code(1);
     let said = format!("{}{}", blocked.stdout, blocked.stderr);
     assert!(
-        said.contains("drain of node2 stopped (kubectl drain, --timeout=15s)")
-            && said.contains(
-                "PodDisruptionBudget default/guarded (minAvailable 1, 0 disruptions allowed now)"
-            ),
+        said.contains(&format!(
+            "drain of {held} stopped (kubectl drain, --timeout=60s)"
+        )) && said.contains(
+            "PodDisruptionBudget default/guarded (minAvailable 1, 0 disruptions allowed now)"
+        ),
         "{said}"
     );
     assert_did(&changed(&blocked), "node1", |a| {
@@ -216,16 +335,19 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
     });
     assert_eq!(
         w.nodes(),
-        format!("node1=True {K8S_VERSION}\nnode2=True {K8S_PREVIOUS}")
+        format!("node1=True {K8S_VERSION}\nnode2=True {K8S_PREVIOUS}\nnode3=True {K8S_PREVIOUS}")
     );
     assert_eq!(
-        w.kubectl("get node node2 -o jsonpath='{.spec.unschedulable}'"),
+        w.kubectl(&format!(
+            "get node {held} -o jsonpath='{{.spec.unschedulable}}'"
+        )),
         "true"
     );
-    // With the budget gone the same command resumes: node1 is not upgraded again, node2 is
-    // drained, `upgrade node`, kubelet and kubectl, uncordoned.
+    // With the budget gone the same command resumes: node1 is not upgraded again; node2 and
+    // node3 get `upgrade node` together, both are drained before either's kubelet moves, then
+    // their kubelets and kubectl together, and both are uncordoned.
     w.kubectl("delete poddisruptionbudget guarded");
-    let upgrade = w.galley("upgrade", &two, &up);
+    let upgrade = w.galley("upgrade", &three, &up);
     upgrade.code(0);
     let made = changed(&upgrade);
     assert!(
@@ -234,12 +356,45 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
             .is_some_and(|a| a.iter().any(|a| a.contains("kubeadm upgrade"))),
         "node1 was upgraded again: {made:#?}"
     );
-    assert_did(&made, "node2", |a| {
-        a.starts_with("run kubeadm upgrade node")
-    });
-    assert_did(&made, "node1", |a| a.contains("drain node2"));
+    for worker in ["node2", "node3"] {
+        assert_did(&made, worker, |a| a.starts_with("run kubeadm upgrade node"));
+        assert_did(&made, "node1", |a| a.contains(&format!("drain {worker}")));
+    }
+    let events = upgrade.events();
+    let at = |host: &str, what: &dyn Fn(&str) -> bool| {
+        events
+            .iter()
+            .position(|e| {
+                e["type"] == "action"
+                    && e["host"] == host
+                    && e["summary"].as_str().is_some_and(what)
+            })
+            .unwrap_or_else(|| panic!("no such action on {host}: {}", upgrade.stdout))
+    };
+    let second_drain = at("node1", &|s| s.contains("drain node3"));
+    for worker in ["node2", "node3"] {
+        let kubelet = at(worker, &|s| {
+            s.starts_with("install") && s.contains("kubelet=")
+        });
+        assert!(
+            second_drain < kubelet,
+            "{worker}'s kubelet moved before the batch was drained: {}",
+            upgrade.stdout
+        );
+    }
     w.kubectl("delete deployment guarded");
-    assert_eq!(w.nodes(), ready(&["node1", "node2"]));
+    assert_eq!(w.nodes(), ready(&["node1", "node2", "node3"]));
+    // The new minor's repository and key came from the mirror too.
+    let fetched = w.files.requests.lock().unwrap().clone();
+    for path in [
+        "/pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key",
+        "/pkgs.k8s.io/core:/stable:/v1.37/deb/InRelease",
+    ] {
+        assert!(
+            fetched.iter().any(|p| p == path),
+            "{path} not fetched: {fetched:#?}"
+        );
+    }
     assert_eq!(
         w.kubectl("get nodes -o jsonpath='{.items[*].spec.unschedulable}'"),
         "",
@@ -289,42 +444,20 @@ fn a_cluster_from_mirrors_formed_upgraded_grown_and_kept_by_the_bundled_recipes(
             "{p} not held again: {installed}"
         );
     }
-    let again = w.galley("upgrade", &two, &up);
+    let again = w.galley("upgrade", &three, &up);
     again.code(0);
     assert_eq!(
         changed(&again),
         BTreeMap::new(),
         "the upgrade rerun changed"
     );
-    let again = w.kubeadm(&two, &multi);
+    let again = w.kubeadm(&three, &multi);
     again.code(0);
     assert_eq!(
         changed(&again),
         BTreeMap::new(),
         "the kubeadm recipe after the upgrade changed"
     );
-
-    // node3 joins as a worker; node1 and node2 are read, never changed.
-    let three: [(&str, &[&str]); 2] = [
-        ("control_plane", &["node1"]),
-        ("workers", &["node2", "node3"]),
-    ];
-    let limited = [&multi[..], &["--limit", "node3"]].concat();
-    let grow = w.kubeadm(&three, &limited);
-    grow.code(0);
-    let made = changed(&grow);
-    assert_eq!(
-        made.keys().collect::<Vec<_>>(),
-        ["node3"],
-        "only node3 may change: {made:#?}"
-    );
-    assert_did(&made, "node3", |a| a.starts_with("run kubeadm join"));
-    assert_eq!(w.nodes(), ready(&["node1", "node2", "node3"]));
-
-    // The whole inventory, without --limit: the three-node cluster is converged.
-    let all = w.kubeadm(&three, &multi);
-    all.code(0);
-    assert_eq!(changed(&all), BTreeMap::new(), "the full rerun changed");
 
     // What `facts --save` writes of the converged cluster, planned, says what `--check` on it
     // says: nothing to change on any node.

@@ -58,7 +58,7 @@ fn with_confirm_the_policies_are_accept_before_the_flush() {
         .collect();
     assert_eq!(
         flush,
-        ["iptables -P INPUT ACCEPT && iptables -P FORWARD ACCEPT && iptables -P OUTPUT ACCEPT && iptables -F && iptables -t nat -F && iptables -t mangle -F && iptables -X"]
+        ["iptables -P INPUT ACCEPT && iptables -P FORWARD ACCEPT && iptables -P OUTPUT ACCEPT && iptables -F && iptables -t nat -F && iptables -t mangle -F && iptables -X && if systemctl is-active --quiet docker; then systemctl restart docker; fi"]
     );
     assert!(
         !ran.stdout.contains("iptables rules left"),

@@ -201,6 +201,11 @@ impl Testbed {
             &[
                 ("GALLEY_TESTBED_NSPAWN_ARGS", args),
                 ("GALLEY_TESTBED_ALL_CGROUPS", "1".into()),
+                // The container stores on this machine's disk, not in the node's memory.
+                (
+                    "GALLEY_TESTBED_NODE_DISKS",
+                    "/var/lib/containerd /var/lib/docker".into(),
+                ),
                 // nspawn's system call filter refuses keyrings, which runc makes per container.
                 ("SYSTEMD_SECCOMP", "0".into()),
             ],
@@ -208,7 +213,7 @@ impl Testbed {
     }
 
     /// Only what this machine's kind needs before a kubelet can run (`k8s-node.sh prep DIR
-    /// NODE`): cgroups, a writable /proc/sys, containerd's tmpfs, a default route and a
+    /// NODE`): cgroups, a writable /proc/sys, a default route and a
     /// resolver entry. The packages the recipe installs bring the rest.
     pub fn prep_kubernetes(&self, node: &str) -> Result<(), String> {
         let out = Command::new("bash")
