@@ -419,17 +419,17 @@ fn apt_repo(nc: NativeCallContext, name: &str, opts: Map) -> RResult<StepResult>
 
 pub fn register(engine: &mut Engine) {
     super::options::schema::<YumRepoOpts>("yum_repo");
-    super::options::schema::<RepoUrlOpts>("yum_repo_url");
     super::options::schema::<AptRepoOpts>("apt_repo");
     reg(engine, "yum_repo", &["id: &str", "opts: Map", "Result"], &[
         "Writes /etc/yum.repos.d/<id>.repo: options name, baseurl (required), gpgkey (string or list),",
         "gpgcheck, repo_gpgcheck, exclude (string or list), enabled (default true), dir. `ok` when unchanged.",
     ], yum_repo);
-    const URL: &[&str] = &[
-        "Fetches a ready-made .repo file into /etc/yum.repos.d (the book's `yum-config-manager --add-repo URL`);",
-        "`ok` when it is already there. Options: dest, force (fetch again and replace).",
-    ];
-    reg_with_opts!(engine, "yum_repo_url", ["url: &str"], "Result", URL, yum_repo_url, (u: &str));
+    reg_with_opts!(
+        engine,
+        /// Fetches a ready-made .repo file into /etc/yum.repos.d (the book's `yum-config-manager --add-repo URL`);
+        /// `ok` when it is already there. Options: dest, force (fetch again and replace).
+        "yum_repo_url": RepoUrlOpts, ["url: &str"], "Result", yum_repo_url, (u: &str)
+    );
     reg(engine, "apt_repo", &["name: &str", "opts: Map", "Result"], &[
         "Adds an apt repository: the signing key under /etc/apt/keyrings (key_url fetched once, or key",
         "given inline) and /etc/apt/sources.list.d/<name>.sources (deb822) or .list (format: \"list\").",

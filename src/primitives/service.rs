@@ -295,14 +295,6 @@ fn systemctl(
 }
 
 pub fn register(engine: &mut Engine) {
-    super::options::schema::<SvcOpts>("systemctl");
-    const DOC: &[&str] = &[
-        "Manages a systemd unit: action is start, stop, restart, reload, enable, disable, \"enable --now\",",
-        "\"disable --now\", mask, unmask or daemon-reload. start/stop/enable/disable/mask/unmask are probed",
-        "(is-active, is-enabled) and `ok` when already so; restart, reload and daemon-reload always act:",
-        "`if write_file(\"/etc/docker/daemon.json\", cfg).changed { systemctl(\"restart\", \"docker\") }`.",
-        "Options: timeout (seconds).",
-    ];
     reg(
         engine,
         "systemctl",
@@ -310,7 +302,15 @@ pub fn register(engine: &mut Engine) {
         &["`systemctl(\"daemon-reload\")`: reloads unit files (always acts)."],
         |nc: NativeCallContext, a: &str| systemctl(nc, a, "", None),
     );
-    reg_with_opts!(engine, "systemctl", ["action: &str", "unit: &str"], "Result", DOC, systemctl, (a: &str, u: &str));
+    reg_with_opts!(
+        engine,
+        /// Manages a systemd unit: action is start, stop, restart, reload, enable, disable, "enable --now",
+        /// "disable --now", mask, unmask or daemon-reload. start/stop/enable/disable/mask/unmask are probed
+        /// (is-active, is-enabled) and `ok` when already so; restart, reload and daemon-reload always act:
+        /// `if write_file("/etc/docker/daemon.json", cfg).changed { systemctl("restart", "docker") }`.
+        /// Options: timeout (seconds).
+        "systemctl": SvcOpts, ["action: &str", "unit: &str"], "Result", systemctl, (a: &str, u: &str)
+    );
 }
 
 #[cfg(test)]

@@ -54,8 +54,6 @@ fn predicted(call: &Call, key: &Key) -> Option<Option<String>> {
 }
 
 pub fn register(engine: &mut Engine) {
-    crate::primitives::options::schema::<SysctlOpts>("sysctl");
-    crate::primitives::options::schema::<ModOpts>("modprobe");
     reg(engine, "swapoff", &["Result"], &[
         "Turns swap off now (`swapoff -a`, when /proc/swaps lists any) and at boot (swap lines in",
         "/etc/fstab commented out, the old file kept as a backup). `ok` when both are already so.",
@@ -64,14 +62,16 @@ pub fn register(engine: &mut Engine) {
         "Sets SELinux to \"enforcing\", \"permissive\" or \"disabled\": `setenforce` when the live mode differs",
         "(and SELinux is on), and the SELINUX= line of /etc/selinux/config. `ok` on hosts without SELinux.",
     ], selinux);
-    const SYSCTL: &[&str] = &[
-        "Sets a kernel parameter: `sysctl -w` when the live value differs, persisted as `key = value` in",
-        "/etc/sysctl.d/99-galley.conf. Options: file (another persistence file), persist (false: live only).",
-    ];
-    reg_with_opts!(engine, "sysctl", ["key: &str", "value: Dynamic"], "Result", SYSCTL, sysctl, (k: &str, v: Dynamic));
-    const MODPROBE: &[&str] = &[
-        "Loads a kernel module when /proc/modules (or /sys/module) does not show it, and lists it in",
-        "/etc/modules-load.d/<module>.conf for the next boot. Options: persist (false: load only).",
-    ];
-    reg_with_opts!(engine, "modprobe", ["module: &str"], "Result", MODPROBE, modprobe, (m: &str));
+    reg_with_opts!(
+        engine,
+        /// Sets a kernel parameter: `sysctl -w` when the live value differs, persisted as `key = value` in
+        /// /etc/sysctl.d/99-galley.conf. Options: file (another persistence file), persist (false: live only).
+        "sysctl": SysctlOpts, ["key: &str", "value: Dynamic"], "Result", sysctl, (k: &str, v: Dynamic)
+    );
+    reg_with_opts!(
+        engine,
+        /// Loads a kernel module when /proc/modules (or /sys/module) does not show it, and lists it in
+        /// /etc/modules-load.d/<module>.conf for the next boot. Options: persist (false: load only).
+        "modprobe": ModOpts, ["module: &str"], "Result", modprobe, (m: &str)
+    );
 }
