@@ -13,7 +13,7 @@ use super::download::{fetch_into, DlOpts};
 use super::file::{ensure_content, predicted_stat};
 use super::mirrored::{mirrored, mirrored_repo, mirrored_text};
 use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
-use crate::executor::overlay::Key;
+use crate::executor::overlay::Flag;
 use crate::executor::Effect;
 use crate::host::FileMeta;
 
@@ -375,9 +375,7 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
     };
     changed |= ensure_content(call, &path, content.as_bytes(), &meta, false)?;
     if changed {
-        call.target
-            .overlay()
-            .set(Key::AptStale, Some("true".into()));
+        call.remember(vec![Effect::Flag(Flag::AptStale, true)]);
     }
     Ok(changed)
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::act::{act, probe, spec_of};
 use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
-use crate::executor::overlay::Key;
+use crate::executor::overlay::Flag;
 use crate::executor::{Effect, Fact};
 use crate::facts::Fixture;
 use crate::report::Status;
@@ -186,19 +186,19 @@ fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, StepError> {
     let name = short(unit);
     let mut s = call.fact(&Unit(unit))?;
     let ov = call.target.overlay();
-    if let Some(Some(v)) = ov.get(&Key::ServiceActive(name.to_string())) {
-        s.active = if v == "true" { "active" } else { "inactive" }.into();
+    if let Some(v) = ov.flag(&Flag::ServiceActive(name.to_string())) {
+        s.active = if v { "active" } else { "inactive" }.into();
     }
-    if let Some(Some(v)) = ov.get(&Key::ServiceMasked(name.to_string())) {
-        if v == "true" {
+    if let Some(v) = ov.flag(&Flag::ServiceMasked(name.to_string())) {
+        if v {
             s.enabled = "masked".into();
         } else if s.is_masked() {
             s.enabled = "disabled".into();
         }
     }
-    if let Some(Some(v)) = ov.get(&Key::ServiceEnabled(name.to_string())) {
+    if let Some(v) = ov.flag(&Flag::ServiceEnabled(name.to_string())) {
         if !s.is_masked() {
-            s.enabled = if v == "true" { "enabled" } else { "disabled" }.into();
+            s.enabled = if v { "enabled" } else { "disabled" }.into();
         }
     }
     Ok(s)
@@ -206,11 +206,10 @@ fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, StepError> {
 
 fn effects(unit: &str, s: &UnitState) -> Vec<Effect> {
     let name = short(unit).to_string();
-    let b = |x: bool| Some(x.to_string());
     vec![
-        Effect::State(Key::ServiceActive(name.clone()), b(s.is_active())),
-        Effect::State(Key::ServiceEnabled(name.clone()), b(s.is_enabled())),
-        Effect::State(Key::ServiceMasked(name), b(s.is_masked())),
+        Effect::Flag(Flag::ServiceActive(name.clone()), s.is_active()),
+        Effect::Flag(Flag::ServiceEnabled(name.clone()), s.is_enabled()),
+        Effect::Flag(Flag::ServiceMasked(name), s.is_masked()),
     ]
 }
 

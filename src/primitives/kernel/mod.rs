@@ -14,7 +14,7 @@ use rhai::{Dynamic, Engine};
 
 use super::file::ensure_content;
 use super::{reg, reg_with_opts, Call};
-use crate::executor::overlay::Key;
+use crate::executor::overlay::{Flag, Key};
 use crate::executor::{act, spec_of, Effect};
 use crate::host::FileMeta;
 pub use modprobe::module_listed;
@@ -35,11 +35,11 @@ fn text_of(call: &Call, path: &str) -> Result<Option<String>, StepError> {
 }
 
 /// Changes the running kernel with `argv` (recorded in the action, run in apply) and predicts
-/// the setting it leaves under `key`, so later steps of the run see it.
-fn set_live(call: &mut Call, argv: &[&str], key: Key, now: &str) -> Result<(), StepError> {
+/// the setting it leaves (`now`), so later steps of the run see it.
+fn set_live(call: &mut Call, argv: &[&str], now: Effect) -> Result<(), StepError> {
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     act(call, spec_of(&argv, &[], None), argv[0].as_str())?;
-    call.predict(|_| Ok(vec![Effect::State(key, Some(now.into()))]))
+    call.predict(|_| Ok(vec![now]))
 }
 
 /// Persists a setting for the next boot: `path` holds `content` (written when it differs; with
@@ -51,6 +51,11 @@ fn persist(call: &mut Call, path: &str, content: &[u8], backup: bool) -> Result<
 /// What an earlier step of this run predicted for a setting.
 fn predicted(call: &Call, key: &Key) -> Option<Option<String>> {
     call.target.overlay().get(key)
+}
+
+/// What an earlier step of this run predicted for a yes-or-no setting.
+fn predicted_flag(call: &Call, flag: &Flag) -> Option<bool> {
+    call.target.overlay().flag(flag)
 }
 
 pub fn register(engine: &mut Engine) {
