@@ -3,7 +3,7 @@
 //! in apply, and in check and plan records it and keeps the effects as the predicted state that
 //! later probes in the same run see. A primitive never asks which mode it runs in.
 
-use super::overlay::Key;
+use super::overlay::{Flag, Key};
 use super::Call;
 use crate::error::StepError;
 use crate::host::{CommandOutput, CommandSpec, FileStat, HostError};
@@ -20,6 +20,7 @@ pub enum Effect {
         stat: FileStat,
     },
     State(Key, Option<String>),
+    Flag(Flag, bool),
 }
 
 /// What became of a changing command.
@@ -71,6 +72,14 @@ impl Call {
             return Ok(());
         }
         let effects = effects(self)?;
+        self.remember(effects);
+        Ok(())
+    }
+
+    /// Keeps what this step did or found, in every mode (apply too): a later step of the run
+    /// takes it over a probe of the host (an alternatives link just set, apt's lists made stale
+    /// by a repository just added).
+    pub fn remember(&self, effects: Vec<Effect>) {
         let mut ov = self.target.overlay();
         for e in effects {
             match e {
@@ -81,9 +90,9 @@ impl Call {
                 } => ov.set_file(&path, content, stat),
                 Effect::Dir { path, stat } => ov.set_dir(&path, stat),
                 Effect::State(key, value) => ov.set(key, value),
+                Effect::Flag(flag, value) => ov.set_flag(flag, value),
             }
         }
-        Ok(())
     }
 
     /// Runs a changing command (apply), its dry-run form when it has one (check), or records it

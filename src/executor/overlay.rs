@@ -13,30 +13,21 @@ pub struct PredictedFile {
     pub stat: Option<FileStat>,
 }
 
-/// What else a run predicts about a host, beside its files: one variant per kind of state, so a
-/// primitive cannot read what another wrote under a misspelt name.
+/// What else a run predicts about a host that is text (or absent), beside its files: one
+/// variant per kind of state, so a primitive cannot read what another wrote under a misspelt
+/// name. What is yes or no is a [`Flag`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Key {
     /// An installed package's version (`None`: removed).
     Package(String),
-    /// A systemd unit (short name) is active / enabled / masked: `"true"` or `"false"`.
-    ServiceActive(String),
-    ServiceEnabled(String),
-    ServiceMasked(String),
-    /// apt's lists are older than a repository added in this run.
-    AptStale,
     /// A download's checksum (or `present`) at its destination.
     Download(String),
     /// The path an alternatives link points at.
     Alternative(String),
-    /// Swap is on (`"true"`/`"false"`).
-    SwapActive,
     /// The running SELinux mode.
     SelinuxMode,
     /// A kernel parameter's running value.
     Sysctl(String),
-    /// A kernel module is loaded (`"loaded"`).
-    Module(String),
     /// A path a recorded command creates when applied (its `creates:` guard), content unknown
     /// until then: the command as shown.
     Created(String),
@@ -45,11 +36,29 @@ pub enum Key {
     OutputUnknown(String),
 }
 
+/// What a run predicts about a host that is yes or no: its value is a `bool`, so a primitive
+/// cannot store text where a flag belongs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Flag {
+    /// A systemd unit (short name) is active / enabled / masked.
+    ServiceActive(String),
+    ServiceEnabled(String),
+    ServiceMasked(String),
+    /// apt's lists are older than a repository added in this run.
+    AptStale,
+    /// Swap is on.
+    SwapActive,
+    /// A kernel module is loaded.
+    Module(String),
+}
+
 #[derive(Debug, Default)]
 pub struct Overlay {
     files: HashMap<String, PredictedFile>,
     /// Other predicted state (`Key::Package("docker-ce")` → its version).
     state: HashMap<Key, Option<String>>,
+    /// What is predicted yes or no (`Flag::SwapActive` → whether swap is on).
+    flags: HashMap<Flag, bool>,
 }
 
 impl Overlay {
@@ -96,8 +105,17 @@ impl Overlay {
         self.state.insert(key, value);
     }
 
-    /// Whether any predicted key is one `which` picks (`|k| matches!(k, Key::Module(_))`).
-    pub fn predicts_any(&self, which: impl Fn(&Key) -> bool) -> bool {
-        self.state.keys().any(which)
+    /// A predicted flag, or `None` when unknown.
+    pub fn flag(&self, flag: &Flag) -> Option<bool> {
+        self.flags.get(flag).copied()
+    }
+
+    pub fn set_flag(&mut self, flag: Flag, value: bool) {
+        self.flags.insert(flag, value);
+    }
+
+    /// Whether any predicted flag is one `which` picks (`|f| matches!(f, Flag::Module(_))`).
+    pub fn predicts_any(&self, which: impl Fn(&Flag) -> bool) -> bool {
+        self.flags.keys().any(which)
     }
 }

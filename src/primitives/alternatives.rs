@@ -8,6 +8,7 @@ use rhai::{Engine, NativeCallContext};
 use super::act::{act, probe, spec_of};
 use super::{reg, usage, Call, RResult, StepResult};
 use crate::executor::overlay::Key;
+use crate::executor::Effect;
 
 /// Pure: the path an alternative points at, from `update-alternatives --query` (`Value: /x`) or
 /// `alternatives --display` (`link currently points to /x`).
@@ -58,7 +59,7 @@ fn alternatives(nc: NativeCallContext, name: &str, path: &str) -> RResult<StepRe
             path.to_string(),
         ];
         act(call, spec_of(&argv, &[], None), tool)?;
-        call.target.overlay().set(key, Some(path.to_string()));
+        call.remember(vec![Effect::State(key, Some(path.to_string()))]);
         Ok(true)
     };
     let done = run(&mut call);

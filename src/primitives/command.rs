@@ -287,18 +287,17 @@ fn sh(nc: NativeCallContext, script: &str, opts: Option<Map>) -> RResult<StepRes
 }
 
 pub fn register(engine: &mut Engine) {
-    super::options::schema::<RunOpts>("run");
-    super::options::schema::<RunOpts>("sh");
-    const RUN_DOC: &[&str] = &[
-        "Runs a command given as an argv array (no shell): `run([\"systemctl\", \"is-active\", \"docker\"])`.",
-        "Options: creates (skip when the path exists), unless (skip when that argv exits 0), timeout (seconds),",
-        "env (map), cwd, stdin, check (false: a non-zero exit does not fail), readonly (true: also runs in",
-        "check mode), secret (true: hide the command line and mark its output secret), images (the",
-        "container images the command pulls, for the JSON events and `galley artifacts`), output_for (the",
-        "file its output goes into: `unknown` in check/plan when they cannot know the output).",
-        "Returns a Result with rc, stdout, stderr, changed, ok, status, host.",
-    ];
-    reg_with_opts!(engine, "run", ["argv: Array"], "Result", RUN_DOC, run, (argv: Array));
+    reg_with_opts!(
+        engine,
+        /// Runs a command given as an argv array (no shell): `run(["systemctl", "is-active", "docker"])`.
+        /// Options: creates (skip when the path exists), unless (skip when that argv exits 0), timeout (seconds),
+        /// env (map), cwd, stdin, check (false: a non-zero exit does not fail), readonly (true: also runs in
+        /// check mode), secret (true: hide the command line and mark its output secret), images (the
+        /// container images the command pulls, for the JSON events and `galley artifacts`), output_for (the
+        /// file its output goes into: `unknown` in check/plan when they cannot know the output).
+        /// Returns a Result with rc, stdout, stderr, changed, ok, status, host.
+        "run": RunOpts, ["argv: Array"], "Result", run, (argv: Array)
+    );
     reg(
         engine,
         "run",
@@ -306,10 +305,11 @@ pub fn register(engine: &mut Engine) {
         &["Refused: run() takes an argv array; see sh() for a shell line."],
         |_: &str| -> RResult<StepResult> { Err(usage(RUN_TAKES_ARGV)) },
     );
-    const SH_DOC: &[&str] = &[
-        "Runs a script with `sh -c` — the one primitive that uses a shell, on purpose. Same options as run().",
-    ];
-    reg_with_opts!(engine, "sh", ["script: String"], "Result", SH_DOC, sh, (s: &str));
+    reg_with_opts!(
+        engine,
+        /// Runs a script with `sh -c` — the one primitive that uses a shell, on purpose. Same options as run().
+        "sh": RunOpts, ["script: String"], "Result", sh, (s: &str)
+    );
 }
 
 #[cfg(test)]

@@ -513,21 +513,21 @@ fn extract_steps(
 }
 
 pub fn register(engine: &mut Engine) {
-    super::options::schema::<DlOpts>("download");
-    super::options::schema::<ExtractOpts>("extract");
-    const DL: &[&str] = &[
-        "Downloads a URL to a file: into a temp file beside dest, verified, then renamed (a checksum",
-        "mismatch fails and leaves no file). `ok` when dest already has the sha256 (or, without one, exists).",
-        "Options: sha256, mode (default \"0644\"), owner, group, force, timeout (seconds).",
-        "The result's summary carries the sha256 of what was fetched.",
-    ];
-    reg_with_opts!(engine, "download", ["url: &str", "dest: &str"], "Result", DL, download, (u: &str, d: &str));
-    const EX: &[&str] = &[
-        "Unpacks a tar archive (.tar, .tar.gz, .tgz, .tar.xz) into dest with the host's tar. `ok` when",
-        "`creates` exists, or else when every top-level entry of the archive is already under dest.",
-        "Options: creates, strip_components.",
-    ];
-    reg_with_opts!(engine, "extract", ["archive: &str", "dest: &str"], "Result", EX, extract, (a: &str, d: &str));
+    reg_with_opts!(
+        engine,
+        /// Downloads a URL to a file: into a temp file beside dest, verified, then renamed (a checksum
+        /// mismatch fails and leaves no file). `ok` when dest already has the sha256 (or, without one, exists).
+        /// Options: sha256, mode (default "0644"), owner, group, force, timeout (seconds).
+        /// The result's summary carries the sha256 of what was fetched.
+        "download": DlOpts, ["url: &str", "dest: &str"], "Result", download, (u: &str, d: &str)
+    );
+    reg_with_opts!(
+        engine,
+        /// Unpacks a tar archive (.tar, .tar.gz, .tgz, .tar.xz) into dest with the host's tar. `ok` when
+        /// `creates` exists, or else when every top-level entry of the archive is already under dest.
+        /// Options: creates, strip_components.
+        "extract": ExtractOpts, ["archive: &str", "dest: &str"], "Result", extract, (a: &str, d: &str)
+    );
 }
 
 #[cfg(test)]

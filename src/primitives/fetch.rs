@@ -225,13 +225,13 @@ fn fetch(nc: NativeCallContext, src: &str, dest: &str, opts: Option<Map>) -> RRe
 }
 
 pub fn register(engine: &mut Engine) {
-    super::options::schema::<FetchOpts>("fetch");
-    const DOC: &[&str] = &[
-        "Copies a file of the host to the machine galley runs on (`fetch(\"/var/backups/etcd/snapshot.db\", \"backups/{host}.db\")`):",
-        "streamed into a temp file beside dest, checked against the host's sha256, then renamed (whole or not at all).",
-        "`{host}` in dest is the host's name. `ok` when dest already has that sha256. Options: mode (default \"0600\").",
-    ];
-    reg_with_opts!(engine, "fetch", ["src: &str", "dest: &str"], "Result", DOC, fetch, (s: &str, d: &str));
+    reg_with_opts!(
+        engine,
+        /// Copies a file of the host to the machine galley runs on (`fetch("/var/backups/etcd/snapshot.db", "backups/{host}.db")`):
+        /// streamed into a temp file beside dest, checked against the host's sha256, then renamed (whole or not at all).
+        /// `{host}` in dest is the host's name. `ok` when dest already has that sha256. Options: mode (default "0600").
+        "fetch": FetchOpts, ["src: &str", "dest: &str"], "Result", fetch, (s: &str, d: &str)
+    );
 }
 
 #[cfg(test)]

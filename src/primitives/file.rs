@@ -470,25 +470,26 @@ fn file_exists(nc: NativeCallContext, path: &str) -> RResult<bool> {
 }
 
 pub fn register(engine: &mut Engine) {
-    super::options::schema::<FileOpts>("write_file");
-    super::options::schema::<FileOpts>("line_in_file");
-    super::options::schema::<FileOpts>("ensure_dir");
-    const WRITE_DOC: &[&str] = &[
-        "Writes a file atomically (temp file, fsync, rename). `ok` when content and metadata already match;",
-        "otherwise `changed`, with a diff. Options: mode (\"0644\"), owner, group, backup (keep the old file as",
-        "PATH.<secs>[.<n>].bak with its mode and owner).",
-        "Restart a service only when its config changed: `if write_file(p, c).changed { ... }`.",
-    ];
-    reg_with_opts!(engine, "write_file", ["path: &str", "content: Dynamic"], "Result", WRITE_DOC, write_file, (p: &str, c: Dynamic));
-    const LINE_DOC: &[&str] = &[
-        "Makes sure a line is in a file: appended when missing, or replacing the last line matching",
-        "`regex` when given. Works on bytes: other lines and their endings (LF or CRLF) stay as they are.",
-        "One line: a line containing a line break is refused. Same file options as write_file.",
-    ];
-    reg_with_opts!(engine, "line_in_file", ["path: &str", "line: &str"], "Result", LINE_DOC, line_in_file, (p: &str, l: &str));
-    const DIR_DOC: &[&str] =
-        &["Creates a folder and its parents (mkdir -p). Options: mode, owner, group."];
-    reg_with_opts!(engine, "ensure_dir", ["path: &str"], "Result", DIR_DOC, ensure_dir, (p: &str));
+    reg_with_opts!(
+        engine,
+        /// Writes a file atomically (temp file, fsync, rename). `ok` when content and metadata already match;
+        /// otherwise `changed`, with a diff. Options: mode ("0644"), owner, group, backup (keep the old file as
+        /// PATH.<secs>[.<n>].bak with its mode and owner).
+        /// Restart a service only when its config changed: `if write_file(p, c).changed { ... }`.
+        "write_file": FileOpts, ["path: &str", "content: Dynamic"], "Result", write_file, (p: &str, c: Dynamic)
+    );
+    reg_with_opts!(
+        engine,
+        /// Makes sure a line is in a file: appended when missing, or replacing the last line matching
+        /// `regex` when given. Works on bytes: other lines and their endings (LF or CRLF) stay as they are.
+        /// One line: a line containing a line break is refused. Same file options as write_file.
+        "line_in_file": FileOpts, ["path: &str", "line: &str"], "Result", line_in_file, (p: &str, l: &str)
+    );
+    reg_with_opts!(
+        engine,
+        /// Creates a folder and its parents (mkdir -p). Options: mode, owner, group.
+        "ensure_dir": FileOpts, ["path: &str"], "Result", ensure_dir, (p: &str)
+    );
     reg(engine, "read_file", &["path: &str", "String"], &[
         "The file's content as text (as this run predicts it in check/plan). Fails when missing or over 32 MiB.",
         "In check/plan, a file a recorded `run(..., #{creates: path})` makes is unknown (\"would check\"): a stand-in text.",

@@ -280,29 +280,29 @@ fn kubectl_json(nc: NativeCallContext, args: Array, opts: Option<Map>) -> RResul
 }
 
 pub fn register(engine: &mut Engine) {
-    super::options::schema::<KubeOpts>("kubectl");
-    super::options::schema::<KubeOpts>("kubectl_apply");
-    super::options::schema::<KubeOpts>("kubectl_json");
-    const KUBECTL: &[&str] = &[
-        "Runs kubectl with the run's kubeconfig: `kubectl([\"taint\", \"nodes\", \"--all\", \"node-role.kubernetes.io/control-plane-\"])`.",
-        "kubeconfig: the option, else $KUBECONFIG (when the host is the machine galley runs on), else",
-        "/etc/kubernetes/admin.conf; program: the option `kubectl`, else $GALLEY_KUBECTL, else `kubectl`.",
-        "Like run(): `changed` unless readonly (then it also runs in check mode). Options: kubeconfig,",
-        "kubectl, namespace, readonly, check, timeout, stdin.",
-    ];
-    reg_with_opts!(engine, "kubectl", ["args: Array"], "Result", KUBECTL, kubectl, (a: Array));
-    const APPLY: &[&str] = &[
-        "`kubectl apply -f <path or URL>`: `changed` only when kubectl reports objects created or",
-        "configured, `ok` when all are unchanged. Check mode asks the server (`--dry-run=server`).",
-        "Options: kubeconfig, kubectl, namespace, timeout.",
-    ];
-    reg_with_opts!(engine, "kubectl_apply", ["source: &str"], "Result", APPLY, kubectl_apply, (s: &str));
-    const JSON: &[&str] = &[
-        "Runs a read-only kubectl command with `-o json` and returns the parsed object as a map:",
-        "`kubectl_json([\"get\", \"nodes\"]).items.len()`. Runs in check mode; in plan the facts file's",
-        "recorded output answers (else `#{}`). Options: kubeconfig, kubectl, namespace, timeout.",
-    ];
-    reg_with_opts!(engine, "kubectl_json", ["args: Array"], "Dynamic", JSON, kubectl_json, (a: Array));
+    reg_with_opts!(
+        engine,
+        /// Runs kubectl with the run's kubeconfig: `kubectl(["taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-"])`.
+        /// kubeconfig: the option, else $KUBECONFIG (when the host is the machine galley runs on), else
+        /// /etc/kubernetes/admin.conf; program: the option `kubectl`, else $GALLEY_KUBECTL, else `kubectl`.
+        /// Like run(): `changed` unless readonly (then it also runs in check mode). Options: kubeconfig,
+        /// kubectl, namespace, readonly, check, timeout, stdin.
+        "kubectl": KubeOpts, ["args: Array"], "Result", kubectl, (a: Array)
+    );
+    reg_with_opts!(
+        engine,
+        /// `kubectl apply -f <path or URL>`: `changed` only when kubectl reports objects created or
+        /// configured, `ok` when all are unchanged. Check mode asks the server (`--dry-run=server`).
+        /// Options: kubeconfig, kubectl, namespace, timeout.
+        "kubectl_apply": KubeOpts, ["source: &str"], "Result", kubectl_apply, (s: &str)
+    );
+    reg_with_opts!(
+        engine,
+        /// Runs a read-only kubectl command with `-o json` and returns the parsed object as a map:
+        /// `kubectl_json(["get", "nodes"]).items.len()`. Runs in check mode; in plan the facts file's
+        /// recorded output answers (else `#{}`). Options: kubeconfig, kubectl, namespace, timeout.
+        "kubectl_json": KubeOpts, ["args: Array"], "Dynamic", kubectl_json, (a: Array)
+    );
 }
 
 #[cfg(test)]

@@ -78,17 +78,29 @@ pub fn reg<A: 'static, const N: usize, const X: bool, R: rhai::Variant + Clone, 
         .register_into_engine(engine, func);
 }
 
-/// Registers a primitive as `name(args)` and as `name(args, opts)`: `$f` takes the options as
-/// `Option<Map>` (`None` for the first form).
+/// Registers a primitive as `name(args)` and as `name(args, opts)`, written as the primitive's
+/// doc comments, then `"name": Opts, [params], "Ret", f, (args)`: the doc comments are the
+/// registration's (as [`reg`] takes them), `Opts` is the schema its options map is read as (for
+/// `galley check`), and `f` takes the options as `Option<Map>` (`None` for the first form).
 macro_rules! reg_with_opts {
-    ($engine:expr, $name:literal, [$($param:literal),*], $ret:literal, $docs:expr, $f:path, ($($arg:ident: $ty:ty),*)) => {{
-        $crate::primitives::reg($engine, $name, &[$($param,)* $ret], $docs,
+    ($engine:expr, $(#[doc = $doc:literal])+ $name:literal: $opts:ty, [$($param:literal),*], $ret:literal, $f:path, ($($arg:ident: $ty:ty),*)) => {{
+        $crate::primitives::options::schema::<$opts>($name);
+        let docs = $crate::primitives::doc_lines(&[$($doc),+]);
+        $crate::primitives::reg($engine, $name, &[$($param,)* $ret], &docs,
             |nc: rhai::NativeCallContext, $($arg: $ty),*| $f(nc, $($arg,)* None));
-        $crate::primitives::reg($engine, $name, &[$($param,)* "opts: Map", $ret], $docs,
+        $crate::primitives::reg($engine, $name, &[$($param,)* "opts: Map", $ret], &docs,
             |nc: rhai::NativeCallContext, $($arg: $ty,)* o: rhai::Map| $f(nc, $($arg,)* Some(o)));
     }};
 }
 pub(crate) use reg_with_opts;
+
+/// The text of `///` lines as a macro receives them (`#[doc = " text"]`): without the one space
+/// after the slashes.
+pub fn doc_lines<'a>(docs: &[&'a str]) -> Vec<&'a str> {
+    docs.iter()
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .collect()
+}
 
 pub fn register(engine: &mut Engine) {
     crate::executor::result::register(engine);

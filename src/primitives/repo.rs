@@ -13,7 +13,7 @@ use super::download::{fetch_into, DlOpts};
 use super::file::{ensure_content, predicted_stat};
 use super::mirrored::{mirrored, mirrored_repo, mirrored_text};
 use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
-use crate::executor::overlay::Key;
+use crate::executor::overlay::Flag;
 use crate::executor::Effect;
 use crate::host::FileMeta;
 
@@ -375,9 +375,7 @@ fn apt_repo_steps(call: &mut Call, name: &str, o: &AptRepoOpts) -> Result<bool, 
     };
     changed |= ensure_content(call, &path, content.as_bytes(), &meta, false)?;
     if changed {
-        call.target
-            .overlay()
-            .set(Key::AptStale, Some("true".into()));
+        call.remember(vec![Effect::Flag(Flag::AptStale, true)]);
     }
     Ok(changed)
 }
@@ -419,17 +417,17 @@ fn apt_repo(nc: NativeCallContext, name: &str, opts: Map) -> RResult<StepResult>
 
 pub fn register(engine: &mut Engine) {
     super::options::schema::<YumRepoOpts>("yum_repo");
-    super::options::schema::<RepoUrlOpts>("yum_repo_url");
     super::options::schema::<AptRepoOpts>("apt_repo");
     reg(engine, "yum_repo", &["id: &str", "opts: Map", "Result"], &[
         "Writes /etc/yum.repos.d/<id>.repo: options name, baseurl (required), gpgkey (string or list),",
         "gpgcheck, repo_gpgcheck, exclude (string or list), enabled (default true), dir. `ok` when unchanged.",
     ], yum_repo);
-    const URL: &[&str] = &[
-        "Fetches a ready-made .repo file into /etc/yum.repos.d (the book's `yum-config-manager --add-repo URL`);",
-        "`ok` when it is already there. Options: dest, force (fetch again and replace).",
-    ];
-    reg_with_opts!(engine, "yum_repo_url", ["url: &str"], "Result", URL, yum_repo_url, (u: &str));
+    reg_with_opts!(
+        engine,
+        /// Fetches a ready-made .repo file into /etc/yum.repos.d (the book's `yum-config-manager --add-repo URL`);
+        /// `ok` when it is already there. Options: dest, force (fetch again and replace).
+        "yum_repo_url": RepoUrlOpts, ["url: &str"], "Result", yum_repo_url, (u: &str)
+    );
     reg(engine, "apt_repo", &["name: &str", "opts: Map", "Result"], &[
         "Adds an apt repository: the signing key under /etc/apt/keyrings (key_url fetched once, or key",
         "given inline) and /etc/apt/sources.list.d/<name>.sources (deb822) or .list (format: \"list\").",

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::act::{act, probe, spec_of};
 use super::{from_map, reg, reg_with_opts, usage, Call, RResult, StepResult};
-use crate::executor::overlay::Key;
+use crate::executor::overlay::Flag;
 use crate::executor::{Effect, Fact};
 use crate::facts::Fixture;
 use crate::report::Status;
@@ -186,19 +186,19 @@ fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, StepError> {
     let name = short(unit);
     let mut s = call.fact(&Unit(unit))?;
     let ov = call.target.overlay();
-    if let Some(Some(v)) = ov.get(&Key::ServiceActive(name.to_string())) {
-        s.active = if v == "true" { "active" } else { "inactive" }.into();
+    if let Some(v) = ov.flag(&Flag::ServiceActive(name.to_string())) {
+        s.active = if v { "active" } else { "inactive" }.into();
     }
-    if let Some(Some(v)) = ov.get(&Key::ServiceMasked(name.to_string())) {
-        if v == "true" {
+    if let Some(v) = ov.flag(&Flag::ServiceMasked(name.to_string())) {
+        if v {
             s.enabled = "masked".into();
         } else if s.is_masked() {
             s.enabled = "disabled".into();
         }
     }
-    if let Some(Some(v)) = ov.get(&Key::ServiceEnabled(name.to_string())) {
+    if let Some(v) = ov.flag(&Flag::ServiceEnabled(name.to_string())) {
         if !s.is_masked() {
-            s.enabled = if v == "true" { "enabled" } else { "disabled" }.into();
+            s.enabled = if v { "enabled" } else { "disabled" }.into();
         }
     }
     Ok(s)
@@ -206,11 +206,10 @@ fn probe_unit(call: &Call, unit: &str) -> Result<UnitState, StepError> {
 
 fn effects(unit: &str, s: &UnitState) -> Vec<Effect> {
     let name = short(unit).to_string();
-    let b = |x: bool| Some(x.to_string());
     vec![
-        Effect::State(Key::ServiceActive(name.clone()), b(s.is_active())),
-        Effect::State(Key::ServiceEnabled(name.clone()), b(s.is_enabled())),
-        Effect::State(Key::ServiceMasked(name), b(s.is_masked())),
+        Effect::Flag(Flag::ServiceActive(name.clone()), s.is_active()),
+        Effect::Flag(Flag::ServiceEnabled(name.clone()), s.is_enabled()),
+        Effect::Flag(Flag::ServiceMasked(name), s.is_masked()),
     ]
 }
 
@@ -295,14 +294,6 @@ fn systemctl(
 }
 
 pub fn register(engine: &mut Engine) {
-    super::options::schema::<SvcOpts>("systemctl");
-    const DOC: &[&str] = &[
-        "Manages a systemd unit: action is start, stop, restart, reload, enable, disable, \"enable --now\",",
-        "\"disable --now\", mask, unmask or daemon-reload. start/stop/enable/disable/mask/unmask are probed",
-        "(is-active, is-enabled) and `ok` when already so; restart, reload and daemon-reload always act:",
-        "`if write_file(\"/etc/docker/daemon.json\", cfg).changed { systemctl(\"restart\", \"docker\") }`.",
-        "Options: timeout (seconds).",
-    ];
     reg(
         engine,
         "systemctl",
@@ -310,7 +301,15 @@ pub fn register(engine: &mut Engine) {
         &["`systemctl(\"daemon-reload\")`: reloads unit files (always acts)."],
         |nc: NativeCallContext, a: &str| systemctl(nc, a, "", None),
     );
-    reg_with_opts!(engine, "systemctl", ["action: &str", "unit: &str"], "Result", DOC, systemctl, (a: &str, u: &str));
+    reg_with_opts!(
+        engine,
+        /// Manages a systemd unit: action is start, stop, restart, reload, enable, disable, "enable --now",
+        /// "disable --now", mask, unmask or daemon-reload. start/stop/enable/disable/mask/unmask are probed
+        /// (is-active, is-enabled) and `ok` when already so; restart, reload and daemon-reload always act:
+        /// `if write_file("/etc/docker/daemon.json", cfg).changed { systemctl("restart", "docker") }`.
+        /// Options: timeout (seconds).
+        "systemctl": SvcOpts, ["action: &str", "unit: &str"], "Result", systemctl, (a: &str, u: &str)
+    );
 }
 
 #[cfg(test)]

@@ -137,14 +137,14 @@ fn user(nc: NativeCallContext, name: &str, opts: Option<Map>) -> RResult<StepRes
 }
 
 pub fn register(engine: &mut Engine) {
-    super::options::schema::<UserOpts>("user");
-    const DOC: &[&str] = &[
-        "Ensures a local user account (`user(\"kube\", #{ groups: [\"docker\"], shell: \"/bin/bash\" })`):",
-        "probed from /etc/passwd and /etc/group; `useradd --create-home` when missing, else `usermod`",
-        "for a different shell or home and missing supplementary groups (others are kept).",
-        "Options: groups, shell, home, system (a system account, when created).",
-    ];
-    reg_with_opts!(engine, "user", ["name: &str"], "Result", DOC, user, (n: &str));
+    reg_with_opts!(
+        engine,
+        /// Ensures a local user account (`user("kube", #{ groups: ["docker"], shell: "/bin/bash" })`):
+        /// probed from /etc/passwd and /etc/group; `useradd --create-home` when missing, else `usermod`
+        /// for a different shell or home and missing supplementary groups (others are kept).
+        /// Options: groups, shell, home, system (a system account, when created).
+        "user": UserOpts, ["name: &str"], "Result", user, (n: &str)
+    );
 }
 
 #[cfg(test)]

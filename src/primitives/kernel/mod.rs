@@ -14,7 +14,7 @@ use rhai::{Dynamic, Engine};
 
 use super::file::ensure_content;
 use super::{reg, reg_with_opts, Call};
-use crate::executor::overlay::Key;
+use crate::executor::overlay::{Flag, Key};
 use crate::executor::{act, spec_of, Effect};
 use crate::host::FileMeta;
 pub use modprobe::module_listed;
@@ -35,11 +35,11 @@ fn text_of(call: &Call, path: &str) -> Result<Option<String>, StepError> {
 }
 
 /// Changes the running kernel with `argv` (recorded in the action, run in apply) and predicts
-/// the setting it leaves under `key`, so later steps of the run see it.
-fn set_live(call: &mut Call, argv: &[&str], key: Key, now: &str) -> Result<(), StepError> {
+/// the setting it leaves (`now`), so later steps of the run see it.
+fn set_live(call: &mut Call, argv: &[&str], now: Effect) -> Result<(), StepError> {
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     act(call, spec_of(&argv, &[], None), argv[0].as_str())?;
-    call.predict(|_| Ok(vec![Effect::State(key, Some(now.into()))]))
+    call.predict(|_| Ok(vec![now]))
 }
 
 /// Persists a setting for the next boot: `path` holds `content` (written when it differs; with
@@ -53,9 +53,12 @@ fn predicted(call: &Call, key: &Key) -> Option<Option<String>> {
     call.target.overlay().get(key)
 }
 
+/// What an earlier step of this run predicted for a yes-or-no setting.
+fn predicted_flag(call: &Call, flag: &Flag) -> Option<bool> {
+    call.target.overlay().flag(flag)
+}
+
 pub fn register(engine: &mut Engine) {
-    crate::primitives::options::schema::<SysctlOpts>("sysctl");
-    crate::primitives::options::schema::<ModOpts>("modprobe");
     reg(engine, "swapoff", &["Result"], &[
         "Turns swap off now (`swapoff -a`, when /proc/swaps lists any) and at boot (swap lines in",
         "/etc/fstab commented out, the old file kept as a backup). `ok` when both are already so.",
@@ -64,14 +67,16 @@ pub fn register(engine: &mut Engine) {
         "Sets SELinux to \"enforcing\", \"permissive\" or \"disabled\": `setenforce` when the live mode differs",
         "(and SELinux is on), and the SELINUX= line of /etc/selinux/config. `ok` on hosts without SELinux.",
     ], selinux);
-    const SYSCTL: &[&str] = &[
-        "Sets a kernel parameter: `sysctl -w` when the live value differs, persisted as `key = value` in",
-        "/etc/sysctl.d/99-galley.conf. Options: file (another persistence file), persist (false: live only).",
-    ];
-    reg_with_opts!(engine, "sysctl", ["key: &str", "value: Dynamic"], "Result", SYSCTL, sysctl, (k: &str, v: Dynamic));
-    const MODPROBE: &[&str] = &[
-        "Loads a kernel module when /proc/modules (or /sys/module) does not show it, and lists it in",
-        "/etc/modules-load.d/<module>.conf for the next boot. Options: persist (false: load only).",
-    ];
-    reg_with_opts!(engine, "modprobe", ["module: &str"], "Result", MODPROBE, modprobe, (m: &str));
+    reg_with_opts!(
+        engine,
+        /// Sets a kernel parameter: `sysctl -w` when the live value differs, persisted as `key = value` in
+        /// /etc/sysctl.d/99-galley.conf. Options: file (another persistence file), persist (false: live only).
+        "sysctl": SysctlOpts, ["key: &str", "value: Dynamic"], "Result", sysctl, (k: &str, v: Dynamic)
+    );
+    reg_with_opts!(
+        engine,
+        /// Loads a kernel module when /proc/modules (or /sys/module) does not show it, and lists it in
+        /// /etc/modules-load.d/<module>.conf for the next boot. Options: persist (false: load only).
+        "modprobe": ModOpts, ["module: &str"], "Result", modprobe, (m: &str)
+    );
 }

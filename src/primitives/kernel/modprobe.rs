@@ -9,9 +9,9 @@ use crate::error::StepError;
 use rhai::{Map, NativeCallContext};
 use serde::Deserialize;
 
-use super::{persist, predicted, set_live, text_of};
-use crate::executor::overlay::Key;
-use crate::executor::Call;
+use super::{persist, predicted_flag, set_live, text_of};
+use crate::executor::overlay::Flag;
+use crate::executor::{Call, Effect};
 use crate::primitives::{from_map, usage, RResult, StepResult};
 
 /// Pure: whether `/proc/modules` lists the module (`-` and `_` are the same to the kernel).
@@ -52,9 +52,9 @@ pub struct ModOpts {
 /// Loads `module` and (unless `persist: false`) lists it for the next boot; whether anything
 /// changed.
 fn modprobe_steps(call: &mut Call, module: &str, o: &ModOpts) -> Result<bool, StepError> {
-    let key = Key::Module(module.replace('-', "_"));
-    let loaded = match predicted(call, &key) {
-        Some(v) => v.is_some(),
+    let key = Flag::Module(module.replace('-', "_"));
+    let loaded = match predicted_flag(call, &key) {
+        Some(v) => v,
         None => {
             let listed = text_of(call, "/proc/modules")?.is_some_and(|t| module_listed(&t, module));
             // Built-in modules are not in /proc/modules but have /sys/module/<name>.
@@ -64,7 +64,7 @@ fn modprobe_steps(call: &mut Call, module: &str, o: &ModOpts) -> Result<bool, St
     };
     let mut changed = false;
     if !loaded {
-        set_live(call, &["modprobe", module], key, "loaded")?;
+        set_live(call, &["modprobe", module], Effect::Flag(key, true))?;
         changed = true;
     }
     if o.persist != Some(false) {

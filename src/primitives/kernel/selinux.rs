@@ -7,7 +7,7 @@ use rhai::NativeCallContext;
 
 use super::{persist, predicted, set_live, text_of};
 use crate::executor::overlay::Key;
-use crate::executor::{probe, Call, Fact};
+use crate::executor::{probe, Call, Effect, Fact};
 use crate::facts::Fixture;
 use crate::primitives::file::decide_line;
 use crate::primitives::{usage, RResult, StepResult};
@@ -125,7 +125,11 @@ fn selinux_steps(call: &mut Call, want: SeMode) -> Result<bool, StepError> {
     let mut changed = false;
     if let Some(v) = c.setenforce {
         let now = if v == "1" { "enforcing" } else { "permissive" };
-        set_live(call, &["setenforce", v], Key::SelinuxMode, now)?;
+        set_live(
+            call,
+            &["setenforce", v],
+            Effect::State(Key::SelinuxMode, Some(now.into())),
+        )?;
         changed = true;
     }
     if let Some(new) = c.config {

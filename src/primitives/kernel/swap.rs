@@ -4,9 +4,9 @@
 use crate::error::StepError;
 use rhai::NativeCallContext;
 
-use super::{persist, predicted, set_live, text_of};
-use crate::executor::overlay::Key;
-use crate::executor::{Call, Fact};
+use super::{persist, predicted_flag, set_live, text_of};
+use crate::executor::overlay::Flag;
+use crate::executor::{Call, Effect, Fact};
 use crate::facts::Fixture;
 use crate::primitives::{RResult, StepResult};
 
@@ -60,13 +60,17 @@ pub fn swapoff(nc: NativeCallContext) -> RResult<StepResult> {
 }
 
 fn swapoff_steps(call: &mut Call) -> Result<bool, StepError> {
-    let active = match predicted(call, &Key::SwapActive) {
-        Some(v) => v.as_deref() == Some("true"),
+    let active = match predicted_flag(call, &Flag::SwapActive) {
+        Some(v) => v,
         None => call.fact(&SwapOn)?,
     };
     let mut changed = false;
     if active {
-        set_live(call, &["swapoff", "-a"], Key::SwapActive, "false")?;
+        set_live(
+            call,
+            &["swapoff", "-a"],
+            Effect::Flag(Flag::SwapActive, false),
+        )?;
         changed = true;
     }
     if let Some(fstab) = text_of(call, "/etc/fstab")? {

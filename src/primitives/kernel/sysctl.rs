@@ -6,8 +6,8 @@ use rhai::{Dynamic, Map, NativeCallContext};
 use serde::Deserialize;
 
 use super::{persist, predicted, set_live, text_of};
-use crate::executor::overlay::Key;
-use crate::executor::{Call, Fact};
+use crate::executor::overlay::{Flag, Key};
+use crate::executor::{Call, Effect, Fact};
 use crate::facts::Fixture;
 use crate::primitives::file::decide_line;
 use crate::primitives::{from_map, usage, RResult, StepResult};
@@ -119,7 +119,7 @@ fn sysctl_steps(
             if call
                 .target
                 .overlay()
-                .predicts_any(|k| matches!(k, Key::Module(_))) =>
+                .predicts_any(|f| matches!(f, Flag::Module(_))) =>
         {
             Some(format!(
                 "would check: {path} does not exist yet; a module loaded earlier in this run may add it"
@@ -136,7 +136,11 @@ fn sysctl_steps(
     let mut changed = false;
     if !matches!(&live, Live::Value(l) if same_value(l, value)) {
         let setting = format!("{key}={value}");
-        set_live(call, &["sysctl", "-w", &setting], okey, value)?;
+        set_live(
+            call,
+            &["sysctl", "-w", &setting],
+            Effect::State(okey, Some(value.into())),
+        )?;
         changed = true;
     }
     if o.persist != Some(false) {

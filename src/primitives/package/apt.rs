@@ -12,8 +12,8 @@ use super::decide::{Family, PkgChanges};
 use super::parse::{parse_apt_policy, Installed, Policy};
 use super::version::{deb_matches, parse_deb, Wanted};
 use super::{package_call, run_each, Manager, Names, PkgOpts, Printed, State};
-use crate::executor::overlay::Key;
-use crate::executor::{act, probe, spec_of, Call, Fact};
+use crate::executor::overlay::Flag;
+use crate::executor::{act, probe, spec_of, Call, Effect, Fact};
 use crate::facts::Fixture;
 use crate::primitives::{from_map, usage, RResult, StepResult};
 
@@ -128,7 +128,7 @@ impl Fact for AptUpdateWanted<'_> {
 }
 
 fn apt_update_wanted(call: &Call, to_install: &[Wanted], o: &PkgOpts) -> Result<bool, StepError> {
-    let stale = call.target.overlay().get(&Key::AptStale) == Some(Some("true".into()));
+    let stale = call.target.overlay().flag(&Flag::AptStale) == Some(true);
     call.fact(&AptUpdateWanted {
         to_install,
         opts: o,
@@ -175,7 +175,7 @@ impl Manager for Apt<'_> {
             if let Some(out) = act(call, spec, "apt-get update")? {
                 outputs.push(out.stdout_text());
             }
-            call.target.overlay().set(Key::AptStale, None);
+            call.remember(vec![Effect::Flag(Flag::AptStale, false)]);
         }
         let verb = if o.purge { "purge" } else { "remove" };
         let mut install = c.install.clone();

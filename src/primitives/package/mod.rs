@@ -16,11 +16,11 @@ mod yum;
 use crate::error::StepError;
 use std::collections::BTreeSet;
 
-use rhai::{Dynamic, Engine, Map, NativeCallContext};
+use rhai::{Dynamic, Engine, NativeCallContext};
 use serde::Deserialize;
 
 use super::act::{act, names_of, OneOrMany};
-use super::{reg, Call, RResult, StepResult};
+use super::{reg, reg_with_opts, Call, RResult, StepResult};
 use crate::host::CommandSpec;
 use crate::report::Status;
 use apt::apt;
@@ -170,49 +170,28 @@ fn run_each(
 }
 
 pub fn register(engine: &mut Engine) {
-    crate::primitives::options::schema::<PkgOpts>("yum");
-    crate::primitives::options::schema::<PkgOpts>("apt");
-    crate::primitives::options::schema::<PkgOpts>("pkg");
-    const YUM: &[&str] = &[
-        "Installs, upgrades or removes RPM packages with yum (EL7) or dnf (EL8+), probed with `rpm -q`.",
-        "Pins are written the book's way: `yum([\"docker-ce-19.03.4\", \"containerd.io-1.2.10\"])`; a pin",
-        "matches an installed version-release that starts with it. `ok` when nothing has to change.",
-        "Options: state (\"present\" | \"absent\" | \"latest\"), disable_excludes, enable_repo, update_cache,",
-        "installroot, manager (\"yum\" | \"dnf\"), extra_args, timeout.",
-    ];
-    const APT: &[&str] = &[
-        "Installs, upgrades or removes Debian packages with apt-get (never prompts), probed with dpkg-query.",
-        "Pins: `apt([\"kubeadm=1.31.4-1.1\", \"kubelet=1.31.*\"])`. Lists are refreshed only when older than",
-        "cache_valid_time (default 86400 s), when a package or pin is not in them, or with update_cache.",
-        "Options: state, update_cache, cache_valid_time, purge, extra_args, timeout.",
-    ];
-    const PKG: &[&str] = &[
-        "yum() on the RHEL family, apt() on Debian/Ubuntu, chosen from the host's facts. Same arguments.",
-    ];
-    for (name, doc, f) in [
-        (
-            "yum",
-            YUM,
-            yum as fn(NativeCallContext, Dynamic, Option<Map>) -> RResult<StepResult>,
-        ),
-        ("apt", APT, apt),
-        ("pkg", PKG, pkg),
-    ] {
-        reg(
-            engine,
-            name,
-            &["packages: Dynamic", "Result"],
-            doc,
-            move |nc: NativeCallContext, p: Dynamic| f(nc, p, None),
-        );
-        reg(
-            engine,
-            name,
-            &["packages: Dynamic", "opts: Map", "Result"],
-            doc,
-            move |nc: NativeCallContext, p: Dynamic, o: Map| f(nc, p, Some(o)),
-        );
-    }
+    reg_with_opts!(
+        engine,
+        /// Installs, upgrades or removes RPM packages with yum (EL7) or dnf (EL8+), probed with `rpm -q`.
+        /// Pins are written the book's way: `yum(["docker-ce-19.03.4", "containerd.io-1.2.10"])`; a pin
+        /// matches an installed version-release that starts with it. `ok` when nothing has to change.
+        /// Options: state ("present" | "absent" | "latest"), disable_excludes, enable_repo, update_cache,
+        /// installroot, manager ("yum" | "dnf"), extra_args, timeout.
+        "yum": PkgOpts, ["packages: Dynamic"], "Result", yum, (p: Dynamic)
+    );
+    reg_with_opts!(
+        engine,
+        /// Installs, upgrades or removes Debian packages with apt-get (never prompts), probed with dpkg-query.
+        /// Pins: `apt(["kubeadm=1.31.4-1.1", "kubelet=1.31.*"])`. Lists are refreshed only when older than
+        /// cache_valid_time (default 86400 s), when a package or pin is not in them, or with update_cache.
+        /// Options: state, update_cache, cache_valid_time, purge, extra_args, timeout.
+        "apt": PkgOpts, ["packages: Dynamic"], "Result", apt, (p: Dynamic)
+    );
+    reg_with_opts!(
+        engine,
+        /// yum() on the RHEL family, apt() on Debian/Ubuntu, chosen from the host's facts. Same arguments.
+        "pkg": PkgOpts, ["packages: Dynamic"], "Result", pkg, (p: Dynamic)
+    );
     reg(
         engine,
         "pkg_version",
