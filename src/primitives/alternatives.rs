@@ -42,7 +42,9 @@ fn alternatives(nc: NativeCallContext, name: &str, path: &str) -> RResult<StepRe
         let key = Key::Alternative(name.to_string());
         let family = call.target.facts()?.os.family;
         let (tool, query) = tool_for(&family);
-        let current = match call.target.overlay().get(&key) {
+        // The overlay's lock is let go before the probe (a probe may read the overlay).
+        let predicted = call.target.overlay().get(&key);
+        let current = match predicted {
             Some(v) => v,
             None => {
                 let argv = vec![tool.to_string(), query.to_string(), name.to_string()];
