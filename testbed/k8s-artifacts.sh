@@ -140,6 +140,16 @@ build_agnhost() {
     mv "$BIN/.agnhost.tmp" "$BIN/agnhost"
 }
 
+# A wrapper module in DIR that requires MODULE@VERSION, downloaded once (DIR/.ready marks it done).
+wrap_module() { # DIR MODULE VERSION
+    local dir=$1 module=$2 version=$3
+    [ -f "$dir/.ready" ] && return
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && go mod init galley.test/wrap >/dev/null 2>&1 &&
+        go mod edit -require="$module@$version" && go mod download "$module@$version")
+    touch "$dir/.ready"
+}
+
 # Builds one main package of a module at a version into $CACHE/tools/NAME-VERSION (shared by
 # every Kubernetes version), then links it into $BIN. `go install pkg@version` refuses modules
 # whose go.mod has replace directives (etcd's, flannel's); a wrapper module that requires the
@@ -149,12 +159,7 @@ go_tool() { # NAME MODULE VERSION PACKAGE [TAGS]
     local shared="$CACHE/tools/$name-$version"
     if [ ! -x "$shared" ]; then
         local dir="$CACHE/src/$(echo "$module@$version" | tr '/' '_')"
-        if [ ! -f "$dir/.ready" ]; then
-            rm -rf "$dir" && mkdir -p "$dir"
-            (cd "$dir" && go mod init galley.test/wrap >/dev/null 2>&1 &&
-                go mod edit -require="$module@$version" && go mod download "$module@$version")
-            touch "$dir/.ready"
-        fi
+        wrap_module "$dir" "$module" "$version"
         echo "building $name $version" >&2
         mkdir -p "$CACHE/tools"
         (cd "$dir" && go build -tags "$tags" -ldflags "-s -w" -o "$shared.tmp" "$package")
@@ -200,13 +205,7 @@ build_docker() {
     if [ ! -x "$shared/dockerd" ]; then
         local dir="$CACHE/src/moby-$MOBY_VERSION" cli="$CACHE/src/docker-cli-$DOCKER_VERSION" src
         rm -rf "$shared.tmp" && mkdir -p "$shared.tmp"
-        if [ ! -f "$dir/.ready" ]; then
-            rm -rf "$dir" && mkdir -p "$dir"
-            (cd "$dir" && go mod init galley.test/wrap >/dev/null 2>&1 &&
-                go mod edit -require="github.com/moby/moby/v2@$MOBY_VERSION" &&
-                go mod download "github.com/moby/moby/v2@$MOBY_VERSION")
-            touch "$dir/.ready"
-        fi
+        wrap_module "$dir" github.com/moby/moby/v2 "$MOBY_VERSION"
         echo "building dockerd $DOCKER_VERSION (moby $MOBY_VERSION)" >&2
         local x="-X github.com/moby/moby/v2/dockerversion"
         for p in dockerd docker-proxy; do
@@ -238,13 +237,7 @@ build_runc() {
     if [ ! -x "$shared" ]; then
         [ -e /usr/include/seccomp.h ] || die "libseccomp-dev is needed to build runc (apt-get install libseccomp-dev)"
         local dir="$CACHE/src/runc-$RUNC_VERSION"
-        if [ ! -f "$dir/.ready" ]; then
-            rm -rf "$dir" && mkdir -p "$dir"
-            (cd "$dir" && go mod init galley.test/wrap >/dev/null 2>&1 &&
-                go mod edit -require="github.com/opencontainers/runc@$RUNC_VERSION" &&
-                go mod download "github.com/opencontainers/runc@$RUNC_VERSION")
-            touch "$dir/.ready"
-        fi
+        wrap_module "$dir" github.com/opencontainers/runc "$RUNC_VERSION"
         echo "building runc $RUNC_VERSION" >&2
         mkdir -p "$CACHE/tools"
         (cd "$dir" && CGO_ENABLED=1 go build -tags "seccomp urfave_cli_no_docs netgo osusergo" \
