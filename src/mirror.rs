@@ -78,48 +78,112 @@ impl MirrorFlags {
     }
 }
 
-fn split_pair<'a>(setting: &str, s: &'a str, shape: &str) -> Result<(&'a str, &'a str), String> {
+/// A mirror setting that is refused, with the setting named (`--mirror`, inventory var
+/// `mirrors`, ...).
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// A flag's value is not `KEY=VALUE`.
+    #[error("{setting} `{given}` is not {shape}")]
+    NotPair {
+        setting: &'static str,
+        given: String,
+        shape: &'static str,
+    },
+    #[error("{setting}: `{prefix}` is not an http(s) URL prefix like https://dl.k8s.io")]
+    Prefix {
+        setting: &'static str,
+        prefix: String,
+    },
+    #[error("{setting}: the mirror of {prefix}, `{replacement}`, is not an http(s) URL (like http://10.0.0.1:8080/dl.k8s.io), a file:/// URL or an absolute path")]
+    Replacement {
+        setting: &'static str,
+        prefix: String,
+        replacement: String,
+    },
+    #[error("{setting}: `{registry}` is not a registry name like registry.k8s.io or docker.io")]
+    Registry {
+        setting: &'static str,
+        registry: String,
+    },
+    #[error("{setting}: the mirror of {registry}, `{value}`, has no host: give HOST[:PORT][/PATH] like mirror.local:5000 (http://mirror.local:5000 for a plain-HTTP registry)")]
+    RegistryHost {
+        setting: &'static str,
+        registry: String,
+        value: String,
+    },
+    #[error("inventory var `{setting}` must be a map, e.g. {{ \"https://dl.k8s.io\" = \"http://10.0.0.1:8080/dl.k8s.io\" }}")]
+    NotMap { setting: &'static str },
+    #[error("inventory var `{setting}`: the value for `{key}` must be a string")]
+    NotString { setting: &'static str, key: String },
+    #[error("{setting}: cannot read the CA file `{path}`: {error}")]
+    ReadCa {
+        setting: &'static str,
+        path: String,
+        error: std::io::Error,
+    },
+    #[error("{setting}: `{path}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
+    NoPem { setting: &'static str, path: String },
+    #[error("inventory var `mirror_ca` must be the path of a PEM file")]
+    CaNotPath,
+}
+
+fn split_pair<'a>(
+    setting: &'static str,
+    s: &'a str,
+    shape: &'static str,
+) -> Result<(&'a str, &'a str), MirrorError> {
     s.split_once('=')
         .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
         .map(|(k, v)| (k.trim(), v.trim()))
-        .ok_or_else(|| format!("{setting} `{s}` is not {shape}"))
+        .ok_or_else(|| MirrorError::NotPair {
+            setting,
+            given: s.to_string(),
+            shape,
+        })
 }
 
 /// A URL prefix: an http(s) URL with a host.
-fn check_prefix(setting: &str, prefix: &str) -> Result<(), String> {
+fn check_prefix(setting: &'static str, prefix: &str) -> Result<(), MirrorError> {
     match url::Url::parse(prefix) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-        _ => Err(format!(
-            "{setting}: `{prefix}` is not an http(s) URL prefix like https://dl.k8s.io"
-        )),
+        _ => Err(MirrorError::Prefix {
+            setting,
+            prefix: prefix.to_string(),
+        }),
     }
 }
 
 /// A replacement: an http(s) URL with a host, a `file:///` URL or an absolute path (a folder
 /// on the host itself).
-fn check_replacement(setting: &str, prefix: &str, repl: &str) -> Result<(), String> {
+fn check_replacement(setting: &'static str, prefix: &str, repl: &str) -> Result<(), MirrorError> {
     if repl.starts_with('/') {
         return Ok(());
     }
     match url::Url::parse(repl) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
         Ok(u) if u.scheme() == "file" && u.path().starts_with('/') => Ok(()),
-        _ => Err(format!(
-            "{setting}: the mirror of {prefix}, `{repl}`, is not an http(s) URL (like http://10.0.0.1:8080/dl.k8s.io), a file:/// URL or an absolute path"
-        )),
+        _ => Err(MirrorError::Replacement {
+            setting,
+            prefix: prefix.to_string(),
+            replacement: repl.to_string(),
+        }),
     }
 }
 
 /// A registry mirror value `[http://|https://]host[:port][/path]`.
-fn parse_registry(setting: &str, registry: &str, value: &str) -> Result<RegistryMirror, String> {
-    let bad_registry = || {
-        format!("{setting}: `{registry}` is not a registry name like registry.k8s.io or docker.io")
-    };
+fn parse_registry(
+    setting: &'static str,
+    registry: &str,
+    value: &str,
+) -> Result<RegistryMirror, MirrorError> {
     if registry.is_empty()
         || registry.contains(['/', ' ', '='])
         || url::Host::parse(registry.split(':').next().unwrap_or("")).is_err()
     {
-        return Err(bad_registry());
+        return Err(MirrorError::Registry {
+            setting,
+            registry: registry.to_string(),
+        });
     }
     let (insecure, rest) = if let Some(r) = value.strip_prefix("http://") {
         (true, r)
@@ -137,9 +201,11 @@ fn parse_registry(setting: &str, registry: &str, value: &str) -> Result<Registry
             .and_then(|u| u.host_str().map(|h| !h.is_empty()))
             .unwrap_or(false);
     if !ok {
-        return Err(format!(
-            "{setting}: the mirror of {registry}, `{value}`, has no host: give HOST[:PORT][/PATH] like mirror.local:5000 (http://mirror.local:5000 for a plain-HTTP registry)"
-        ));
+        return Err(MirrorError::RegistryHost {
+            setting,
+            registry: registry.to_string(),
+            value: value.to_string(),
+        });
     }
     Ok(RegistryMirror {
         registry: registry.to_string(),
@@ -149,7 +215,7 @@ fn parse_registry(setting: &str, registry: &str, value: &str) -> Result<Registry
 }
 
 /// `--mirror PREFIX=REPLACEMENT` → a rule, or an error naming the flag.
-pub fn parse_flag(s: &str) -> Result<Rule, String> {
+pub fn parse_flag(s: &str) -> Result<Rule, MirrorError> {
     let (p, r) = split_pair("--mirror", s, "PREFIX=REPLACEMENT")?;
     check_prefix("--mirror", p)?;
     check_replacement("--mirror", p, r)?;
@@ -160,34 +226,37 @@ pub fn parse_flag(s: &str) -> Result<Rule, String> {
 }
 
 /// `--registry-mirror REGISTRY=HOST[:PORT][/PATH]` → a registry mirror.
-pub fn parse_registry_flag(s: &str) -> Result<RegistryMirror, String> {
+pub fn parse_registry_flag(s: &str) -> Result<RegistryMirror, MirrorError> {
     let (k, v) = split_pair("--registry-mirror", s, "REGISTRY=HOST[:PORT][/PATH]")?;
     parse_registry("--registry-mirror", k, v)
 }
 
-fn string_map(setting: &str, v: &Value) -> Result<Vec<(String, String)>, String> {
+fn string_map(setting: &'static str, v: &Value) -> Result<Vec<(String, String)>, MirrorError> {
     let Value::Object(m) = v else {
-        return Err(format!(
-            "inventory var `{setting}` must be a map, e.g. {{ \"https://dl.k8s.io\" = \"http://10.0.0.1:8080/dl.k8s.io\" }}"
-        ));
+        return Err(MirrorError::NotMap { setting });
     };
     m.iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k.clone(), s.clone())),
-            _ => Err(format!(
-                "inventory var `{setting}`: the value for `{k}` must be a string"
-            )),
+            _ => Err(MirrorError::NotString {
+                setting,
+                key: k.clone(),
+            }),
         })
         .collect()
 }
 
-fn read_ca(setting: &str, path: &str) -> Result<MirrorCa, String> {
-    let pem = std::fs::read_to_string(path)
-        .map_err(|e| format!("{setting}: cannot read the CA file `{path}`: {e}"))?;
+fn read_ca(setting: &'static str, path: &str) -> Result<MirrorCa, MirrorError> {
+    let pem = std::fs::read_to_string(path).map_err(|error| MirrorError::ReadCa {
+        setting,
+        path: path.to_string(),
+        error,
+    })?;
     if !pem.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(format!(
-            "{setting}: `{path}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
-        ));
+        return Err(MirrorError::NoPem {
+            setting,
+            path: path.to_string(),
+        });
     }
     Ok(MirrorCa {
         path: path.to_string(),
@@ -198,7 +267,10 @@ fn read_ca(setting: &str, path: &str) -> Result<MirrorCa, String> {
 impl Mirrors {
     /// One host's mirrors: its inventory vars, then the command line over them. Every error
     /// names the setting (`--mirror`, inventory var `mirrors`, ...).
-    pub fn resolve(flags: &MirrorFlags, vars: &BTreeMap<String, Value>) -> Result<Self, String> {
+    pub fn resolve(
+        flags: &MirrorFlags,
+        vars: &BTreeMap<String, Value>,
+    ) -> Result<Self, MirrorError> {
         let mut urls: BTreeMap<String, String> = BTreeMap::new();
         if let Some(v) = vars.get("mirrors") {
             for (p, r) in string_map("mirrors", v)? {
@@ -225,9 +297,7 @@ impl Mirrors {
         let ca = match (&flags.ca, vars.get("mirror_ca")) {
             (Some(p), _) => Some(read_ca("--mirror-ca", p)?),
             (None, Some(Value::String(p))) => Some(read_ca("inventory var `mirror_ca`", p)?),
-            (None, Some(_)) => {
-                return Err("inventory var `mirror_ca` must be the path of a PEM file".into())
-            }
+            (None, Some(_)) => return Err(MirrorError::CaNotPath),
             (None, None) => None,
         };
         let mut rules: Vec<Rule> = urls
@@ -406,29 +476,39 @@ mod tests {
 
     #[test]
     fn bad_settings_are_named() {
-        let e = parse_flag("dl.k8s.io=http://m").unwrap_err();
+        let e = parse_flag("dl.k8s.io=http://m").unwrap_err().to_string();
         assert!(e.contains("--mirror") && e.contains("dl.k8s.io"), "{e}");
-        let e = parse_flag("https://dl.k8s.io=m:80").unwrap_err();
+        let e = parse_flag("https://dl.k8s.io=m:80")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("m:80"), "{e}");
         assert!(parse_flag("https://dl.k8s.io").is_err());
         let e = Mirrors::resolve(
             &MirrorFlags::default(),
             &vars(json!({"mirrors": {"https://x": "not a url"}})),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("inventory var `mirrors`"), "{e}");
-        let e =
-            Mirrors::resolve(&MirrorFlags::default(), &vars(json!({"mirrors": "x"}))).unwrap_err();
-        assert!(e.contains("must be a map"), "{e}");
-        let e = parse_registry_flag("docker.io=").unwrap_err();
+        let e = Mirrors::resolve(&MirrorFlags::default(), &vars(json!({"mirrors": "x"})))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "inventory var `mirrors` must be a map, e.g. { \"https://dl.k8s.io\" = \"http://10.0.0.1:8080/dl.k8s.io\" }"
+        );
+        let e = parse_registry_flag("docker.io=").unwrap_err().to_string();
         assert!(e.contains("--registry-mirror"), "{e}");
-        let e = parse_registry_flag("docker.io=http://").unwrap_err();
+        let e = parse_registry_flag("docker.io=http://")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("has no host"), "{e}");
         let e = Mirrors::resolve(
             &MirrorFlags::default(),
             &vars(json!({"registry_mirrors": {"quay.io": "/v2"}})),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("inventory var `registry_mirrors`") && e.contains("no host"),
             "{e}"
@@ -437,7 +517,9 @@ mod tests {
             ca: Some("/nonexistent/ca.pem".into()),
             ..Default::default()
         };
-        let e = Mirrors::resolve(&flags, &BTreeMap::new()).unwrap_err();
+        let e = Mirrors::resolve(&flags, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("--mirror-ca") && e.contains("/nonexistent/ca.pem"),
             "{e}"

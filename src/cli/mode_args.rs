@@ -54,7 +54,8 @@ impl ModeArgs {
             .sets
             .iter()
             .map(|s| parse_set(s))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
         let mode = if force_plan || self.plan {
             Mode::Plan
         } else if self.check {

@@ -49,7 +49,7 @@ impl TargetArgs {
         let inv = if let Some(path) = &self.inventory {
             Some(Inventory::load(path).map_err(|e| e.to_string())?)
         } else if !self.hosts.is_empty() {
-            Some(Inventory::from_specs(&self.hosts)?)
+            Some(Inventory::from_specs(&self.hosts).map_err(|e| e.to_string())?)
         } else {
             None
         };
@@ -62,7 +62,7 @@ impl TargetArgs {
             return Ok((None, None));
         };
         let limit = match &self.limit {
-            Some(pattern) => Some(limit_names(&inv, pattern)?),
+            Some(pattern) => Some(limit_names(&inv, pattern).map_err(|e| e.to_string())?),
             None => None,
         };
         for o in &self.ssh_options {

@@ -4,17 +4,28 @@
 use std::collections::BTreeSet;
 
 use super::Inventory;
-use crate::glob::{is_wild, Wildcard};
+use crate::glob::{is_wild, TooLarge, Wildcard};
+
+/// A `--limit` pattern that selects no host.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// A glob too large to compile.
+    #[error("--limit: {0}")]
+    Pattern(#[from] TooLarge),
+    /// An item no host or group matches; `groups` lists the inventory's groups (or `none`).
+    #[error("--limit: no host or group matches `{item}` (groups: {groups})")]
+    NoMatch { item: String, groups: String },
+    /// Every host matched was excluded again.
+    #[error("--limit {0}: no host left to run on")]
+    NoneLeft(String),
+}
 
 /// Host names an item selects; `Ok(None)` when it matches nothing at all.
-fn select(inv: &Inventory, item: &str) -> Result<Option<BTreeSet<String>>, String> {
+fn select(inv: &Inventory, item: &str) -> Result<Option<BTreeSet<String>>, LimitError> {
     if item == "all" || item == "*" {
         return Ok(Some(inv.hosts.iter().map(|h| h.name.clone()).collect()));
     }
-    let wild = is_wild(item)
-        .then(|| Wildcard::new(item))
-        .transpose()
-        .map_err(|e| format!("--limit: {e}"))?;
+    let wild = is_wild(item).then(|| Wildcard::new(item)).transpose()?;
     let matches = |name: &str| match &wild {
         Some(w) => w.is_match(name),
         None => item == name,
@@ -38,7 +49,7 @@ fn select(inv: &Inventory, item: &str) -> Result<Option<BTreeSet<String>>, Strin
 
 /// The names of the hosts the pattern selects, in inventory order. A run keeps the whole
 /// inventory and acts only on these (`hosts()` in a recipe); `hosts_all()` still sees the rest.
-pub fn limit_names(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
+pub fn limit_names(inv: &Inventory, pattern: &str) -> Result<Vec<String>, LimitError> {
     let mut include: Option<BTreeSet<String>> = None;
     let mut intersect: Vec<BTreeSet<String>> = Vec::new();
     let mut exclude = BTreeSet::new();
@@ -50,14 +61,14 @@ pub fn limit_names(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String
         };
         let set = select(inv, item)?.ok_or_else(|| {
             let groups: Vec<&str> = inv.groups.keys().map(String::as_str).collect();
-            format!(
-                "--limit: no host or group matches `{item}` (groups: {})",
-                if groups.is_empty() {
+            LimitError::NoMatch {
+                item: item.to_string(),
+                groups: if groups.is_empty() {
                     "none".into()
                 } else {
                     groups.join(", ")
-                }
-            )
+                },
+            }
         })?;
         match kind {
             '!' => exclude.extend(set),
@@ -71,7 +82,7 @@ pub fn limit_names(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String
     }
     keep.retain(|h| !exclude.contains(h));
     if keep.is_empty() {
-        return Err(format!("--limit {pattern}: no host left to run on"));
+        return Err(LimitError::NoneLeft(pattern.to_string()));
     }
     Ok(inv
         .hosts
@@ -83,7 +94,7 @@ pub fn limit_names(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String
 
 /// The inventory restricted to the hosts the pattern selects (groups keep their names, with
 /// only the remaining members), for commands that only ever see those hosts (`galley facts`).
-pub fn apply_limit(inv: &Inventory, pattern: &str) -> Result<Inventory, String> {
+pub fn apply_limit(inv: &Inventory, pattern: &str) -> Result<Inventory, LimitError> {
     Ok(restrict(inv, &limit_names(inv, pattern)?))
 }
 
@@ -146,13 +157,14 @@ mod tests {
 
     #[test]
     fn unknown_names_and_empty_results_are_errors() {
-        let e = apply_limit(&inv(), "wbe").unwrap_err();
+        let e = apply_limit(&inv(), "wbe").unwrap_err().to_string();
         assert!(
             e.contains("`wbe`") && e.contains("groups: db, eu, web"),
             "{e}"
         );
         assert!(apply_limit(&inv(), "web,!web")
             .unwrap_err()
+            .to_string()
             .contains("no host left"));
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use limit::{apply_limit, limit_names, restrict};
+pub use limit::{apply_limit, limit_names, restrict, LimitError};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostEntry {
@@ -57,6 +57,17 @@ pub struct InventoryError {
     pub file: String,
     pub line: Option<usize>,
     pub message: String,
+}
+
+/// A `-H [user@]host[:port]` that names no host galley can reach.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The spec as given and what is wrong with it.
+    #[error("-H {spec}: {why} (expected [user@]host[:port])")]
+    Bad { spec: String, why: &'static str },
+    /// Two specs that name the same host (`name`, with its port where ports tell them apart).
+    #[error("-H {spec}: host `{name}` is given twice")]
+    Twice { spec: String, name: String },
 }
 
 /// The inventory formats galley reads.
@@ -109,7 +120,7 @@ impl Inventory {
     }
 
     /// One-off hosts from `-H [user@]host[:port]` (IPv6 as `[addr]:port`).
-    pub fn from_specs(specs: &[String]) -> Result<Inventory, String> {
+    pub fn from_specs(specs: &[String]) -> Result<Inventory, SpecError> {
         let parsed = specs
             .iter()
             .map(|s| parse_spec(s))
@@ -126,7 +137,10 @@ impl Inventory {
                 };
             }
             if hosts.iter().any(|h| h.name == e.name) {
-                return Err(format!("-H {s}: host `{}` is given twice", e.name));
+                return Err(SpecError::Twice {
+                    spec: s.clone(),
+                    name: e.name,
+                });
             }
             hosts.push(e);
         }
@@ -163,8 +177,11 @@ impl Inventory {
     }
 }
 
-fn parse_spec(spec: &str) -> Result<HostEntry, String> {
-    let bad = |why: &str| format!("-H {spec}: {why} (expected [user@]host[:port])");
+fn parse_spec(spec: &str) -> Result<HostEntry, SpecError> {
+    let bad = |why: &'static str| SpecError::Bad {
+        spec: spec.to_string(),
+        why,
+    };
     let (user, rest) = match spec.rsplit_once('@') {
         Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
         Some(_) => return Err(bad("empty user")),
@@ -226,6 +243,7 @@ mod tests {
         assert!(Inventory::from_specs(&["h:99999".into()]).is_err());
         assert!(Inventory::from_specs(&["h".into(), "u@h".into()])
             .unwrap_err()
+            .to_string()
             .contains("twice"));
         let two = Inventory::from_specs(&["[::1]:2201".into(), "[::1]:2202".into()]).unwrap();
         let names: Vec<&str> = two.hosts.iter().map(|h| h.name.as_str()).collect();

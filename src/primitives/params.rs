@@ -5,22 +5,56 @@
 
 use rhai::{Array, Dynamic, Map};
 
+/// A parameter value from `--set` or the inventory that does not fit the recipe's `params()`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// `--set` names a key the recipe does not declare; `known` lists the declared ones.
+    #[error("unknown parameter `{key}` in --set; this recipe's parameters are: {known}")]
+    Unknown { key: String, known: String },
+    /// A `--set` value that is not of its default's type.
+    #[error("--set {key}={raw}: `{key}` expects {want} (its default is {default})")]
+    SetType {
+        key: String,
+        raw: String,
+        want: &'static str,
+        default: String,
+    },
+    /// An inventory var that is not of its parameter's type; `hosts` are the hosts that set it.
+    #[error("inventory var {key}={raw} (hosts {hosts}): parameter `{key}` expects {want} (its default is {default})")]
+    VarType {
+        key: String,
+        raw: String,
+        hosts: String,
+        want: &'static str,
+        default: String,
+    },
+    /// Hosts' inventory vars that give a run-wide parameter different values (`values`: each
+    /// value and its hosts).
+    #[error("inventory var `{key}` sets this recipe's parameter `{key}` differently per host ({values}); it holds for the whole run: give it one value (a group var on all), or --set {key}=VALUE")]
+    Differs { key: String, values: String },
+}
+
+/// A `--set` argument without `key=`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--set expects key=value, got `{0}`")]
+pub struct NotKeyValue(pub String);
+
 /// Applies `--set` overrides to the declared defaults.
-pub fn resolve(defaults: &Map, sets: &[(String, String)]) -> Result<Map, String> {
+pub fn resolve(defaults: &Map, sets: &[(String, String)]) -> Result<Map, ParamError> {
     let mut out = defaults.clone();
     for (key, raw) in sets {
         let Some(default) = defaults.get(key.as_str()) else {
             let known: Vec<&str> = defaults.keys().map(|k| k.as_str()).collect();
-            return Err(format!(
-                "unknown parameter `{key}` in --set; this recipe's parameters are: {}",
-                known.join(", ")
-            ));
+            return Err(ParamError::Unknown {
+                key: key.clone(),
+                known: known.join(", "),
+            });
         };
-        let value = coerce(default, raw).map_err(|want| {
-            format!(
-                "--set {key}={raw}: `{key}` expects {want} (its default is {})",
-                show(default)
-            )
+        let value = coerce(default, raw).map_err(|want| ParamError::SetType {
+            key: key.clone(),
+            raw: raw.clone(),
+            want,
+            default: show(default),
         })?;
         out.insert(key.as_str().into(), value);
     }
@@ -33,7 +67,7 @@ pub fn resolve(defaults: &Map, sets: &[(String, String)]) -> Result<Map, String>
 pub fn from_inventory(
     defaults: &Map,
     hosts: &[(&str, &std::collections::BTreeMap<String, serde_json::Value>)],
-) -> Result<Map, String> {
+) -> Result<Map, ParamError> {
     let mut out = Map::new();
     for (key, default) in defaults {
         let mut values: Vec<(String, Vec<&str>)> = Vec::new();
@@ -54,12 +88,12 @@ pub fn from_inventory(
         match values.as_slice() {
             [] => {}
             [(raw, names)] => {
-                let value = coerce(default, raw).map_err(|want| {
-                    format!(
-                        "inventory var {key}={raw} (hosts {}): parameter `{key}` expects {want} (its default is {})",
-                        names.join(", "),
-                        show(default)
-                    )
+                let value = coerce(default, raw).map_err(|want| ParamError::VarType {
+                    key: key.to_string(),
+                    raw: raw.clone(),
+                    hosts: names.join(", "),
+                    want,
+                    default: show(default),
                 })?;
                 out.insert(key.clone(), value);
             }
@@ -68,10 +102,10 @@ pub fn from_inventory(
                     .iter()
                     .map(|(raw, names)| format!("{raw:?} on {}", names.join(", ")))
                     .collect();
-                return Err(format!(
-                    "inventory var `{key}` sets this recipe's parameter `{key}` differently per host ({}); it holds for the whole run: give it one value (a group var on all), or --set {key}=VALUE",
-                    list.join("; ")
-                ));
+                return Err(ParamError::Differs {
+                    key: key.to_string(),
+                    values: list.join("; "),
+                });
             }
         }
     }
@@ -214,10 +248,10 @@ fn split_comment(line: &str) -> (&str, Option<&str>) {
 }
 
 /// Parses `key=value`.
-pub fn parse_set(arg: &str) -> Result<(String, String), String> {
+pub fn parse_set(arg: &str) -> Result<(String, String), NotKeyValue> {
     match arg.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("--set expects key=value, got `{arg}`")),
+        _ => Err(NotKeyValue(arg.to_string())),
     }
 }
 
@@ -254,18 +288,24 @@ mod tests {
 
     #[test]
     fn wrong_type_says_what_it_expects() {
-        let e = resolve(&defaults(), &set("replicas", "many")).unwrap_err();
+        let e = resolve(&defaults(), &set("replicas", "many"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "--set replicas=many: `replicas` expects an integer (its default is 3)"
         );
-        let e = resolve(&defaults(), &set("yum_update", "maybe")).unwrap_err();
+        let e = resolve(&defaults(), &set("yum_update", "maybe"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("true or false"), "{e}");
     }
 
     #[test]
     fn unknown_key_lists_the_known_ones() {
-        let e = resolve(&defaults(), &set("k8s_verison", "1")).unwrap_err();
+        let e = resolve(&defaults(), &set("k8s_verison", "1"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "unknown parameter `k8s_verison` in --set; this recipe's parameters are: hosts, k8s_version, ratio, replicas, yum_update");
     }
 
@@ -283,10 +323,14 @@ mod tests {
         assert_eq!(m["replicas"].as_int().unwrap(), 4);
         assert!(!m.contains_key("unrelated"));
         b.insert("k8s_version".to_string(), serde_json::json!("1.35.4"));
-        let e = from_inventory(&defaults(), &[("cp1", &a), ("w1", &b)]).unwrap_err();
+        let e = from_inventory(&defaults(), &[("cp1", &a), ("w1", &b)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"1.36.3\" on cp1; \"1.35.4\" on w1"), "{e}");
         a.insert("replicas".to_string(), serde_json::json!("many"));
-        let e = from_inventory(&defaults(), &[("cp1", &a)]).unwrap_err();
+        let e = from_inventory(&defaults(), &[("cp1", &a)])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("inventory var replicas=many (hosts cp1)"),
             "{e}"
@@ -302,9 +346,11 @@ mod tests {
         assert_eq!((a[0].to_string(), a[1].as_int().unwrap()), ("a".into(), 2));
         let m = resolve(&d, &set("labels", r#"{"tier": "db"}"#)).unwrap();
         assert_eq!(m["labels"].clone().cast::<Map>()["tier"].to_string(), "db");
-        let e = resolve(&d, &set("labels", "tier=db")).unwrap_err();
+        let e = resolve(&d, &set("labels", "tier=db"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("expects a JSON object"), "{e}");
-        let e = resolve(&d, &set("hosts", "[a, b")).unwrap_err();
+        let e = resolve(&d, &set("hosts", "[a, b")).unwrap_err().to_string();
         assert!(e.contains("expects a JSON array"), "{e}");
     }
 

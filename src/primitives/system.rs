@@ -25,8 +25,8 @@ fn params_fn(nc: NativeCallContext, defaults: Map) -> RResult<Map> {
         .map(|t| (t.entry.name.as_str(), &t.entry.vars))
         .collect();
     let mut base = defaults.clone();
-    base.extend(params::from_inventory(&defaults, &hosts).map_err(usage)?);
-    let resolved = params::resolve(&base, &run.sets).map_err(usage)?;
+    base.extend(params::from_inventory(&defaults, &hosts).map_err(|e| usage(e.to_string()))?);
+    let resolved = params::resolve(&base, &run.sets).map_err(|e| usage(e.to_string()))?;
     *seen = Some(resolved.clone());
     if run.show_only {
         *seen = Some(defaults);

@@ -7,7 +7,22 @@ use toml_edit::{DocumentMut, Item, Table, Value};
 
 use super::{reg, usage, RResult};
 
-fn to_value(v: &Dynamic) -> Result<Value, String> {
+/// Why `toml_set` cannot set the key.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TomlSetError {
+    /// The value is of a type TOML has no form for (its Rhai type name).
+    #[error("a {0} is not a TOML value (give a string, integer, bool or array)")]
+    NotValue(&'static str),
+    #[error("the text is not TOML: {0}")]
+    NotToml(toml_edit::TomlError),
+    #[error("keys is empty")]
+    NoKeys,
+    /// A key on the way (dotted, up to it) holds something other than a table.
+    #[error("`{0}` is not a table")]
+    NotTable(String),
+}
+
+fn to_value(v: &Dynamic) -> Result<Value, TomlSetError> {
     if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
         return Ok(Value::from(s.as_str()));
     }
@@ -24,20 +39,15 @@ fn to_value(v: &Dynamic) -> Result<Value, String> {
         }
         return Ok(Value::Array(arr));
     }
-    Err(format!(
-        "a {} is not a TOML value (give a string, integer, bool or array)",
-        v.type_name()
-    ))
+    Err(TomlSetError::NotValue(v.type_name()))
 }
 
 /// Pure: `text` with `keys` (table names, then the key) set to `value`. Missing tables are
 /// created (only the innermost gets a header); a key that is not a table on the way is an error.
-pub fn set(text: &str, keys: &[String], value: Value) -> Result<String, String> {
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e| format!("the text is not TOML: {e}"))?;
+pub fn set(text: &str, keys: &[String], value: Value) -> Result<String, TomlSetError> {
+    let mut doc: DocumentMut = text.parse().map_err(TomlSetError::NotToml)?;
     let Some((last, tables)) = keys.split_last() else {
-        return Err("keys is empty".into());
+        return Err(TomlSetError::NoKeys);
     };
     let mut table: &mut Table = doc.as_table_mut();
     for (i, k) in tables.iter().enumerate() {
@@ -49,7 +59,7 @@ pub fn set(text: &str, keys: &[String], value: Value) -> Result<String, String> 
         });
         table = item
             .as_table_mut()
-            .ok_or_else(|| format!("`{}` is not a table", keys[..=i].join(".")))?;
+            .ok_or_else(|| TomlSetError::NotTable(keys[..=i].join(".")))?;
     }
     let mut value = value;
     match table.get_mut(last) {
@@ -156,9 +166,11 @@ mod tests {
     fn errors_say_what() {
         assert!(set("a = 1\n", &keys(&["a", "b"]), Value::from(1))
             .unwrap_err()
+            .to_string()
             .contains("`a` is not a table"));
         assert!(set("[x\n", &keys(&["a"]), Value::from(1))
             .unwrap_err()
+            .to_string()
             .contains("not TOML"));
     }
 }

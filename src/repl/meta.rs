@@ -103,7 +103,7 @@ pub fn parse(line: &str) -> Result<Meta, String> {
             let (recipe, sets) = args.split_first().ok_or_else(|| usage_of(":run"))?;
             let sets = sets
                 .iter()
-                .map(|s| parse_set(s).map_err(|e| e.replace("--set", ":run")))
+                .map(|s| parse_set(s).map_err(|e| e.to_string().replace("--set", ":run")))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Meta::Run(recipe.clone(), sets))
         }

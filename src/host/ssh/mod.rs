@@ -47,9 +47,9 @@ pub struct SshHost {
 
 /// Builds the connector; nothing is contacted until the first command.
 pub fn connect(entry: &HostEntry) -> HostResult<SshHost> {
-    let settings = SshSettings::from_entry(entry).map_err(|message| HostError::Unreachable {
+    let settings = SshSettings::from_entry(entry).map_err(|e| HostError::Unreachable {
         host: entry.name.clone(),
-        message,
+        message: e.to_string(),
     })?;
     Ok(SshHost {
         name: entry.name.clone(),

@@ -102,39 +102,73 @@ pub struct SshSettings {
     pub become_user: Option<String>,
 }
 
+/// An inventory var that cannot be turned into ssh settings; every one names the var.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("var `{key}` must be a string, got {value}")]
+    NotText { key: String, value: Value },
+    /// A string that is not one of the words for true or false.
+    #[error("var `{key}` must be true or false, got `{text}`")]
+    NotBoolWord { key: String, text: String },
+    #[error("var `{key}` must be true or false, got {value}")]
+    NotBool { key: String, value: Value },
+    #[error("var `ssh_options`: `{0}` is not an ssh option like `ServerAliveInterval=30`")]
+    NotOption(String),
+    #[error("var `{key}`: unbalanced quotes in `{text}`")]
+    Quotes { key: String, text: String },
+    #[error("var `{key}`: only `sudo` is supported, got `{method}`")]
+    BecomeMethod { key: String, method: String },
+    #[error("var `{0}` must be a positive number of seconds")]
+    Timeout(String),
+    #[error("address `{0}` is not a host name or address")]
+    Address(String),
+}
+
 fn first<'a>(vars: &'a BTreeMap<String, Value>, keys: &[&str]) -> Option<(&'a str, &'a Value)> {
     keys.iter()
         .find_map(|k| vars.get_key_value(*k))
         .map(|(k, v)| (k.as_str(), v))
 }
 
-fn text(key: &str, v: &Value) -> Result<String, String> {
+fn text(key: &str, v: &Value) -> Result<String, SettingsError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
-        _ => Err(format!("var `{key}` must be a string, got {v}")),
+        _ => Err(SettingsError::NotText {
+            key: key.to_string(),
+            value: v.clone(),
+        }),
     }
 }
 
 /// Booleans as inventories write them: true/false, yes/no, 1/0.
-pub fn truthy(key: &str, v: &Value) -> Result<bool, String> {
+pub fn truthy(key: &str, v: &Value) -> Result<bool, SettingsError> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::Number(n) => Ok(n.as_i64() != Some(0)),
         Value::String(s) => match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(true),
             "false" | "no" | "off" | "0" | "" => Ok(false),
-            _ => Err(format!("var `{key}` must be true or false, got `{s}`")),
+            _ => Err(SettingsError::NotBoolWord {
+                key: key.to_string(),
+                text: s.clone(),
+            }),
         },
-        _ => Err(format!("var `{key}` must be true or false, got {v}")),
+        _ => Err(SettingsError::NotBool {
+            key: key.to_string(),
+            value: v.clone(),
+        }),
     }
 }
 
-fn string_var(vars: &BTreeMap<String, Value>, keys: &[&str]) -> Result<Option<String>, String> {
+fn string_var(
+    vars: &BTreeMap<String, Value>,
+    keys: &[&str],
+) -> Result<Option<String>, SettingsError> {
     first(vars, keys).map(|(k, v)| text(k, v)).transpose()
 }
 
-fn options_var(vars: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
+fn options_var(vars: &BTreeMap<String, Value>) -> Result<Vec<String>, SettingsError> {
     let Some(v) = vars.get("ssh_options") else {
         return Ok(Vec::new());
     };
@@ -147,15 +181,13 @@ fn options_var(vars: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
     };
     for o in &items {
         if !o.contains('=') || o.starts_with('-') {
-            return Err(format!(
-                "var `ssh_options`: `{o}` is not an ssh option like `ServerAliveInterval=30`"
-            ));
+            return Err(SettingsError::NotOption(o.clone()));
         }
     }
     Ok(items)
 }
 
-fn extra_args(vars: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
+fn extra_args(vars: &BTreeMap<String, Value>) -> Result<Vec<String>, SettingsError> {
     let mut out = Vec::new();
     for key in [
         "ssh_args",
@@ -164,20 +196,24 @@ fn extra_args(vars: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
     ] {
         if let Some(v) = vars.get(key) {
             let s = text(key, v)?;
-            out.extend(
-                shlex::split(&s)
-                    .ok_or_else(|| format!("var `{key}`: unbalanced quotes in `{s}`"))?,
-            );
+            let words = shlex::split(&s).ok_or_else(|| SettingsError::Quotes {
+                key: key.to_string(),
+                text: s.clone(),
+            })?;
+            out.extend(words);
         }
     }
     Ok(out)
 }
 
-fn become_user(vars: &BTreeMap<String, Value>) -> Result<Option<String>, String> {
+fn become_user(vars: &BTreeMap<String, Value>) -> Result<Option<String>, SettingsError> {
     if let Some((k, v)) = first(vars, &["become_method", "ansible_become_method"]) {
         let m = text(k, v)?;
         if m != "sudo" {
-            return Err(format!("var `{k}`: only `sudo` is supported, got `{m}`"));
+            return Err(SettingsError::BecomeMethod {
+                key: k.to_string(),
+                method: m,
+            });
         }
     }
     let on = match first(vars, &["become", "ansible_become"]) {
@@ -194,7 +230,7 @@ fn become_user(vars: &BTreeMap<String, Value>) -> Result<Option<String>, String>
 
 impl SshSettings {
     /// Reads the connection settings of an inventory host. Errors name the offending var.
-    pub fn from_entry(entry: &HostEntry) -> Result<Self, String> {
+    pub fn from_entry(entry: &HostEntry) -> Result<Self, SettingsError> {
         let vars = &entry.vars;
         let timeout = match first(
             vars,
@@ -209,7 +245,7 @@ impl SshSettings {
                 .ok()
                 .filter(|t| *t > 0)
                 .map(Some)
-                .ok_or_else(|| format!("var `{k}` must be a positive number of seconds"))?,
+                .ok_or_else(|| SettingsError::Timeout(k.to_string()))?,
             None => None,
         };
         let accept = match vars.get("ssh_accept_new_host_keys") {
@@ -218,9 +254,7 @@ impl SshSettings {
         };
         let destination = entry.address.clone().unwrap_or_else(|| entry.name.clone());
         if destination.starts_with('-') || destination.is_empty() {
-            return Err(format!(
-                "address `{destination}` is not a host name or address"
-            ));
+            return Err(SettingsError::Address(destination));
         }
         Ok(SshSettings {
             name: entry.name.clone(),
@@ -430,15 +464,21 @@ mod tests {
 
     #[test]
     fn bad_vars_are_named() {
-        let e = SshSettings::from_entry(&entry(json!({"become": "maybe"}))).unwrap_err();
+        let e = SshSettings::from_entry(&entry(json!({"become": "maybe"})))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`become`"), "{e}");
         let e = SshSettings::from_entry(&entry(json!({"become": true, "become_method": "su"})))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("only `sudo`"), "{e}");
-        let e = SshSettings::from_entry(&entry(json!({"ssh_options": ["-oFoo"]}))).unwrap_err();
+        let e = SshSettings::from_entry(&entry(json!({"ssh_options": ["-oFoo"]})))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ssh_options"), "{e}");
-        let e =
-            SshSettings::from_entry(&entry(json!({"ssh_connect_timeout": "soon"}))).unwrap_err();
+        let e = SshSettings::from_entry(&entry(json!({"ssh_connect_timeout": "soon"})))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("positive number"), "{e}");
     }
 
